@@ -1,0 +1,218 @@
+/**
+ * npm run bench:completion — keystroke latency of the real server over stdio on a model of the
+ * exact Qwen2.5-Coder-0.5B shape (random weights, real vocabulary when ../shared/models has it),
+ * against a naive fresh infill per keystroke measured in the same run. Prints p50/p95 and ends
+ * with one JSON line of the figures.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import type { CompletionMetricsRecord, CompletionMetricsResult } from "../server/protocol.js";
+import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
+import { buildTrace, type TraceEvent } from "./bench/typingTrace.js";
+import { formatSummary, summarize } from "./bench/stats.js";
+import { runNaiveBaseline, type DocumentState } from "./bench/naiveBaseline.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const quick = process.argv.includes("--quick");
+const log = (s = ""): void => void process.stdout.write(`${s}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The real source file the trace types into (pinned by the lockfile), and the lines it retypes. */
+const SOURCE = path.join(root, "node_modules/vscode-jsonrpc/lib/common/linkedMap.js");
+const REGION = { from: 69, to: quick ? 74 : 85 };
+
+interface Sent {
+  event: TraceEvent["kind"];
+  t0: number;
+  clientMs?: number;
+  suggestion?: string;
+  state: DocumentState;
+}
+
+async function main(): Promise<void> {
+  const vocabPath = path.resolve(root, "../shared/models/ggml-vocab-qwen2.5.gguf");
+  const vocab = fs.existsSync(vocabPath) ? { vocabGgufPath: vocabPath } : ("byte" as const);
+  log(`ifai-lsp completion benchmark — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  if (vocab === "byte") log("(../shared/models absent: byte-level vocabulary, so token counts are not realistic)");
+  const genStart = performance.now();
+  const modelPath = await ensureGeneratedModel(path.join(root, ".cache", "bench-models"), { shape: QWEN25_CODER_05B_SHAPE, quant: "Q8_0", vocab, seed: 1 });
+  log(`model: ${path.basename(modelPath)} (${(fs.statSync(modelPath).size / 2 ** 20).toFixed(0)} MiB, ready in ${((performance.now() - genStart) / 1000).toFixed(1)} s)`);
+
+  const lines = fs.readFileSync(SOURCE, "utf8").split("\n");
+  const region = lines.slice(REGION.from, REGION.to).join("\n") + "\n";
+  const initial = [...lines.slice(0, REGION.from), ...lines.slice(REGION.to)].join("\n");
+  let doc = TextDocument.create(pathToFileURL(SOURCE).href, "javascript", 1, initial);
+  let offset = doc.offsetAt({ line: REGION.from, character: 0 });
+
+  const server = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, IFAI_LOG_LEVEL: "warn" },
+  });
+  const connection = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+  connection.listen();
+  const t0 = performance.now();
+  await connection.sendRequest("initialize", {
+    processId: process.pid,
+    rootUri: pathToFileURL(path.dirname(SOURCE)).href,
+    capabilities: { textDocument: { inlineCompletion: {} } },
+    initializationOptions: { model: { path: modelPath, keepLoaded: true } },
+  });
+  const initializeMs = performance.now() - t0;
+  await connection.sendNotification("initialized", {});
+  const metrics = async (): Promise<CompletionMetricsResult> => connection.sendRequest("ifai/completionMetrics", {});
+  const idleRss = (await metrics()).rss;
+  await connection.sendNotification("textDocument/didOpen", { textDocument: { uri: doc.uri, languageId: "javascript", version: 1, text: initial } });
+
+  const sent: Sent[] = [];
+  let pending: { done: Promise<void>; cancel: CancellationTokenSource } | undefined;
+  let lastSuggestion = "";
+  const request = (event: TraceEvent["kind"]): void => {
+    pending?.cancel.cancel();
+    const cancel = new CancellationTokenSource();
+    const record: Sent = { event, t0: performance.now(), state: { text: doc.getText(), offset } };
+    sent.push(record);
+    const done = (
+      connection.sendRequest("textDocument/inlineCompletion", { textDocument: { uri: doc.uri }, position: doc.positionAt(offset), context: { triggerKind: 2 } }, cancel.token) as Promise<{
+        items: Array<{ insertText: string }>;
+      } | null>
+    ).then(
+      (list) => {
+        record.clientMs = performance.now() - record.t0;
+        record.suggestion = list?.items[0]?.insertText ?? "";
+        if (record.suggestion) lastSuggestion = record.suggestion;
+      },
+      () => undefined,
+    );
+    pending = { done, cancel };
+  };
+  const edit = async (start: number, end: number, text: string): Promise<void> => {
+    const range = { start: doc.positionAt(start), end: doc.positionAt(end) };
+    doc = TextDocument.update(doc, [{ range, text }], doc.version + 1);
+    offset = start + text.length;
+    await connection.sendNotification("textDocument/didChange", { textDocument: { uri: doc.uri, version: doc.version }, contentChanges: [{ range, text }] });
+  };
+  const pause = async (ms: number, keyIntervalMs: number): Promise<void> => {
+    if (ms > keyIntervalMs) await pending?.done; // a person reads the suggestion before going on
+    await sleep(ms);
+  };
+
+  // The first request is cold: the whole prompt is evaluated once.
+  request("type");
+  await pending!.done;
+  const coldMs = sent[0]!.clientMs ?? Number.NaN;
+
+  const trace = buildTrace(region, { keyIntervalMs: 110, pauseMs: 450 });
+  let saved = 0;
+  let typedThrough = 0;
+  for (const event of trace) {
+    switch (event.kind) {
+      case "type":
+        await edit(offset, offset, event.text);
+        request(event.kind);
+        await pause(event.delayMs, 110);
+        break;
+      case "type-suggestion": {
+        await pending?.done;
+        const chars = [...lastSuggestion].slice(0, Math.min(event.chars, Math.max(0, lastSuggestion.length - 1)));
+        typedThrough = chars.length;
+        for (const ch of chars) {
+          await edit(offset, offset, ch);
+          request(event.kind);
+          await pending?.done;
+          await sleep(event.delayMs);
+        }
+        break;
+      }
+      case "backspace":
+        if (typedThrough === 0 && sent.at(-1)?.event === "type-suggestion") break;
+        if (typedThrough > 0) typedThrough--;
+        await edit(offset - 1, offset, "");
+        request(event.kind);
+        await pause(event.delayMs, 110);
+        break;
+      case "move": {
+        saved = offset;
+        const position = doc.positionAt(offset);
+        const line = Math.max(0, position.line - event.linesUp);
+        const lineText = doc.getText({ start: { line, character: 0 }, end: { line: line + 1, character: 0 } });
+        offset = doc.offsetAt({ line, character: Math.floor(lineText.trimEnd().length / 2) });
+        break;
+      }
+      case "return":
+        offset = saved;
+        break;
+    }
+  }
+  await pending?.done;
+  const result = await metrics();
+  const records = result.records.sort((a, b) => a.requestId - b.requestId);
+  if (records.length !== sent.length) throw new Error(`expected ${sent.length} metric records, got ${records.length}`);
+  await connection.sendRequest("shutdown");
+  await connection.sendNotification("exit");
+  connection.dispose();
+
+  const joined = sent.map((s, i) => ({ ...s, r: records[i]! }));
+  const warm = (j: { r: CompletionMetricsRecord }): boolean => j.r.source === "model" && j.r.reusedTokens >= j.r.promptTokens / 2;
+  const trace0 = joined.slice(1);
+  const modelServed = trace0.filter(warm);
+  const typedThroughRuns = trace0.filter((j) => j.r.source === "typed-through");
+  const midLine = trace0.filter((j) => j.r.source === "model" && !warm(j));
+  const superseded = trace0.filter((j) => j.r.source === "superseded").length;
+
+  const firstToken = summarize(modelServed.map((j) => j.r.firstTokenMs ?? Number.NaN).filter(Number.isFinite));
+  const complete = summarize(modelServed.map((j) => j.clientMs ?? Number.NaN).filter(Number.isFinite));
+  const evaluated = summarize(modelServed.map((j) => j.r.evaluatedTokens), 0);
+  const through = summarize(typedThroughRuns.map((j) => j.clientMs ?? Number.NaN).filter(Number.isFinite), 2);
+  const cold = summarize(midLine.map((j) => j.r.firstTokenMs ?? Number.NaN).filter(Number.isFinite));
+
+  log();
+  log(`trace: ${sent.length} keystroke requests over ${path.relative(root, SOURCE)} lines ${REGION.from + 1}-${REGION.to}`);
+  log(`  answered by the model ${trace0.filter((j) => j.r.source === "model").length}, cache ${trace0.filter((j) => j.r.source === "cache").length}, typed-through ${typedThroughRuns.length}, superseded ${superseded}`);
+  log(`initialize answered in ${initializeMs.toFixed(0)} ms; first (cold) suggestion ${coldMs.toFixed(0)} ms`);
+  log(formatSummary("warm keystroke → first suggestion token", firstToken, "ms"));
+  log(formatSummary("warm keystroke → complete suggestion", complete, "ms"));
+  log(formatSummary("prompt tokens evaluated per keystroke", evaluated, "tok"));
+  log(formatSummary("typed-through keystroke → suggestion", through, "ms"));
+  log(formatSummary("re-anchored/mid-line edit → first token", cold, "ms"));
+  log(`server RSS idle ${(idleRss / 2 ** 20).toFixed(0)} MiB, after the trace ${(result.rss / 2 ** 20).toFixed(0)} MiB`);
+
+  log();
+  log("naive baseline: a fresh infill per keystroke (no KV-cache reuse), same prompts, same engine, same threads");
+  const samples = modelServed.filter((_, i) => i % Math.max(1, Math.floor(modelServed.length / (quick ? 4 : 12))) === 0).map((j) => j.state);
+  const naive = await runNaiveBaseline(modelPath, samples, doc.uri);
+  const naiveFirst = summarize(naive.firstTokenMs);
+  log(formatSummary("naive keystroke → first token", naiveFirst, "ms"));
+  log(formatSummary("naive prompt tokens evaluated per keystroke", summarize(naive.promptTokens, 0), "tok"));
+  const ratio = naiveFirst.p50 / firstToken.p50;
+  log(`ratio naive / ifai-lsp, first token p50: ${ratio.toFixed(1)}x`);
+
+  const figures = {
+    bench: "completion",
+    model: path.basename(modelPath),
+    cores: os.cpus().length,
+    keystrokes: sent.length,
+    initializeMs: Math.round(initializeMs),
+    coldFirstSuggestionMs: Math.round(coldMs),
+    warmFirstTokenMs: firstToken,
+    warmCompleteMs: complete,
+    evaluatedTokensPerKeystroke: evaluated,
+    typedThroughMs: through,
+    midLineEditFirstTokenMs: cold,
+    superseded,
+    rssIdleMiB: Math.round(idleRss / 2 ** 20),
+    rssAfterMiB: Math.round(result.rss / 2 ** 20),
+    naiveFirstTokenMs: naiveFirst,
+    naiveOverOursP50: Number(ratio.toFixed(2)),
+  };
+  log(JSON.stringify(figures));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:completion failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

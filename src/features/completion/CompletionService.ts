@@ -1,0 +1,276 @@
+import type { Logger } from "../../util/logger.js";
+import { ModelUnavailableError, type CompletionBackend, type GenerateResult } from "../../inference/types.js";
+import { CompletionCache } from "./CompletionCache.js";
+import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
+import { PrefixWindows, selectSuffix } from "./contextWindow.js";
+import { postprocessCompletion } from "./postprocess.js";
+import { buildFimPrompt } from "./prompt.js";
+import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
+import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource } from "./types.js";
+
+export interface CompletionSettings {
+  enabled: boolean;
+  debounceMs: number;
+  maxPrefixTokens: number;
+  maxSuffixTokens: number;
+  maxSnippetTokens: number;
+  maxTokens: number;
+  maxMultilineTokens: number;
+  maxTimeMs: number;
+  temperature: number;
+  cacheSize: number;
+}
+
+/** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
+const METRICS_KEPT = 500;
+/** Text around the cursor handed to mode detection and post-processing. */
+const CONTEXT_CHARS = 4000;
+
+/**
+ * Code completion: from a document and cursor to a cleaned-up suggestion.
+ *
+ * Latest request wins: a new request aborts the one in flight, which is answered empty at once
+ * (its model work stops at the next evaluation step). Cache and typing-through answers come
+ * before the debounce, so they cost no wait and no model time.
+ */
+export class CompletionService {
+  private settings: CompletionSettings;
+  private readonly cache: CompletionCache;
+  private readonly prefixWindows = new PrefixWindows();
+  private inflight: AbortController | undefined;
+  private nextId = 1;
+  private readonly recent: CompletionMetrics[] = [];
+
+  constructor(
+    private readonly backend: CompletionBackend,
+    settings: CompletionSettings,
+    private readonly logger: Logger,
+    private readonly snippetSource: SnippetSource = new OpenDocumentSnippets(),
+  ) {
+    this.settings = { ...settings };
+    this.cache = new CompletionCache(settings.cacheSize);
+  }
+
+  updateSettings(settings: CompletionSettings): void {
+    const promptChanged =
+      settings.maxPrefixTokens !== this.settings.maxPrefixTokens ||
+      settings.maxSuffixTokens !== this.settings.maxSuffixTokens ||
+      settings.maxSnippetTokens !== this.settings.maxSnippetTokens ||
+      settings.temperature !== this.settings.temperature;
+    this.settings = { ...settings };
+    this.cache.resize(settings.cacheSize);
+    if (promptChanged) this.cache.clear();
+  }
+
+  /** Forgets per-document state when a document closes or the model changes. */
+  forgetDocument(uri: string): void {
+    this.cache.forgetDocument(uri);
+    this.prefixWindows.forget(uri);
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  recentMetrics(): CompletionMetrics[] {
+    return [...this.recent];
+  }
+
+  async complete(request: CompletionRequest, signal: AbortSignal): Promise<CompletionOutcome> {
+    const started = performance.now();
+    const metrics: CompletionMetrics = {
+      requestId: this.nextId++,
+      uri: request.document.uri,
+      source: "model",
+      totalMs: 0,
+      promptTokens: 0,
+      reusedTokens: 0,
+      evaluatedTokens: 0,
+      generatedTokens: 0,
+    };
+    const done = (source: CompletionSource, insertText = "", detail?: string): CompletionOutcome => {
+      metrics.source = source;
+      metrics.totalMs = performance.now() - started;
+      if (detail) metrics.detail = detail;
+      this.recent.push(metrics);
+      if (this.recent.length > METRICS_KEPT) this.recent.splice(0, this.recent.length - METRICS_KEPT);
+      const offset = request.offset;
+      return {
+        suggestions: insertText ? [{ insertText: restoreLineEndings(insertText, request.document.text), replaceStart: offset, replaceEnd: offset }] : [],
+        metrics,
+      };
+    };
+
+    if (!this.settings.enabled) return done("disabled");
+    const { document } = request;
+    const offset = Math.max(0, Math.min(request.offset, document.text.length));
+
+    // Latest request wins, across documents: there is one completion sequence.
+    this.inflight?.abort(new SupersededError());
+    const controller = new AbortController();
+    this.inflight = controller;
+    const onClientCancel = (): void => controller.abort(signal.reason);
+    if (signal.aborted) return done("cancelled");
+    signal.addEventListener("abort", onClientCancel, { once: true });
+
+    try {
+      const hit = this.cache.lookup(document.uri, document.text, offset);
+      if (hit && (hit.text || request.trigger === "automatic")) return done(hit.kind, hit.text);
+
+      const aroundCursor = document.text.slice(Math.max(0, offset - CONTEXT_CHARS), offset + CONTEXT_CHARS);
+      if (aroundCursor.includes("\u0000")) return done("skipped", "", "binary content near the cursor");
+
+      const work = this.run(request, offset, controller.signal, metrics, started);
+      const outcome = await raceAbort(work, controller.signal);
+      if (outcome === ABORTED) {
+        work.catch(() => undefined);
+        return done(controller.signal.reason instanceof SupersededError ? "superseded" : "cancelled");
+      }
+      if (outcome.kind === "unavailable") return done("unavailable", "", outcome.detail);
+      this.cache.remember(document.uri, document.text, offset, outcome.text);
+      return done("model", outcome.text);
+    } finally {
+      signal.removeEventListener("abort", onClientCancel);
+      if (this.inflight === controller) this.inflight = undefined;
+    }
+  }
+
+  private async run(
+    request: CompletionRequest,
+    offset: number,
+    signal: AbortSignal,
+    metrics: CompletionMetrics,
+    started: number,
+  ): Promise<{ kind: "text"; text: string } | { kind: "unavailable"; detail: string }> {
+    await delay(this.settings.debounceMs, signal);
+    let tokenizer;
+    try {
+      tokenizer = await this.backend.tokenizer(signal);
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
+      throw error;
+    }
+    if (signal.aborted) throw new SupersededError();
+    const count = (text: string): number => tokenizer.countTokens(text);
+    const { document } = request;
+    const text = normalizeLineEndings(document.text, offset);
+    const cursor = text.cursor;
+    const s = this.settings;
+
+    const prefix = this.prefixWindows.select(document.uri, text.value, cursor, s.maxPrefixTokens, count);
+    const suffix = selectSuffix(text.value, cursor, s.maxSuffixTokens, count);
+    const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
+    const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
+    const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
+    metrics.mode = mode;
+
+    const cursorLine = countNewlines(text.value, cursor);
+    const snippets = this.snippetSource.select(
+      { uri: document.uri, languageId: document.languageId, prefix: nearPrefix, cursorLine },
+      request.otherDocuments(),
+      s.maxSnippetTokens,
+      count,
+      request.displayPath,
+    );
+    const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
+
+    const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
+    const post = (completion: string): string =>
+      postprocessCompletion({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId, mode, completion });
+    const shouldStop =
+      mode === "single-line"
+        ? (soFar: string): boolean => /\S[^\n]*\n/.test(soFar)
+        : (soFar: string): boolean => blockEnded(soFar, post);
+    const result: GenerateResult = await this.backend.generate(
+      { prompt, maxTokens, maxTimeMs: s.maxTimeMs, temperature: s.temperature, shouldStop },
+      signal,
+    );
+    metrics.promptTokens = result.promptTokens;
+    metrics.reusedTokens = result.reusedTokens;
+    metrics.evaluatedTokens = result.evaluatedTokens;
+    metrics.generatedTokens = result.generatedTokens;
+    metrics.stopReason = result.stopReason;
+    if (result.firstTokenMs !== undefined) metrics.firstTokenMs = result.firstTokenMs + (performance.now() - started - result.totalMs);
+    if (result.stopReason === "aborted") throw new SupersededError();
+    const cleaned = post(result.text);
+    this.logger.debug({ requestId: metrics.requestId, mode, raw: result.text.length, kept: cleaned.length }, "completion post-processed");
+    return { kind: "text", text: cleaned };
+  }
+}
+
+/**
+ * A multi-line suggestion is finished once post-processing would cut its complete lines: the
+ * block ended, or the model started repeating the suffix. Stopping then saves the tokens that
+ * would be thrown away.
+ */
+function blockEnded(soFar: string, post: (completion: string) => string): boolean {
+  const lastNewline = soFar.lastIndexOf("\n");
+  if (lastNewline <= 0 || !soFar.endsWith("\n")) return false;
+  const complete = soFar.slice(0, lastNewline);
+  if (!complete.trim()) return false;
+  return post(complete).trimEnd().length < complete.trimEnd().length;
+}
+
+class SupersededError extends Error {
+  constructor() {
+    super("superseded by a newer completion request");
+  }
+}
+
+const ABORTED = Symbol("aborted");
+
+/** Resolves with the work's result, or with ABORTED as soon as the signal fires (the work runs on). */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) resolve(ABORTED);
+        else reject(error);
+      },
+    );
+  });
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The model and post-processing work on "\n" text; the cursor offset moves with removed "\r". */
+function normalizeLineEndings(text: string, offset: number): { value: string; cursor: number } {
+  if (!text.includes("\r")) return { value: text, cursor: offset };
+  const before = text.slice(0, offset).replace(/\r\n?/g, "\n");
+  const after = text.slice(offset).replace(/\r\n?/g, "\n");
+  return { value: before + after, cursor: before.length };
+}
+
+/** Suggestions for CRLF documents use CRLF, so accepting one does not mix line endings. */
+function restoreLineEndings(insert: string, documentText: string): string {
+  const firstNewline = documentText.indexOf("\n");
+  if (firstNewline > 0 && documentText[firstNewline - 1] === "\r") return insert.replace(/\r?\n/g, "\r\n");
+  return insert;
+}
+
+function countNewlines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < end; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}

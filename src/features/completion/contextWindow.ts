@@ -1,0 +1,92 @@
+import { LruCache } from "../../util/LruCache.js";
+
+export type CountTokens = (text: string) => number;
+
+/** Characters per token assumed when capping how much text is handed to the tokenizer at all. */
+const MAX_CHARS_PER_TOKEN = 8;
+
+interface Anchor {
+  offset: number;
+  /** The anchored line's first characters, to notice edits above the anchor. */
+  head: string;
+}
+
+/**
+ * Chooses where the prefix window starts, and keeps that start fixed while the user types.
+ *
+ * The KV cache is reused only up to the first token that differs from the previous prompt, so a
+ * window that slid by a line per keystroke would force a cold evaluation of the whole prefix
+ * (seconds on a CPU). The start is re-chosen only when the window outgrows its budget, and then
+ * with room to grow (75% of the budget), so that happens rarely.
+ */
+export class PrefixWindows {
+  private readonly anchors = new LruCache<string, Anchor>(64);
+
+  select(uri: string, text: string, cursor: number, budget: number, count: CountTokens): string {
+    const maxChars = budget * MAX_CHARS_PER_TOKEN;
+    const anchor = this.anchors.get(uri);
+    if (anchor && anchor.offset <= cursor && cursor - anchor.offset <= maxChars && isAnchorValid(text, anchor)) {
+      const window = text.slice(anchor.offset, cursor);
+      if (count(window) <= budget) return window;
+    }
+    const start = chooseStart(text, cursor, Math.floor(budget * 0.75), maxChars, count);
+    this.anchors.set(uri, { offset: start, head: text.slice(start, start + 64) });
+    return text.slice(start, cursor);
+  }
+
+  forget(uri: string): void {
+    this.anchors.set(uri, { offset: -1, head: "" });
+  }
+}
+
+function isAnchorValid(text: string, anchor: Anchor): boolean {
+  if (anchor.offset < 0) return false;
+  if (anchor.offset > 0 && text[anchor.offset - 1] !== "\n") return false;
+  return text.startsWith(anchor.head, anchor.offset);
+}
+
+/** Walks back from the cursor a line at a time until the target is reached; starts on a line boundary. */
+function chooseStart(text: string, cursor: number, target: number, maxChars: number, count: CountTokens): number {
+  const floor = Math.max(0, cursor - maxChars);
+  let start = Math.max(floor, text.lastIndexOf("\n", cursor - 1) + 1);
+  let used = count(text.slice(start, cursor));
+  if (used > target) {
+    // A single very long line (minified code): keep its last part, cut by characters.
+    let cut = Math.max(start, cursor - target * 3);
+    while (cut < cursor && count(text.slice(cut, cursor)) > target) cut = cursor - Math.floor((cursor - cut) * 0.8);
+    return cut;
+  }
+  while (start > floor) {
+    const lineStart = text.lastIndexOf("\n", start - 2) + 1;
+    if (lineStart < floor) break;
+    const lineTokens = count(text.slice(lineStart, start));
+    if (used + lineTokens > target) break;
+    used += lineTokens;
+    start = lineStart;
+  }
+  return start;
+}
+
+/**
+ * The text after the cursor: the rest of the current line, then whole lines while they fit the
+ * budget. Every suffix token is evaluated again on every keystroke, so the budget is small.
+ */
+export function selectSuffix(text: string, cursor: number, budget: number, count: CountTokens): string {
+  if (budget <= 0) return "";
+  const maxChars = budget * MAX_CHARS_PER_TOKEN;
+  let end = text.indexOf("\n", cursor);
+  end = end === -1 ? text.length : end + 1;
+  if (end - cursor > maxChars || count(text.slice(cursor, end)) > budget) {
+    return text.slice(cursor, Math.min(end, cursor + budget * 2));
+  }
+  let used = count(text.slice(cursor, end));
+  while (end < text.length && end - cursor < maxChars) {
+    let next = text.indexOf("\n", end);
+    next = next === -1 ? text.length : next + 1;
+    const lineTokens = count(text.slice(end, next));
+    if (used + lineTokens > budget) break;
+    used += lineTokens;
+    end = next;
+  }
+  return text.slice(cursor, end);
+}

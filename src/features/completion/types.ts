@@ -1,0 +1,71 @@
+/** Plain types of the completion feature; the server converts LSP positions to these offsets. */
+
+export interface DocumentSnapshot {
+  uri: string;
+  languageId: string;
+  version: number;
+  text: string;
+}
+
+export interface CompletionRequest {
+  document: DocumentSnapshot;
+  /** Cursor position as a UTF-16 offset into document.text (JavaScript string index). */
+  offset: number;
+  /** "invoked" when the user asked explicitly; it bypasses cached empty answers. */
+  trigger: "automatic" | "invoked";
+  /** Path shown to the model for the current file, relative to its workspace folder when there is one. */
+  relativePath: string;
+  /** Name of the repository (workspace folder) for the repo-level prompt. */
+  repoName: string;
+  /** The path the model sees for another document (relative to its workspace folder). */
+  displayPath: (uri: string) => string;
+  /** Other open documents, for cross-file snippets. */
+  otherDocuments: () => DocumentSnapshot[];
+}
+
+export interface CompletionSuggestion {
+  /** Text that replaces document.text.slice(replaceStart, replaceEnd). */
+  insertText: string;
+  replaceStart: number;
+  replaceEnd: number;
+}
+
+export type CompletionSource =
+  | "model"
+  | "cache"
+  | "typed-through"
+  | "superseded"
+  | "cancelled"
+  | "unavailable"
+  | "disabled"
+  | "skipped";
+
+export interface CompletionMetrics {
+  requestId: number;
+  uri: string;
+  source: CompletionSource;
+  mode?: "single-line" | "multi-line";
+  /** Milliseconds from the request reaching the feature to its answer. */
+  totalMs: number;
+  /** Milliseconds from the request reaching the feature to the first generated token. */
+  firstTokenMs?: number;
+  promptTokens: number;
+  reusedTokens: number;
+  evaluatedTokens: number;
+  generatedTokens: number;
+  stopReason?: string;
+  /** Why a request was skipped or unavailable. */
+  detail?: string;
+}
+
+export interface CompletionOutcome {
+  suggestions: CompletionSuggestion[];
+  metrics: CompletionMetrics;
+}
+
+export interface Snippet {
+  /** Path shown to the model, relative to the workspace when possible. */
+  path: string;
+  text: string;
+  score: number;
+}

@@ -1,0 +1,252 @@
+import fs from "node:fs/promises";
+import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
+import type { Logger } from "../../util/logger.js";
+import { ModelUnavailableError, type ModelStatus } from "../types.js";
+import { getLlamaRuntime, type GpuSetting } from "./llamaRuntime.js";
+
+export interface LocalModelOptions {
+  modelPath: string;
+  gpu: GpuSetting;
+  threads: number;
+  contextSize: number;
+  batchSize: number;
+  /** 0 or keepLoaded: never unload. */
+  idleUnloadMs: number;
+  keepLoaded: boolean;
+}
+
+/** What a loaded model gives its users: one context with one sequence reserved for completions. */
+export interface LoadedModel {
+  model: LlamaModel;
+  context: LlamaContext;
+  sequence: LlamaContextSequence;
+  options: LocalModelOptions;
+}
+
+/**
+ * Owns the lifecycle of the local GGUF model: lazy load on first use, idle unload, status with a
+ * user-facing message, and reload when the configuration changes. Users hold the model through
+ * `use()`, which keeps it from being unloaded while they work.
+ */
+export class LocalModel {
+  private options: LocalModelOptions;
+  private loaded: LoadedModel | undefined;
+  private loading: Promise<LoadedModel> | undefined;
+  private current: ModelStatus;
+  private users = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private failedFileStamp: string | undefined;
+  private readonly listeners = new Set<(status: ModelStatus) => void>();
+
+  constructor(
+    options: LocalModelOptions,
+    private readonly logger: Logger,
+  ) {
+    this.options = { ...options };
+    this.current = { state: "unloaded", modelPath: options.modelPath };
+  }
+
+  status(): ModelStatus {
+    return { ...this.current };
+  }
+
+  onStatus(listener: (status: ModelStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Applies new options; a change that affects the loaded model unloads it so the next use reloads. */
+  async configure(options: LocalModelOptions): Promise<void> {
+    const before = this.options;
+    this.options = { ...options };
+    const reload =
+      before.modelPath !== options.modelPath ||
+      before.gpu !== options.gpu ||
+      before.threads !== options.threads ||
+      before.contextSize !== options.contextSize ||
+      before.batchSize !== options.batchSize;
+    if (reload) {
+      this.failedFileStamp = undefined;
+      await this.unload();
+      this.setStatus({ state: "unloaded", modelPath: options.modelPath });
+    } else {
+      this.scheduleIdleUnload();
+    }
+  }
+
+  /** Runs `fn` with the loaded model, loading it first if needed; the model is not unloaded meanwhile. */
+  async use<T>(signal: AbortSignal, fn: (loaded: LoadedModel) => Promise<T>): Promise<T> {
+    this.users++;
+    this.clearIdleTimer();
+    try {
+      const loaded = await this.load(signal);
+      return await fn(loaded);
+    } finally {
+      this.users--;
+      this.scheduleIdleUnload();
+    }
+  }
+
+  /** Loads the model now (the `ifai.loadModel` command and warm-up use this). */
+  async load(signal?: AbortSignal): Promise<LoadedModel> {
+    if (this.loaded) return this.loaded;
+    if (this.current.state === "error" && !(await this.fileChangedSinceFailure())) {
+      throw new ModelUnavailableError(this.current.message ?? "the local model failed to load");
+    }
+    if (!this.loading) {
+      const options = this.options;
+      this.loading = this.doLoad(options).finally(() => {
+        this.loading = undefined;
+      });
+    }
+    const loading = this.loading;
+    if (!signal) return loading;
+    // Loading continues for the next request even when this one is cancelled.
+    return new Promise<LoadedModel>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason ?? new Error("aborted"));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      loading.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  async unload(): Promise<void> {
+    this.clearIdleTimer();
+    const pending = this.loading;
+    if (pending) await pending.catch(() => undefined);
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    if (!loaded) return;
+    try {
+      await loaded.context.dispose();
+      await loaded.model.dispose();
+    } catch (error) {
+      this.logger.warn({ err: error }, "error while unloading the model");
+    }
+    this.logger.info({ modelPath: loaded.options.modelPath }, "model unloaded");
+    if (this.current.state === "ready") this.setStatus({ state: "unloaded", modelPath: this.options.modelPath });
+  }
+
+  async dispose(): Promise<void> {
+    await this.unload();
+    this.listeners.clear();
+  }
+
+  /** Records the speed of the last generation so status lines can show it. */
+  reportSpeed(tokensPerSecond: number): void {
+    if (this.current.state !== "ready") return;
+    this.setStatus({ ...this.current, lastTokensPerSecond: Math.round(tokensPerSecond * 10) / 10 });
+  }
+
+  private async doLoad(options: LocalModelOptions): Promise<LoadedModel> {
+    const started = performance.now();
+    this.setStatus({ state: "loading", modelPath: options.modelPath });
+    try {
+      await checkGguf(options.modelPath);
+      const llama = await getLlamaRuntime(options.gpu, options.threads, this.logger);
+      const model = await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: llama.gpu === false ? 0 : "auto",
+      });
+      let context: LlamaContext;
+      try {
+        context = await model.createContext({
+          contextSize: Math.min(options.contextSize, model.trainContextSize || options.contextSize),
+          sequences: 1,
+          threads: options.threads,
+          batchSize: Math.max(options.batchSize, 512),
+        });
+      } catch (error) {
+        await model.dispose();
+        throw error;
+      }
+      const loaded: LoadedModel = { model, context, sequence: context.getSequence(), options };
+      const loadMs = Math.round(performance.now() - started);
+      // A configuration change during the load is handled by configure(), which waits for this
+      // load to finish and then unloads the stale model.
+      this.loaded = loaded;
+      this.failedFileStamp = undefined;
+      this.setStatus({
+        state: "ready",
+        modelPath: options.modelPath,
+        gpu: llama.gpu === false ? "cpu" : llama.gpu,
+        threads: options.threads,
+        loadMs,
+      });
+      this.logger.info({ modelPath: options.modelPath, loadMs, gpu: llama.gpu, threads: options.threads }, "model loaded");
+      return loaded;
+    } catch (error) {
+      const message = describeLoadError(options.modelPath, error);
+      this.failedFileStamp = await fileStamp(options.modelPath);
+      this.setStatus({ state: "error", modelPath: options.modelPath, message });
+      this.logger.error({ err: error, modelPath: options.modelPath }, "model failed to load");
+      throw new ModelUnavailableError(message);
+    }
+  }
+
+  /** A failed load is retried only once the file appears or changes, so a bad path costs one stat per request. */
+  private async fileChangedSinceFailure(): Promise<boolean> {
+    return (await fileStamp(this.options.modelPath)) !== this.failedFileStamp;
+  }
+
+  private scheduleIdleUnload(): void {
+    this.clearIdleTimer();
+    const { idleUnloadMs, keepLoaded } = this.options;
+    if (keepLoaded || idleUnloadMs <= 0 || this.users > 0 || !this.loaded) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.users === 0) void this.unload();
+    }, idleUnloadMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private setStatus(status: ModelStatus): void {
+    this.current = status;
+    for (const listener of this.listeners) listener({ ...status });
+  }
+}
+
+async function fileStamp(file: string): Promise<string> {
+  try {
+    const st = await fs.stat(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/** Rejects early, with a clear reason, a path that is missing, unreadable or not a GGUF file. */
+async function checkGguf(file: string): Promise<void> {
+  let handle;
+  try {
+    if ((await fs.stat(file)).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    handle = await fs.open(file, "r");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ModelFileError(`no model file at ${file}`);
+    if (code === "EACCES" || code === "EPERM") throw new ModelFileError(`the model file ${file} is not readable (permission denied)`);
+    if (code === "EISDIR") throw new ModelFileError(`${file} is a folder, not a GGUF file`);
+    throw new ModelFileError(`the model file ${file} cannot be opened (${code ?? String(error)})`);
+  }
+  try {
+    const magic = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(magic, 0, 4, 0);
+    if (bytesRead < 4 || magic.toString("latin1") !== "GGUF") throw new ModelFileError(`${file} is not a GGUF model file`);
+  } finally {
+    await handle.close();
+  }
+}
+
+class ModelFileError extends Error {}
+
+function describeLoadError(file: string, error: unknown): string {
+  const fix =
+    'Set "model.path" (initializationOptions or workspace settings "ifai.model.path") to a Qwen2.5-Coder GGUF file, or place one at the default path; see docs/models.md.';
+  if (error instanceof ModelFileError) return `Local model unavailable: ${error.message}. ${fix}`;
+  const detail = error instanceof Error ? error.message : String(error);
+  return `Local model ${file} failed to load: ${detail}. ${fix}`;
+}

@@ -1,0 +1,50 @@
+import { MessageType, type Connection } from "vscode-languageserver/node";
+import type { Settings } from "../config/schema.js";
+import { resolveModelPath } from "../config/paths.js";
+import { LocalCompletionBackend } from "../inference/local/LocalCompletionBackend.js";
+import { LocalModel, type LocalModelOptions } from "../inference/local/LocalModel.js";
+import { autoThreads, type GpuSetting } from "../inference/local/llamaRuntime.js";
+import type { ModelStatus } from "../inference/types.js";
+import type { Logger } from "../util/logger.js";
+
+export interface EngineApi {
+  model: LocalModel;
+  backend: LocalCompletionBackend;
+  configure(settings: Settings): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export function modelOptions(settings: Settings): LocalModelOptions {
+  return {
+    modelPath: resolveModelPath(settings["model.path"]),
+    gpu: settings["model.gpu"] as GpuSetting,
+    threads: settings["model.threads"] > 0 ? settings["model.threads"] : autoThreads(),
+    contextSize: settings["model.contextSize"],
+    batchSize: settings["model.batchSize"],
+    idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
+    keepLoaded: settings["model.keepLoaded"],
+  };
+}
+
+/**
+ * The local engine as the server sees it. A model that cannot be loaded is reported to the user
+ * once per distinct problem (window/showMessage), not once per keystroke.
+ */
+export function registerEngine(connection: Connection, logger: Logger, settings: Settings, onStatus: (status: ModelStatus) => void): EngineApi {
+  const model = new LocalModel(modelOptions(settings), logger.child({ component: "local-model" }));
+  const backend = new LocalCompletionBackend(model, logger.child({ component: "completion-backend" }));
+  const shown = new Set<string>();
+  model.onStatus((status) => {
+    onStatus(status);
+    if (status.state === "error" && status.message && !shown.has(status.message)) {
+      shown.add(status.message);
+      void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: `ifai: ${status.message}` });
+    }
+  });
+  return {
+    model,
+    backend,
+    configure: (next) => model.configure(modelOptions(next)),
+    dispose: () => model.dispose(),
+  };
+}

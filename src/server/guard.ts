@@ -1,0 +1,40 @@
+import { ErrorCodes, ResponseError, type CancellationToken } from "vscode-languageserver/node";
+import type { Logger } from "../util/logger.js";
+
+/**
+ * Wraps a request handler so that one failing request cannot take the server down: an exception
+ * becomes a JSON-RPC error answer for that request alone, with a log line. The LSP cancellation
+ * token becomes an AbortSignal, the only cancellation type code outside src/server sees.
+ */
+export function guard<P, R>(
+  logger: Logger,
+  method: string,
+  handler: (params: P, signal: AbortSignal) => Promise<R> | R,
+): (params: P, token: CancellationToken) => Promise<R | ResponseError<void>> {
+  return async (params, token) => {
+    const controller = new AbortController();
+    const subscription = token.onCancellationRequested(() => controller.abort(new Error("cancelled by the client")));
+    if (token.isCancellationRequested) controller.abort(new Error("cancelled by the client"));
+    try {
+      return await handler(params, controller.signal);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error({ err: error, method }, "request failed");
+      return new ResponseError(ErrorCodes.InternalError, `${method} failed: ${message}`);
+    } finally {
+      subscription.dispose();
+    }
+  };
+}
+
+/** The same for notifications: errors are logged, never thrown into the connection. */
+export function guardNotification<P>(logger: Logger, method: string, handler: (params: P) => Promise<void> | void): (params: P) => void {
+  return (params) => {
+    try {
+      const result = handler(params);
+      if (result instanceof Promise) result.catch((error: unknown) => logger.error({ err: error, method }, "notification handler failed"));
+    } catch (error) {
+      logger.error({ err: error, method }, "notification handler failed");
+    }
+  };
+}

@@ -1,0 +1,131 @@
+import {
+  TextDocumentSyncKind,
+  TextDocuments,
+  type Connection,
+  type InitializeParams,
+  type InitializeResult,
+  type ServerCapabilities,
+} from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import type { Settings } from "../config/schema.js";
+import { CompletionService, type CompletionSettings } from "../features/completion/CompletionService.js";
+import { createLogger, type Logger } from "../util/logger.js";
+import { VERSION } from "../version.js";
+import { COMPLETION_TRIGGER_CHARACTERS, registerCompletionHandlers } from "./completionHandlers.js";
+import { registerEngine, type EngineApi } from "./engine.js";
+import { guard } from "./guard.js";
+import {
+  CompletionMetricsRequest,
+  StatusNotification,
+  type CompletionMetricsParams,
+  type CompletionMetricsResult,
+  type StatusParams,
+} from "./protocol.js";
+import { registerSettings } from "./settings.js";
+import { registerWorkspace } from "./workspace.js";
+
+export function completionSettings(settings: Settings): CompletionSettings {
+  return {
+    enabled: settings["completion.enabled"],
+    debounceMs: settings["completion.debounceMs"],
+    maxPrefixTokens: settings["completion.maxPrefixTokens"],
+    maxSuffixTokens: settings["completion.maxSuffixTokens"],
+    maxSnippetTokens: settings["completion.maxSnippetTokens"],
+    maxTokens: settings["completion.maxTokens"],
+    maxMultilineTokens: settings["completion.maxMultilineTokens"],
+    maxTimeMs: settings["completion.maxTimeMs"],
+    temperature: settings["completion.temperature"],
+    cacheSize: settings["completion.cacheSize"],
+  };
+}
+
+/**
+ * Composes the server: every piece registers its handlers and returns a small API; this function
+ * only wires them together and answers `initialize` with the capabilities they add up to.
+ */
+export function startServer(connection: Connection, bootstrapLogger: Logger): void {
+  const documents = new TextDocuments(TextDocument);
+  let engine: EngineApi | undefined;
+  let logger = bootstrapLogger;
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    const caps = params.capabilities;
+    const settingsApi = registerSettings(connection, bootstrapLogger, params.initializationOptions, {
+      configuration: caps.workspace?.configuration === true,
+      dynamicConfigurationRegistration: caps.workspace?.didChangeConfiguration?.dynamicRegistration === true,
+    });
+    const settings = settingsApi.current();
+    if (settings["log.file"] || settings["log.level"] !== "info") {
+      logger = createLogger({ level: settings["log.level"], file: settings["log.file"] });
+    }
+    logger.info({ client: params.clientInfo, version: VERSION, pid: process.pid }, "initialize");
+
+    const workspace = registerWorkspace(params);
+    const inlineSetting = settings["completion.inline"];
+    const inline = inlineSetting === "on" || (inlineSetting === "auto" && caps.textDocument?.inlineCompletion !== undefined);
+
+    const sendStatus = (): void => {
+      if (!engine) return;
+      const model = engine.model.status();
+      const current = settingsApi.current();
+      const status: StatusParams = {
+        model: {
+          state: model.state,
+          path: model.modelPath,
+          ...(model.message ? { message: model.message } : {}),
+          ...(model.gpu ? { gpu: model.gpu } : {}),
+          ...(model.threads ? { threads: model.threads } : {}),
+          ...(model.lastTokensPerSecond ? { lastTokensPerSecond: model.lastTokensPerSecond } : {}),
+        },
+        completion: { enabled: current["completion.enabled"], inline },
+      };
+      void connection.sendNotification(StatusNotification.method, status);
+    };
+    engine = registerEngine(connection, logger, settings, sendStatus);
+    const service = new CompletionService(engine.backend, completionSettings(settings), logger.child({ component: "completion" }));
+    registerCompletionHandlers({
+      connection,
+      logger,
+      documents,
+      workspace,
+      service,
+      inline,
+      items: () => settingsApi.current()["completion.items"],
+    });
+    documents.onDidClose((event) => service.forgetDocument(event.document.uri));
+
+    connection.onRequest(
+      CompletionMetricsRequest.method,
+      guard(logger, CompletionMetricsRequest.method, (p: CompletionMetricsParams | undefined): CompletionMetricsResult => {
+        const records = service.recentMetrics();
+        const last = p?.last;
+        return { records: last && last > 0 ? records.slice(-last) : records, rss: process.memoryUsage().rss };
+      }),
+    );
+
+    settingsApi.onChange(async (next, previous) => {
+      if (next["log.level"] !== previous["log.level"] && !process.env.IFAI_LOG_LEVEL) logger.level = next["log.level"];
+      service.updateSettings(completionSettings(next));
+      await engine?.configure(next);
+      sendStatus();
+    });
+    connection.onInitialized(() => {
+      void settingsApi.initialized().then(sendStatus, (error: unknown) => logger.warn({ err: error }, "initialized step failed"));
+    });
+
+    const capabilities: ServerCapabilities = {
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+      completionProvider: { triggerCharacters: COMPLETION_TRIGGER_CHARACTERS, resolveProvider: false },
+      ...(inline ? { inlineCompletionProvider: {} } : {}),
+    };
+    return { capabilities, serverInfo: { name: "ifai-lsp", version: VERSION } };
+  });
+
+  connection.onShutdown(async () => {
+    logger.info("shutdown");
+    await engine?.dispose();
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}
