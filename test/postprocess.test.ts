@@ -117,6 +117,7 @@ describe("decideCompletionMode", () => {
     ["typescript", "function f() {█", "after an opening brace"],
     ["typescript", "function f() {█}", "between braces"],
     ["typescript", "foo(█);", "after an opening parenthesis with only closers after it"],
+    ["typescript", "useEffect(() => {█}, []);", "between braces followed by closers and an empty []"],
     ["typescript", "function f() {\n  const a = 1;\n  █\n}", "a blank line in a block"],
     ["typescript", "const f = () =>█", "after an arrow"],
     ["typescript", "if (a) {\n} else█", "after else"],
@@ -157,6 +158,18 @@ describe("postprocessCompletion edge cases", () => {
 
   it("cuts at a leaked end-of-text token", () => {
     expect(postprocessCompletion({ ...base, completion: "42;<|endoftext|>const y = 1;" })).toBe("42;");
+  });
+
+  it("reads brackets and comments opened far above the cursor", () => {
+    const filler = Array.from({ length: 200 }, (_, i) => `  const v${i} = f(${i});`).join("\n");
+    const prefix = `function big() {\n${filler}\n  `;
+    expect(decideCompletionMode({ prefix, suffix: "\n}", languageId: "typescript" })).toBe("multi-line");
+    const completion = "return v0;\n}";
+    expect(postprocessCompletion({ prefix, suffix: "\n}", languageId: "typescript", mode: "multi-line", completion })).toBe(
+      "return v0;",
+    );
+    const inComment = `/*\n${filler}\n * more `;
+    expect(decideCompletionMode({ prefix: inComment, suffix: "\n */", languageId: "typescript" })).toBe("single-line");
   });
 
   it("handles a language it does not know with C-like defaults", () => {

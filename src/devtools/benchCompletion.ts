@@ -24,10 +24,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** The real source file the trace types into (pinned by the lockfile), and the lines it retypes. */
 const SOURCE = path.join(root, "node_modules/vscode-jsonrpc/lib/common/linkedMap.js");
-const REGION = { from: 69, to: quick ? 74 : 85 };
+const REGION = { from: 69, to: quick ? 74 : 82 };
 
 interface Sent {
   event: TraceEvent["kind"];
+  /** Typed away from the end of the prefix: in the middle of an earlier line. */
+  midLine: boolean;
   t0: number;
   clientMs?: number;
   suggestion?: string;
@@ -69,12 +71,13 @@ async function main(): Promise<void> {
   await connection.sendNotification("textDocument/didOpen", { textDocument: { uri: doc.uri, languageId: "javascript", version: 1, text: initial } });
 
   const sent: Sent[] = [];
+  let saved = 0;
   let pending: { done: Promise<void>; cancel: CancellationTokenSource } | undefined;
   let lastSuggestion = "";
   const request = (event: TraceEvent["kind"]): void => {
     pending?.cancel.cancel();
     const cancel = new CancellationTokenSource();
-    const record: Sent = { event, t0: performance.now(), state: { text: doc.getText(), offset } };
+    const record: Sent = { event, midLine: saved !== 0, t0: performance.now(), state: { text: doc.getText(), offset } };
     sent.push(record);
     const done = (
       connection.sendRequest("textDocument/inlineCompletion", { textDocument: { uri: doc.uri }, position: doc.positionAt(offset), context: { triggerKind: 2 } }, cancel.token) as Promise<{
@@ -107,7 +110,6 @@ async function main(): Promise<void> {
   const coldMs = sent[0]!.clientMs ?? Number.NaN;
 
   const trace = buildTrace(region, { keyIntervalMs: 110, pauseMs: 450 });
-  let saved = 0;
   let typedThrough = 0;
   for (const event of trace) {
     switch (event.kind) {
@@ -145,11 +147,12 @@ async function main(): Promise<void> {
       }
       case "return":
         offset = saved;
+        saved = 0;
         break;
     }
   }
   await pending?.done;
-  const result = await metrics();
+  const result = (await connection.sendRequest("ifai/completionMetrics", { last: sent.length })) as CompletionMetricsResult;
   const records = result.records.sort((a, b) => a.requestId - b.requestId);
   if (records.length !== sent.length) throw new Error(`expected ${sent.length} metric records, got ${records.length}`);
   await connection.sendRequest("shutdown");
@@ -157,11 +160,16 @@ async function main(): Promise<void> {
   connection.dispose();
 
   const joined = sent.map((s, i) => ({ ...s, r: records[i]! }));
-  const warm = (j: { r: CompletionMetricsRecord }): boolean => j.r.source === "model" && j.r.reusedTokens >= j.r.promptTokens / 2;
+  if (process.env.IFAI_BENCH_DUMP) {
+    fs.writeFileSync(process.env.IFAI_BENCH_DUMP, joined.map((j) => JSON.stringify({ event: j.event, clientMs: j.clientMs, ...j.r, uri: undefined })).join("\n"));
+  }
+  const warm = (j: { r: CompletionMetricsRecord; midLine: boolean }): boolean =>
+    j.r.source === "model" && !j.midLine && j.r.reusedTokens >= j.r.promptTokens / 2;
   const trace0 = joined.slice(1);
   const modelServed = trace0.filter(warm);
   const typedThroughRuns = trace0.filter((j) => j.r.source === "typed-through");
-  const midLine = trace0.filter((j) => j.r.source === "model" && !warm(j));
+  const midLine = trace0.filter((j) => j.r.source === "model" && j.midLine);
+  const reanchored = trace0.filter((j) => j.r.source === "model" && !j.midLine && !warm(j)).length;
   const superseded = trace0.filter((j) => j.r.source === "superseded").length;
 
   const firstToken = summarize(modelServed.map((j) => j.r.firstTokenMs ?? Number.NaN).filter(Number.isFinite));
@@ -172,13 +180,15 @@ async function main(): Promise<void> {
 
   log();
   log(`trace: ${sent.length} keystroke requests over ${path.relative(root, SOURCE)} lines ${REGION.from + 1}-${REGION.to}`);
-  log(`  answered by the model ${trace0.filter((j) => j.r.source === "model").length}, cache ${trace0.filter((j) => j.r.source === "cache").length}, typed-through ${typedThroughRuns.length}, superseded ${superseded}`);
+  const bySource = (name: string): number => trace0.filter((j) => j.r.source === name).length;
+  log(`  answered by the model ${bySource("model")}, cache ${bySource("cache")}, typed-through ${bySource("typed-through")}, cancelled by the client ${bySource("cancelled")}, superseded ${superseded}`);
   log(`initialize answered in ${initializeMs.toFixed(0)} ms; first (cold) suggestion ${coldMs.toFixed(0)} ms`);
   log(formatSummary("warm keystroke → first suggestion token", firstToken, "ms"));
   log(formatSummary("warm keystroke → complete suggestion", complete, "ms"));
   log(formatSummary("prompt tokens evaluated per keystroke", evaluated, "tok"));
   log(formatSummary("typed-through keystroke → suggestion", through, "ms"));
-  log(formatSummary("re-anchored/mid-line edit → first token", cold, "ms"));
+  log(formatSummary("mid-line edit → first token", cold, "ms"));
+  log(`model answers with a cold prompt after the first (prefix window re-anchored): ${reanchored}`);
   log(`server RSS idle ${(idleRss / 2 ** 20).toFixed(0)} MiB, after the trace ${(result.rss / 2 ** 20).toFixed(0)} MiB`);
 
   log();
@@ -203,6 +213,7 @@ async function main(): Promise<void> {
     evaluatedTokensPerKeystroke: evaluated,
     typedThroughMs: through,
     midLineEditFirstTokenMs: cold,
+    reanchoredColdPrompts: reanchored,
     superseded,
     rssIdleMiB: Math.round(idleRss / 2 ** 20),
     rssAfterMiB: Math.round(result.rss / 2 ** 20),

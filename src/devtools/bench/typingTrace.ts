@@ -23,7 +23,8 @@ export interface TraceOptions {
 export function buildTrace(region: string, options: TraceOptions): TraceEvent[] {
   const events: TraceEvent[] = [];
   let pauses = 0;
-  const chars = [...region];
+  // Editors indent a new line themselves: leading whitespace arrives as one change.
+  const chars = region.match(/(?<=^|\n)[ \t]+|[\s\S]/gu) ?? [];
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i]!;
     const pause = ch === "\n" || ch === ";" || ch === "{" || ch === ")";

@@ -177,10 +177,12 @@ export class CompletionService {
     const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
     const post = (completion: string): string =>
       postprocessCompletion({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId, mode, completion });
+    // A control character ends the useful part (a replacement character may be half of a
+    // multi-byte character still being generated, so only the final text is cut at one).
     const shouldStop =
       mode === "single-line"
-        ? (soFar: string): boolean => /\S[^\n]*\n/.test(soFar)
-        : (soFar: string): boolean => blockEnded(soFar, post);
+        ? (soFar: string): boolean => /\S[^\n]*\n/.test(soFar) || CONTROL.test(soFar)
+        : (soFar: string): boolean => CONTROL.test(soFar) || blockEnded(soFar, post);
     const result: GenerateResult = await this.backend.generate(
       { prompt, maxTokens, maxTimeMs: s.maxTimeMs, temperature: s.temperature, shouldStop },
       signal,
@@ -192,23 +194,24 @@ export class CompletionService {
     metrics.stopReason = result.stopReason;
     if (result.firstTokenMs !== undefined) metrics.firstTokenMs = result.firstTokenMs + (performance.now() - started - result.totalMs);
     if (result.stopReason === "aborted") throw new SupersededError();
-    const cleaned = post(result.text);
+    const cleaned = post(cutAtJunk(result.text));
     this.logger.debug({ requestId: metrics.requestId, mode, raw: result.text.length, kept: cleaned.length }, "completion post-processed");
     return { kind: "text", text: cleaned };
   }
 }
 
 /**
- * A multi-line suggestion is finished once post-processing would cut its complete lines: the
- * block ended, or the model started repeating the suffix. Stopping then saves the tokens that
- * would be thrown away.
+ * A multi-line suggestion is finished once post-processing drops the line the model just
+ * completed: the block ended, or the model started repeating the suffix. Stopping then saves the
+ * tokens that would be thrown away. (Comparing lengths would not do: post-processing also trims
+ * leading blank lines and overlaps, which do not mean the block ended.)
  */
 function blockEnded(soFar: string, post: (completion: string) => string): boolean {
-  const lastNewline = soFar.lastIndexOf("\n");
-  if (lastNewline <= 0 || !soFar.endsWith("\n")) return false;
-  const complete = soFar.slice(0, lastNewline);
-  if (!complete.trim()) return false;
-  return post(complete).trimEnd().length < complete.trimEnd().length;
+  if (!soFar.endsWith("\n")) return false;
+  const complete = soFar.slice(0, -1);
+  const lastLine = complete.slice(complete.lastIndexOf("\n") + 1).trim();
+  if (!lastLine) return false;
+  return !post(complete).trimEnd().endsWith(lastLine);
 }
 
 class SupersededError extends Error {
@@ -218,6 +221,7 @@ class SupersededError extends Error {
 }
 
 const ABORTED = Symbol("aborted");
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /** Resolves with the work's result, or with ABORTED as soon as the signal fires (the work runs on). */
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
@@ -267,6 +271,15 @@ function restoreLineEndings(insert: string, documentText: string): string {
   const firstNewline = documentText.indexOf("\n");
   if (firstNewline > 0 && documentText[firstNewline - 1] === "\r") return insert.replace(/\r?\n/g, "\r\n");
   return insert;
+}
+
+/**
+ * Cuts a suggestion at the first control character or replacement character: no source file
+ * wants them, and they come from a model that has lost its way (or a split multi-byte character).
+ */
+export function cutAtJunk(text: string): string {
+  const match = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.exec(text);
+  return match ? text.slice(0, match.index) : text;
 }
 
 function countNewlines(text: string, end: number): number {

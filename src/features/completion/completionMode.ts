@@ -21,7 +21,7 @@ export function decideCompletionMode(input: ModeInput): CompletionMode {
 /** Same decision from an already built context, for callers that have one. */
 export function decideFromContext(ctx: CompletionContext): CompletionMode {
   // Code after the cursor means the user is editing inside a line: only that line can change.
-  if (!/^[\s)\]};,'"`]*$/.test(ctx.lineSuffix)) return "single-line";
+  if (!onlyClosersAfterCursor(ctx.lineSuffix)) return "single-line";
   // Inside a string or a block comment the user is writing text, one line at a time.
   if (ctx.cursorState.string !== null || ctx.cursorState.inBlockComment) return "single-line";
 
@@ -35,6 +35,19 @@ export function decideFromContext(ctx: CompletionContext): CompletionMode {
   if (code === "") return "multi-line";
   if (blockOpenerKind(code, ctx.syntax) !== null) return "multi-line";
   return looksLikeBlockHeader(code, ctx.syntax) ? "multi-line" : "single-line";
+}
+
+/**
+ * Whether the rest of the line is only closing brackets and punctuation, as editors auto-insert.
+ * Empty pairs such as the `[]` of `}, []);` are dropped first: they hold no code either.
+ */
+function onlyClosersAfterCursor(lineSuffix: string): boolean {
+  let rest = lineSuffix;
+  for (let previous = ""; previous !== rest; ) {
+    previous = rest;
+    rest = rest.replace(/\(\s*\)|\[\s*\]|\{\s*\}/g, "");
+  }
+  return /^[\s)\]};,'"`]*$/.test(rest);
 }
 
 const CONTINUES_EXPRESSION = /(?:[-+*/%&|^!?~.<=]|\\)$/;

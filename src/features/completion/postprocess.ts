@@ -8,7 +8,14 @@ import { buildContext, hasTextBeforeCursor, type CompletionContext } from "./pos
 import { cutLineEndRepetition, cutRepeatedLines, repeatsLinesAbove, repeatsNextLine } from "./postprocess/repetition.js";
 import { limitScope } from "./postprocess/scope.js";
 import { cutAtSuffixRepetition, removeLineSuffixOverlap } from "./postprocess/suffix.js";
-import { cutAtSpecialToken, dropTrailingBlankLines, isBlank, leadingWhitespace, normalizeNewlines, trimLineEnds } from "./postprocess/text.js";
+import {
+  cutAtSpecialToken,
+  dropTrailingBlankLines,
+  isBlank,
+  leadingWhitespace,
+  normalizeNewlines,
+  trimLineEnds,
+} from "./postprocess/text.js";
 
 export { MAX_COMPLETION_LINES } from "./postprocess/scope.js";
 
@@ -26,17 +33,18 @@ export interface PostprocessInput {
 
 /** Returns the text to insert at the cursor, or "" when nothing is worth showing. */
 export function postprocessCompletion(input: PostprocessInput): string {
-  const completion = cutAtSpecialToken(normalizeNewlines(input.completion));
+  let completion = cutAtSpecialToken(normalizeNewlines(input.completion));
   if (isBlank(completion)) return "";
   const ctx = buildContext(input.prefix, input.suffix, input.languageId);
+  completion = avoidDoubleSpace(completion, ctx);
   const result = input.mode === "single-line" ? singleLine(completion, ctx) : multiLine(completion, ctx);
   return isBlank(result) ? "" : result;
 }
 
 function singleLine(completion: string, ctx: CompletionContext): string {
-  // A line break right after code on the cursor's line would start a new line the user did not
-  // ask for; the model typically does this when it has nothing to add to the line.
-  if (hasTextBeforeCursor(ctx) && /^[ \t]*\n/.test(completion)) return "";
+  // Only the first line is kept. When the model starts with a line break (typically after code
+  // on the cursor's line, when it has nothing to add to it) that line is empty, and so is the
+  // result: what follows the break would start a new line the user did not ask for.
   let line = (completion.split("\n")[0] ?? "").trimEnd();
   line = cutLineEndRepetition(line);
   line = removeLineSuffixOverlap(line, ctx);
@@ -54,12 +62,22 @@ function multiLine(completion: string, ctx: CompletionContext): string {
   lines = limitScope(lines, ctx);
   lines = cutAtSuffixRepetition(lines, ctx);
   lines = dropTrailingBlankLines(lines);
-  if (lines.length === 0) return "";
-  lines[lines.length - 1] = cutLineEndRepetition(lines[lines.length - 1] ?? "");
+  // Only the last line can have run into the token limit in the middle of a loop.
+  const last = lines.length - 1;
+  if (last >= 0) lines[last] = cutLineEndRepetition(lines[last] ?? "");
   let text = removeLineSuffixOverlap(dropTrailingBlankLines(lines).join("\n"), ctx);
   text = limitBrackets(text, ctx);
   const docLines = (ctx.linePrefix + text).split("\n");
   return repeatsLinesAbove(docLines, ctx) ? "" : text;
+}
+
+/**
+ * After `x = ` the model often starts with a space of its own; inserted as is, the line would read
+ * `x =  5`. Indentation before the cursor is not a separator, so it is left out of this.
+ */
+function avoidDoubleSpace(completion: string, ctx: CompletionContext): string {
+  if (!hasTextBeforeCursor(ctx) || !/[ \t]$/.test(ctx.linePrefix)) return completion;
+  return completion.replace(/^[ \t]+(?=\S)/, "");
 }
 
 /**

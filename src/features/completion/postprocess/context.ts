@@ -1,9 +1,12 @@
 // The view of the document around the cursor that every filter shares, computed once per request:
 // the cursor's line split at the cursor, the neighbouring lines, and the scanner state at the
 // cursor (which brackets are open, whether the cursor sits in a string or comment).
-import { initialScanState, maskCode, type ScanState } from "./scanner.js";
+import { initialScanState, maskCode, scan, type ScanState } from "./scanner.js";
 import { syntaxFor, type LanguageSyntax } from "./syntax.js";
 import { isBlank, normalizeNewlines } from "./text.js";
+
+/** How many lines up from the cursor get a code-only form. */
+const MASKED_LINES = 64;
 
 export interface CompletionContext {
   readonly languageId: string;
@@ -16,7 +19,10 @@ export interface CompletionContext {
   readonly lineSuffix: string;
   /** Whole lines above the cursor's line, top to bottom. */
   readonly linesAbove: readonly string[];
-  /** linesAbove with strings and comments blanked out. */
+  /**
+   * linesAbove with strings and comments blanked out. Lines more than MASKED_LINES above the
+   * cursor are left as written: no filter looks that far up in code-only form.
+   */
   readonly linesAboveCode: readonly string[];
   /** Whole lines below the cursor's line, top to bottom. */
   readonly linesBelow: readonly string[];
@@ -28,9 +34,13 @@ export function buildContext(prefixText: string, suffixText: string, languageId:
   const syntax = syntaxFor(languageId);
   const prefix = normalizeNewlines(prefixText);
   const suffix = normalizeNewlines(suffixText);
-  const { code, state } = maskCode(prefix, syntax, initialScanState());
+  // Only the lines near the cursor are ever read in code-only form, so only they are masked;
+  // the rest of the prefix is scanned just for the state it leaves (open brackets, strings).
   const prefixLines = prefix.split("\n");
-  const codeLines = code.split("\n");
+  const tailStart = prefixLines.length > MASKED_LINES ? prefix.length - prefixLines.slice(-MASKED_LINES).join("\n").length : 0;
+  const { state: tailState } = scan(prefix.slice(0, tailStart), syntax, initialScanState());
+  const { code, state } = maskCode(prefix.slice(tailStart), syntax, tailState);
+  const codeLines = [...prefixLines.slice(0, -MASKED_LINES), ...code.split("\n")];
   const suffixLines = suffix.split("\n");
   return {
     languageId,

@@ -56,14 +56,34 @@ export interface ScanResult {
 
 const RUST_CHAR_LITERAL = /'(?:\\(?:u\{[0-9a-fA-F]{1,6}\}|x[0-9a-fA-F]{2}|.)|[^\\'\n])'/y;
 
+const significantCache = new WeakMap<LanguageSyntax, Set<string>>();
+
+/** Characters that can start a string, a comment or a bracket: code scanning stops only at these. */
+function significantChars(syntax: LanguageSyntax): Set<string> {
+  let chars = significantCache.get(syntax);
+  if (chars === undefined) {
+    const starts = [...syntax.quotes.map((rule) => rule.open), ...syntax.lineComments, syntax.blockComment?.[0] ?? ""];
+    chars = new Set([...syntax.brackets, "\n", ...starts.map((token) => token.charAt(0)).filter((ch) => ch !== "")]);
+    if (syntax.strictCharLiterals) chars.add("'");
+    significantCache.set(syntax, chars);
+  }
+  return chars;
+}
+
 /** Scans text starting from a copy of the given state and returns the state at the end. */
 export function scan(text: string, syntax: LanguageSyntax, start: ScanState, handlers: ScanHandlers = {}): ScanResult {
   const state = cloneScanState(start);
   const fromCompletion = handlers.fromCompletion ?? false;
+  const significant = significantChars(syntax);
   const at = (token: string, i: number): boolean => token !== "" && text.startsWith(token, i);
 
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] ?? "";
+    // Fast path for the common case: ordinary code characters need no further checks.
+    if (state.string === null && !state.inBlockComment && !significant.has(ch)) {
+      handlers.onCode?.(i);
+      continue;
+    }
     if (ch === "\n") {
       // A single-line string left open by a typo ends with its line, as most lexers recover.
       if (state.string !== null && !state.string.multiline) state.string = null;

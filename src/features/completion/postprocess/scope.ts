@@ -2,7 +2,7 @@
 // past the end of the current function into code it invents; the cut is made where the text
 // leaves the block, by bracket depth where brackets delimit it and by indentation otherwise.
 import { blockOpenerKind, closingToken, isContinuationLine, isKeywordCloserLine } from "./blocks.js";
-import { nextNonBlankLines, type CompletionContext } from "./context.js";
+import { hasTextBeforeCursor, nextNonBlankLines, type CompletionContext } from "./context.js";
 import { analyzeLines, type LineInfo, type OpenBracket } from "./scanner.js";
 import { indentWidth, isBlank } from "./text.js";
 
@@ -11,9 +11,9 @@ export const MAX_COMPLETION_LINES = 30;
 
 interface Block {
   /**
-   * "opener" when the completion's first line ends by opening a block (`if (x) {`, `def f():`):
-   * the completion is that block's body. "sibling" when the completion writes statements of the
-   * block the cursor already is in.
+   * "opener" when the cursor's line has text and ends by opening a block (`if (x) {`, `def f():`),
+   * typed or completed: the completion is that block's body. "sibling" when the completion writes
+   * statements of the block the cursor already is in.
    */
   readonly shape: "opener" | "sibling";
   /** Indentation of the completion's first line as it will appear in the document. */
@@ -24,22 +24,48 @@ interface Block {
   readonly opener: OpenBracket | undefined;
   /** Whether a keyword block was opened by the completion rather than by the code before it. */
   readonly keywordOpenedByCompletion: boolean;
+  /** Index of the completion's first line that is inside the block rather than its header. */
+  readonly bodyStart: number;
 }
 
-function describeBlock(first: LineInfo, indent: number, ctx: CompletionContext): Block {
-  const kind = blockOpenerKind(ctx.linePrefixCode + first.code, ctx.syntax);
-  const openedByPrefix = blockOpenerKind(ctx.linePrefixCode, ctx.syntax) !== null;
-  if (kind !== null) {
-    return {
-      shape: "opener",
-      indent,
-      depth: first.depthEnd,
-      opener: kind === "bracket" ? first.stackEnd[first.depthEnd - 1] : undefined,
-      keywordOpenedByCompletion: !openedByPrefix,
-    };
+function describeBlock(infos: readonly LineInfo[], lines: readonly string[], indent: number, ctx: CompletionContext): Block {
+  const first = infos[0];
+  // On a line that is blank up to the cursor, a block the completion opens on its first line is
+  // just one statement of the cursor's block, and statements after it are still in scope.
+  if (first !== undefined && hasTextBeforeCursor(ctx)) {
+    const kind = blockOpenerKind(ctx.linePrefixCode + first.code, ctx.syntax);
+    if (kind !== null) {
+      return {
+        shape: "opener",
+        indent,
+        depth: first.depthEnd,
+        opener: kind === "bracket" ? first.stackEnd[first.depthEnd - 1] : undefined,
+        keywordOpenedByCompletion: blockOpenerKind(ctx.linePrefixCode, ctx.syntax) === null,
+        bodyStart: 1,
+      };
+    }
+    // Allman style: the header is on the cursor's line and the brace alone on the next one.
+    const second = infos[1];
+    if (second !== undefined && (lines[1] ?? "").trim() === "{" && indentWidth(lines[1] ?? "") === indent) {
+      return {
+        shape: "opener",
+        indent,
+        depth: second.depthEnd,
+        opener: second.stackEnd[second.depthEnd - 1],
+        keywordOpenedByCompletion: true,
+        bodyStart: 2,
+      };
+    }
   }
   const depth = ctx.cursorState.stack.length;
-  return { shape: "sibling", indent, depth, opener: ctx.cursorState.stack[depth - 1], keywordOpenedByCompletion: false };
+  return {
+    shape: "sibling",
+    indent,
+    depth,
+    opener: ctx.cursorState.stack[depth - 1],
+    keywordOpenedByCompletion: false,
+    bodyStart: 1,
+  };
 }
 
 /**
@@ -53,11 +79,12 @@ export function limitScope(lines: readonly string[], ctx: CompletionContext): st
   const first = infos[0];
   if (first === undefined) return [...lines];
   // Indentation is measured on the first line as the document will show it, cursor line included.
-  const block = describeBlock(first, indentWidth(ctx.linePrefix + (lines[0] ?? "")), ctx);
+  const block = describeBlock(infos, lines, indentWidth(ctx.linePrefix + (lines[0] ?? "")), ctx);
 
   const closeAt = (index: number, byKeyword: boolean): string[] => {
     const openedByCompletion = byKeyword ? block.keywordOpenedByCompletion : (block.opener?.fromCompletion ?? false);
-    const keep = openedByCompletion || !suffixClosesBlock(lines[index] ?? "", ctx);
+    const docLine = index === 0 ? ctx.linePrefix + (lines[0] ?? "") : (lines[index] ?? "");
+    const keep = openedByCompletion || !suffixClosesBlock(docLine, ctx);
     return lines.slice(0, keep ? index + 1 : index);
   };
 
@@ -70,7 +97,7 @@ export function limitScope(lines: readonly string[], ctx: CompletionContext): st
   // Indentation of the first line deeper than the block's first line: the body of an opener, or
   // the body of a nested construct the completion writes.
   let bodyIndent: number | undefined;
-  for (let i = 1; i < lines.length; i++) {
+  for (let i = block.bodyStart; i < lines.length; i++) {
     const line = lines[i] ?? "";
     const info = infos[i];
     if (info === undefined) break;

@@ -35,9 +35,9 @@ export function removeLineSuffixOverlap(completion: string, ctx: CompletionConte
   const reference = balanceWithLineSuffix("", ctx);
   const cost = (insert: string): number => {
     const report = balanceWithLineSuffix(insert, ctx);
-    return (
-      report.errors + Math.abs(report.depth - reference.depth) + (report.inString === reference.inString ? 0 : 1)
-    );
+    // Measured against the document as it is, so a line that is already unbalanced is no excuse.
+    const errors = Math.max(0, report.errors - reference.errors);
+    return errors + Math.abs(report.depth - reference.depth) + (report.inString === reference.inString ? 0 : 1);
   };
   let best = completion;
   let bestCost = cost(completion);
@@ -73,8 +73,8 @@ const SUFFIX_LINES_COMPARED = 2;
 /**
  * Cuts the completion before the first of its lines that repeats the next non-blank line after
  * the cursor's line (indentation included, so an inner `}` does not match an outer one). A line
- * with no letters or digits (`}`) only counts when the line after it matches too, or when it is
- * the completion's last line.
+ * with no letters or digits (`}`) only counts when the line after it matches too: a lone closing
+ * line is limitScope's to judge, since it may close a block the completion itself opened.
  */
 export function cutAtSuffixRepetition(lines: readonly string[], ctx: CompletionContext): string[] {
   const below = nextNonBlankLines(ctx, SUFFIX_LINES_COMPARED);
@@ -86,8 +86,7 @@ export function cutAtSuffixRepetition(lines: readonly string[], ctx: CompletionC
     const nextIndex = lines.findIndex((line, j) => j > i && !isBlank(line));
     const confirmed =
       isSubstantive(docLine) ||
-      nextIndex === -1 ||
-      (below[1] !== undefined && (lines[nextIndex] ?? "").trimEnd() === below[1]);
+      (nextIndex !== -1 && below[1] !== undefined && (lines[nextIndex] ?? "").trimEnd() === below[1]);
     if (confirmed) return lines.slice(0, i);
   }
   return [...lines];
