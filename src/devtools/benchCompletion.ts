@@ -19,6 +19,9 @@ import { runNaiveBaseline, type DocumentState } from "./bench/naiveBaseline.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
+/** `--threads N` overrides the server's automatic thread count (to compare settings). */
+const threadsArg = process.argv.indexOf("--threads");
+const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
 
   const server = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], {
     stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, IFAI_LOG_LEVEL: "warn" },
+    env: { ...process.env, IFAI_LOG_LEVEL: process.env.IFAI_LOG_LEVEL ?? "warn" },
   });
   const connection = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
   connection.listen();
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
     processId: process.pid,
     rootUri: pathToFileURL(path.dirname(SOURCE)).href,
     capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { model: { path: modelPath, keepLoaded: true } },
+    initializationOptions: { model: { path: modelPath, keepLoaded: true, threads } },
   });
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});
@@ -205,6 +208,7 @@ async function main(): Promise<void> {
     bench: "completion",
     model: path.basename(modelPath),
     cores: os.cpus().length,
+    threads: threads || "auto",
     keystrokes: sent.length,
     initializeMs: Math.round(initializeMs),
     coldFirstSuggestionMs: Math.round(coldMs),
