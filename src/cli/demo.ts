@@ -35,6 +35,9 @@ export async function runDemo(args: string[]): Promise<number> {
 
   say(bold("ifai-lsp demo") + dim(" — the real server over stdio, driven as an editor drives it"));
   let modelPath = resolveModelPath(explicitModel ?? "");
+  // A real model uses the automatic thread count; the generated tiny one is faster on one thread
+  // (its per-token work is too small to share between threads).
+  let threads = 0;
   if (!fs.existsSync(modelPath)) {
     say();
     say(yellow(`No completion model at ${modelPath}.`));
@@ -48,7 +51,8 @@ export async function runDemo(args: string[]): Promise<number> {
     modelPath = await ensureGeneratedModel(path.join(cacheDir(), "demo"), { shape: TINY_SHAPE, quant: "Q8_0", vocab: "byte", seed: 7 });
     say(yellow("Meanwhile the demo runs on a generated model with random weights: the machinery is real (llama.cpp,"));
     say(yellow("KV-cache reuse, cancellation, typing-through), the suggestions are gibberish."));
-    say(dim(`  generated model: ${modelPath}`));
+    say(dim(`  generated model: ${modelPath} (tiny: its timings are not those of a real model)`));
+    threads = 1;
   }
 
   const server = spawn(process.execPath, [path.join(packageRoot, "bin", "ifai-lsp.js"), "--stdio"], {
@@ -73,7 +77,7 @@ export async function runDemo(args: string[]): Promise<number> {
     processId: process.pid,
     rootUri: pathToFileURL(path.dirname(file)).href,
     capabilities: { textDocument: { inlineCompletion: {}, completion: { completionItem: {} } } },
-    initializationOptions: { model: { path: modelPath } },
+    initializationOptions: { model: { path: modelPath, threads } },
     clientInfo: { name: "ifai-lsp demo" },
   })) as { capabilities: Record<string, unknown> };
   say(`initialize answered in ${Math.round(performance.now() - started)} ms; capabilities: ${Object.keys(init.capabilities).join(", ")}`);
