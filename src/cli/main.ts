@@ -12,6 +12,17 @@ Usage:
   ifai-lsp --node-ipc           speak LSP over Node IPC (when started by a Node client)
   ifai-lsp demo [FILE]          run a visible end-to-end session: start the server as an editor
                                 would, open FILE and ask for completions
+  ifai-lsp models list|pull|rm|verify
+                                manage local models (ifai-lsp models --help for options)
+  ifai-lsp route --task T --tokens N
+                                show where the router sends a task and why, for the current
+                                settings (the live log of a running server: LSP ifai/routeLog)
+  ifai-lsp doctor               show the compute backend, cores, RAM, VRAM, the recommended
+                                model and the measured speed of the installed one
+  ifai-lsp index [DIR]          build or update the code index of DIR (default: here), with a
+                                progress bar (ifai-lsp index --help for options)
+  ifai-lsp search "QUERY" [--k N] [--json]
+                                search the code index of the current folder
   ifai-lsp --version            print the version
   ifai-lsp --help               print this help
 
@@ -20,6 +31,8 @@ Environment:
   IFAI_LOG_FILE    write logs to this file instead of stderr
   IFAI_CACHE_DIR   cache folder (default ~/.cache/ifai-lsp); the default model is
                    <cache>/models/qwen2.5-coder-0.5b-q4_k_m.gguf
+  IFAI_MODEL_MIRRORS, IFAI_LOCAL_ONLY=1, IFAI_MODEL
+                   for \`models\` and \`doctor\`: mirrors, refuse downloads, the model file
 
 Configuration keys: docs/configuration.md
 `;
@@ -31,6 +44,38 @@ export async function main(args: string[]): Promise<number> {
   if (args.includes("--version") || args.includes("-v")) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (args[0] === "index") {
+    const { runIndex } = await import("../index/cli.js");
+    return runIndex(args.slice(1));
+  }
+  if (args[0] === "search") {
+    const { runSearch } = await import("../index/cli.js");
+    return runSearch(args.slice(1));
+  }
+  if (args[0] === "models") {
+    const { runModels, MODELS_HELP } = await import("./models.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(MODELS_HELP);
+      return 0;
+    }
+    return runModels(args.slice(1));
+  }
+  if (args[0] === "route") {
+    const { runRoute, ROUTE_HELP } = await import("./route.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(ROUTE_HELP);
+      return 0;
+    }
+    return runRoute(args.slice(1));
+  }
+  if (args[0] === "doctor") {
+    const { runDoctor, DOCTOR_HELP } = await import("./doctor.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(DOCTOR_HELP);
+      return 0;
+    }
+    return runDoctor(args.slice(1));
   }
   if (args.includes("--help") || args.includes("-h")) {
     process.stdout.write(HELP);

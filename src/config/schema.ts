@@ -4,7 +4,9 @@
  * this table, so adding a key here is the only step needed to expose it everywhere.
  */
 
-export type SettingType = "boolean" | "number" | "string";
+import { parseProviders, parseTaskList, type ProvidersSetting } from "./cloudSettings.js";
+
+export type SettingType = "boolean" | "number" | "string" | "object";
 
 export interface SettingSpec<T = unknown> {
   type: SettingType;
@@ -16,6 +18,11 @@ export interface SettingSpec<T = unknown> {
   maximum?: number;
   /** Integer-valued number settings reject fractions. */
   integer?: boolean;
+  /**
+   * Checks and normalizes a value beyond its type (structured settings, lists in a string): the
+   * value to keep, or the reason it is rejected.
+   */
+  parse?: (raw: unknown) => { ok: true; value: unknown } | { ok: false; reason: string };
 }
 
 function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
@@ -85,6 +92,24 @@ export const settingsSchema = {
     default: false,
     description: "Keep the local model loaded even when idle.",
   }),
+  "model.memoryCheck": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Before loading the local model, compare its estimated memory need (weights plus context, from the GGUF file) with the free memory: shrink the context to fit, or refuse with a message when even a 512-token context does not fit. Turn off only if the estimate is wrong for your system.",
+  }),
+  "models.mirrors": setting({
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated base URLs of Hugging Face-compatible mirrors ({base}/{repo}/resolve/{revision}/{file}), tried first when downloading models, e.g. an internal mirror. Empty: none.",
+  }),
+  "models.publicMirrors": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "When downloading models, also try huggingface.co, hf-mirror.com and (for Qwen's own files) modelscope.cn, in that order, after models.mirrors. Downloads are refused altogether in privacy.localOnly mode.",
+  }),
   "completion.enabled": setting({
     type: "boolean",
     default: true,
@@ -133,7 +158,7 @@ export const settingsSchema = {
     integer: true,
     minimum: 0,
     maximum: 32768,
-    description: "Token budget for cross-file snippets (from other open documents) placed before the current file. 0 turns them off.",
+    description: "Token budget for cross-file snippets (from other open documents and the code index) placed before the current file. 0 turns them off.",
   }),
   "completion.maxTokens": setting({
     type: "number",
@@ -174,6 +199,247 @@ export const settingsSchema = {
     maximum: 10000,
     description: "Completions remembered (LRU) so returning to an earlier context answers without the model.",
   }),
+  "index.enabled": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Index the workspace folders (tree-sitter chunks in an embedded LanceDB) for cross-file context: completion snippets, @codebase questions, code actions. Full-text search works with no model at all; an embedding model (index.embeddingModelDir) makes it hybrid.",
+  }),
+  "index.uri": setting({
+    type: "string",
+    default: "",
+    description:
+      "Where the index lives: a LanceDB URI (a folder, s3://, gs://, az://, db://) so a team can share one that CI builds with `ifai-lsp index`. Empty: <cache>/index/<folder>-<hash> per workspace folder. With several workspace folders each uses <uri>/<folder name>. A leading ~ is expanded.",
+  }),
+  "index.readOnly": setting({
+    type: "boolean",
+    default: false,
+    description: "Use the index at index.uri without writing to it (consumers of a shared index): no scanning, no watching, no updates.",
+  }),
+  "index.embeddingModelDir": setting({
+    type: "string",
+    default: "",
+    description:
+      "Folder of an ONNX sentence-embedding model (model.onnx or model_quantized.onnx plus tokenizer.json) for hybrid search (vector + full-text, reciprocal-rank fusion). Empty: full-text search only. Changing the model re-embeds into a new table. A leading ~ is expanded.",
+  }),
+  "index.embeddingModel": setting({
+    type: "string",
+    default: "",
+    description:
+      "Catalogue id of the embedding model in index.embeddingModelDir (pooling and query/document prefixes), e.g. jina-embeddings-v2-base-code, CodeRankEmbed, all-MiniLM-L6-v2, Qwen3-Embedding-0.6B. Empty: recognised from the folder.",
+  }),
+  "index.maxFileBytes": setting({
+    type: "number",
+    default: 1000000,
+    integer: true,
+    minimum: 1000,
+    maximum: 100000000,
+    description: "Files larger than this are not indexed.",
+  }),
+  "index.maxFiles": setting({
+    type: "number",
+    default: 50000,
+    integer: true,
+    minimum: 1,
+    maximum: 10000000,
+    description: "Most files indexed per workspace folder (a guard against opening a home directory); the rest are left out with a message.",
+  }),
+  "index.watch": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Watch the workspace folders for changes (chokidar). Off: the index follows the editor's workspace/didChangeWatchedFiles notifications (registered with the editor when it allows) and saved buffers.",
+  }),
+  "index.completionSnippets": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Add cross-file snippets from the index to completion prompts (besides other open documents). They are served from a periodically refreshed cache, so a completion never waits for the index.",
+  }),
+  "privacy.localOnly": setting({
+    type: "boolean",
+    default: false,
+    description:
+      "Local-only privacy mode: nothing leaves the machine. No cloud API calls (requests the router would send to the cloud are served locally or refused with the reason), no model downloads, no other outside connection.",
+  }),
+  "router.preference": setting({
+    type: "string",
+    default: "auto",
+    enum: ["auto", "local", "cloud"],
+    description:
+      "Where AI tasks run. local or cloud: always there (an explicit choice beats the rules). auto: the router's rules decide (small completions, refactors and test generation local; architecture design, deep refactors and large contexts to the cloud; other tasks to the cloud when a provider is configured, else local).",
+  }),
+  "router.taskPreference.completion": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where completion tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.simpleRefactor": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where simpleRefactor tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.unitTests": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where unitTests tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.architecture": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where architecture tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.deepRefactor": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where deepRefactor tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.chat": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where chat tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.explain": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where explain tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.fix": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where fix tasks run; default follows router.preference.",
+  }),
+  "router.taskPreference.docs": setting({
+    type: "string",
+    default: "default",
+    enum: ["default", "auto", "local", "cloud"],
+    description: "Where docs tasks run; default follows router.preference.",
+  }),
+  "router.completionLocalMaxTokens": setting({
+    type: "number",
+    default: 2048,
+    integer: true,
+    minimum: 0,
+    maximum: 1000000,
+    description: "In auto, a code completion whose context has fewer tokens than this runs on the local model.",
+  }),
+  "router.simpleRefactorLocalMaxTokens": setting({
+    type: "number",
+    default: 4096,
+    integer: true,
+    minimum: 0,
+    maximum: 1000000,
+    description: "In auto, a simple refactor whose context has fewer tokens than this runs on the local model.",
+  }),
+  "router.unitTestsLocalMaxTokens": setting({
+    type: "number",
+    default: 3072,
+    integer: true,
+    minimum: 0,
+    maximum: 1000000,
+    description: "In auto, unit-test generation whose context has fewer tokens than this runs on the local model.",
+  }),
+  "router.cloudAboveTokens": setting({
+    type: "number",
+    default: 6144,
+    integer: true,
+    minimum: 0,
+    maximum: 1000000,
+    description: "In auto, any task whose context has more tokens than this goes to the cloud (when one is configured and allowed).",
+  }),
+  "router.cloudTasks": setting({
+    type: "string",
+    default: "architecture,deepRefactor",
+    parse: parseTaskList,
+    description: `In auto, these task types (comma-separated) go to the cloud. Task types: ${["completion","simpleRefactor","unitTests","architecture","deepRefactor","chat","explain","fix","docs"].join(", ")}.`,
+  }),
+  "router.minLocalTokensPerSecond": setting({
+    type: "number",
+    default: 8,
+    minimum: 0,
+    maximum: 10000,
+    description:
+      "Low-end hardware: when the local model's measured generation speed is below this many tokens/s, auto prefers the cloud where one is configured. 0 turns this off.",
+  }),
+  "router.fallback": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Fall back when the chosen backend fails: a missing or failing local model to the cloud (where allowed: not in local-only mode, not for sensitive files, not when you chose local), a cloud that is unreachable, rate-limited, failing or timing out after its retries to the local model.",
+  }),
+  "router.logSize": setting({
+    type: "number",
+    default: 200,
+    integer: true,
+    minimum: 1,
+    maximum: 100000,
+    description: "Routing decisions kept for the ifai/routeLog request.",
+  }),
+  "cloud.providers": setting({
+    type: "object",
+    default: {} as ProvidersSetting,
+    parse: parseProviders,
+    description:
+      'Cloud (OpenAI-compatible) providers by name, e.g. { "deepseek": { "preset": "deepseek" }, "work": { "baseUrl": "https://llm.example.com/v1", "model": "qwen2.5-coder-32b", "apiKeyEnv": "WORK_LLM_KEY" } }. Fields: preset (openai, anthropic, zhipu, deepseek, ollama, vllm, llamacpp, lmstudio), baseUrl, model, apiKeyEnv (the name of the environment variable holding the key; keys never go in settings), completionApi (completions: a suffix-aware /completions endpoint; chat: a chat prompt), completionBaseUrl, completionModel. See docs/cloud.md.',
+  }),
+  "cloud.provider": setting({
+    type: "string",
+    default: "",
+    description: "The provider (a name in cloud.providers) that cloud routes use. Empty: the first one listed.",
+  }),
+  "cloud.completionProvider": setting({
+    type: "string",
+    default: "",
+    description: "The provider for code completion (e.g. one with a fill-in-the-middle endpoint). Empty: cloud.provider.",
+  }),
+  "cloud.timeoutMs": setting({
+    type: "number",
+    default: 10000,
+    integer: true,
+    minimum: 100,
+    maximum: 600000,
+    description: "How long one attempt waits for the provider to start answering (and between streamed chunks) before it counts as timed out.",
+  }),
+  "cloud.maxRetries": setting({
+    type: "number",
+    default: 2,
+    integer: true,
+    minimum: 0,
+    maximum: 10,
+    description: "Retries after a connection failure, time-out, HTTP 408/409/429 or 5xx, with exponential backoff; then the router falls back to the local model.",
+  }),
+  "cloud.retryBaseMs": setting({
+    type: "number",
+    default: 300,
+    integer: true,
+    minimum: 0,
+    maximum: 60000,
+    description: "Backoff before the first retry; doubled for each further retry (with up to 25% jitter). A Retry-After header is honoured up to cloud.maxRetryDelayMs.",
+  }),
+  "cloud.maxRetryDelayMs": setting({
+    type: "number",
+    default: 4000,
+    integer: true,
+    minimum: 0,
+    maximum: 600000,
+    description: "Longest wait between two attempts.",
+  }),
+  "cloud.cooldownSeconds": setting({
+    type: "number",
+    default: 30,
+    minimum: 0,
+    maximum: 86400,
+    description:
+      "After a cloud request fails (after its retries), auto routes use the local model for this long instead of waiting on the failing provider for every keystroke. 0 turns this off.",
+  }),
 } as const;
 
 export type SettingKey = keyof typeof settingsSchema;
@@ -182,7 +448,9 @@ type ValueOf<K extends SettingKey> = (typeof settingsSchema)[K]["default"] exten
   ? boolean
   : (typeof settingsSchema)[K]["default"] extends number
     ? number
-    : string;
+    : (typeof settingsSchema)[K]["default"] extends string
+      ? string
+      : (typeof settingsSchema)[K]["default"];
 
 /** The resolved settings: every key present, validated. */
 export type Settings = { [K in SettingKey]: ValueOf<K> };

@@ -50,7 +50,10 @@ export function applySettings(input: unknown, base: Settings = defaultSettings()
       settings[key] = checked.value;
     } else {
       problems.push(
-        `Invalid ifai setting "${key}": ${checked.reason}, got ${describe(raw)}; keeping ${JSON.stringify(settings[key])}.`,
+        // Structured values are not echoed: a key pasted into one must not reach a message or a log.
+        spec.type === "object"
+          ? `Invalid ifai setting "${key}": ${checked.reason}; keeping the previous value.`
+          : `Invalid ifai setting "${key}": ${checked.reason}, got ${describe(raw)}; keeping ${JSON.stringify(settings[key])}.`,
       );
     }
   }
@@ -60,7 +63,14 @@ export function applySettings(input: unknown, base: Settings = defaultSettings()
 type Checked = { ok: true; value: unknown } | { ok: false; reason: string };
 
 function checkValue(spec: SettingSpec, raw: unknown): Checked {
+  const checked = checkType(spec, raw);
+  return checked.ok && spec.parse ? spec.parse(checked.value) : checked;
+}
+
+function checkType(spec: SettingSpec, raw: unknown): Checked {
   switch (spec.type) {
+    case "object":
+      return isPlainObject(raw) ? { ok: true, value: raw } : { ok: false, reason: "expected an object" };
     case "boolean":
       return typeof raw === "boolean" ? { ok: true, value: raw } : { ok: false, reason: "expected true or false" };
     case "string":

@@ -19,6 +19,10 @@ export interface ModelStatus {
   loadMs?: number;
   /** Generation speed of the last request that generated at least a few tokens. */
   lastTokensPerSecond?: number;
+  /** Context size in use once loaded (smaller than configured when the memory guard shrank it). */
+  contextSize?: number;
+  /** Something the user should know about a loaded model (e.g. the context was shrunk to fit memory). */
+  notice?: string;
 }
 
 /** Special tokens of the Qwen2.5-Coder format that prompts may use. */
@@ -64,6 +68,40 @@ export interface GenerateRequest {
   shouldStop?: (textSoFar: string) => boolean;
   /** Called after each prompt evaluation step with the number of prompt tokens evaluated so far. */
   onPromptProgress?: (evaluated: number, total: number) => void;
+  /**
+   * The raw fill-in-the-middle parts behind `prompt`, for backends that do not take Qwen prompt
+   * parts (cloud APIs). The local backend ignores them.
+   */
+  fim?: FimParts;
+  /** What the router needs to choose a backend; absent fields take the defaults of a completion. */
+  routing?: RoutingHints;
+}
+
+export interface FimParts {
+  prefix: string;
+  suffix: string;
+  /** Cross-file context, each with the path shown to the model. */
+  snippets: ReadonlyArray<{ path: string; text: string }>;
+  /** Path of the current file shown to the model (relative to its workspace folder when possible). */
+  filePath: string;
+  /** LSP language id of the current file. */
+  language: string;
+  repoName?: string;
+}
+
+export interface RoutingHints {
+  /** The kind of task (router task types: "completion", "chat", "unitTests"…); default "completion". */
+  task?: string;
+  /**
+   * Tokens of context the task carries (prompt without generation): exact, or an upper bound
+   * when `countContextTokens` is given (the router counts exactly only when a rule needs it).
+   */
+  contextTokens?: number;
+  countContextTokens?: () => number;
+  /** An explicit per-request choice that beats preferences and rules. */
+  override?: "local" | "cloud";
+  /** The document the request is about, to keep secrets and ignored files away from cloud APIs. */
+  uri?: string;
 }
 
 export type StopReason = "end-of-generation" | "stop-token" | "max-tokens" | "max-time" | "should-stop" | "aborted";
@@ -81,6 +119,10 @@ export interface GenerateResult {
   /** Milliseconds from the start of generate() to the first generated token; absent when none came. */
   firstTokenMs?: number;
   totalMs: number;
+  /** Which backend served the request ("local", or "cloud:<provider>"), set by routing backends. */
+  backend?: string;
+  /** Why that backend served it, in words (the router's reasons, fallbacks included). */
+  reason?: string;
 }
 
 /** Thrown when no model can serve: the message says what to configure. */
@@ -94,4 +136,40 @@ export interface CompletionBackend {
   tokenizer(signal: AbortSignal): Promise<Tokenizer>;
   /** Generates a completion; a request aborted through `signal` resolves with stopReason "aborted". */
   generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult>;
+}
+
+/** A chat turn, as in the OpenAI-compatible APIs. */
+export interface ChatTurn {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface ChatRequest {
+  messages: ChatTurn[];
+  maxTokens: number;
+  maxTimeMs: number;
+  temperature: number;
+  /** Called with the text generated so far, as it streams. */
+  onText?: (textSoFar: string) => void;
+}
+
+export interface ChatResult {
+  text: string;
+  stopReason: StopReason;
+  promptTokens: number;
+  generatedTokens: number;
+  /** Milliseconds from the start of chat() to the first generated token. */
+  firstTokenMs?: number;
+  totalMs: number;
+  /** The model that answered (file name for the local model, model id for a cloud provider). */
+  model?: string;
+}
+
+/**
+ * Instruction-following generation for chat and code actions. The local implementation runs on a
+ * context of its own, so a chat never evicts the completion sequence's KV cache; an aborted
+ * request resolves with stopReason "aborted" and the text so far.
+ */
+export interface ChatBackend {
+  chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult>;
 }

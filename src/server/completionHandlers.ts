@@ -92,7 +92,7 @@ export function registerCompletionHandlers(deps: CompletionHandlerDeps): void {
         return {
           label: itemLabel(newText),
           kind: CompletionItemKind.Text,
-          detail: "ifai (local model)",
+          detail: outcome.metrics.backend?.startsWith("cloud:") ? `ifai (${outcome.metrics.backend.slice(6)}, cloud)` : "ifai (local model)",
           documentation: { kind: MarkupKind.Markdown, value: "```" + document.languageId + "\n" + newText + "\n```" },
           filterText: newText,
           sortText: "0",

@@ -23,6 +23,7 @@ export function modelOptions(settings: Settings): LocalModelOptions {
     batchSize: settings["model.batchSize"],
     idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
     keepLoaded: settings["model.keepLoaded"],
+    memoryCheck: settings["model.memoryCheck"],
   };
 }
 

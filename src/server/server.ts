@@ -12,7 +12,9 @@ import { CompletionService, type CompletionSettings } from "../features/completi
 import { createLogger, type Logger } from "../util/logger.js";
 import { VERSION } from "../version.js";
 import { COMPLETION_TRIGGER_CHARACTERS, registerCompletionHandlers } from "./completionHandlers.js";
+import { registerCommands } from "./commands.js";
 import { registerEngine, type EngineApi } from "./engine.js";
+import { registerIndexHandlers, type IndexApi } from "./indexHandlers.js";
 import { guard } from "./guard.js";
 import {
   CompletionMetricsRequest,
@@ -21,6 +23,8 @@ import {
   type CompletionMetricsResult,
   type StatusParams,
 } from "./protocol.js";
+import { registerModelHandlers } from "./modelHandlers.js";
+import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
 
@@ -46,6 +50,7 @@ export function completionSettings(settings: Settings): CompletionSettings {
 export function startServer(connection: Connection, bootstrapLogger: Logger): void {
   const documents = new TextDocuments(TextDocument);
   let engine: EngineApi | undefined;
+  let index: IndexApi | undefined;
   let logger = bootstrapLogger;
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
@@ -82,7 +87,10 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       void connection.sendNotification(StatusNotification.method, status);
     };
     engine = registerEngine(connection, logger, settings, sendStatus);
-    const service = new CompletionService(engine.backend, completionSettings(settings), logger.child({ component: "completion" }));
+    const routing = registerRouter(connection, logger, settings, engine.backend, workspace);
+    index = registerIndexHandlers({ connection, logger, documents, workspace, settings: () => settingsApi.current(), capabilities: caps });
+    const service = new CompletionService(routing.backend, completionSettings(settings), logger.child({ component: "completion" }), index.snippetSource);
+    index.attach(service);
     registerCompletionHandlers({
       connection,
       logger,
@@ -93,6 +101,8 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       items: () => settingsApi.current()["completion.items"],
     });
     documents.onDidClose((event) => service.forgetDocument(event.document.uri));
+    const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
+    registerModelHandlers({ commands, logger, settings: () => settingsApi.current(), unloadModel: async () => engine?.model.unload() });
 
     connection.onRequest(
       CompletionMetricsRequest.method,
@@ -106,23 +116,34 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
     settingsApi.onChange(async (next, previous) => {
       if (next["log.level"] !== previous["log.level"] && !process.env.IFAI_LOG_LEVEL) logger.level = next["log.level"];
       service.updateSettings(completionSettings(next));
+      routing.configure(next);
       await engine?.configure(next);
+      await index?.configure(next);
       sendStatus();
     });
     connection.onInitialized(() => {
-      void settingsApi.initialized().then(sendStatus, (error: unknown) => logger.warn({ err: error }, "initialized step failed"));
+      void settingsApi.initialized().then(
+        () => {
+          sendStatus();
+          index?.initialized();
+        },
+        (error: unknown) => logger.warn({ err: error }, "initialized step failed"),
+      );
     });
 
     const capabilities: ServerCapabilities = {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
       completionProvider: { triggerCharacters: COMPLETION_TRIGGER_CHARACTERS, resolveProvider: false },
       ...(inline ? { inlineCompletionProvider: {} } : {}),
+      executeCommandProvider: { commands: commands.names() },
+      ...index.capabilities,
     };
     return { capabilities, serverInfo: { name: "ifai-lsp", version: VERSION } };
   });
 
   connection.onShutdown(async () => {
     logger.info("shutdown");
+    await index?.dispose();
     await engine?.dispose();
   });
 

@@ -40,6 +40,8 @@ export class CompletionService {
   private inflight: AbortController | undefined;
   private nextId = 1;
   private readonly recent: CompletionMetrics[] = [];
+  private active = 0;
+  private readonly activityListeners: Array<(busy: boolean) => void> = [];
 
   constructor(
     private readonly backend: CompletionBackend,
@@ -49,6 +51,24 @@ export class CompletionService {
   ) {
     this.settings = { ...settings };
     this.cache = new CompletionCache(settings.cacheSize);
+  }
+
+  /**
+   * Listens for the service starting (true) and finishing (false) requests, so background work
+   * such as indexing can yield to completions.
+   */
+  onActivity(listener: (busy: boolean) => void): void {
+    this.activityListeners.push(listener);
+  }
+
+  private beginActivity(): () => void {
+    if (this.active++ === 0) for (const l of this.activityListeners) l(true);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.active === 0) for (const l of this.activityListeners) l(false);
+    };
   }
 
   updateSettings(settings: CompletionSettings): void {
@@ -112,6 +132,7 @@ export class CompletionService {
     const onClientCancel = (): void => controller.abort(signal.reason);
     if (signal.aborted) return done("cancelled");
     signal.addEventListener("abort", onClientCancel, { once: true });
+    const endActivity = this.beginActivity();
 
     try {
       const hit = this.cache.lookup(document.uri, document.text, offset);
@@ -130,6 +151,7 @@ export class CompletionService {
       this.cache.remember(document.uri, document.text, offset, outcome.text);
       return done("model", outcome.text);
     } finally {
+      endActivity();
       signal.removeEventListener("abort", onClientCancel);
       if (this.inflight === controller) this.inflight = undefined;
     }
@@ -183,10 +205,33 @@ export class CompletionService {
       mode === "single-line"
         ? (soFar: string): boolean => /\S[^\n]*\n/.test(soFar) || CONTROL.test(soFar)
         : (soFar: string): boolean => CONTROL.test(soFar) || blockEnded(soFar, post);
-    const result: GenerateResult = await this.backend.generate(
-      { prompt, maxTokens, maxTimeMs: s.maxTimeMs, temperature: s.temperature, shouldStop },
-      signal,
-    );
+    // The router needs the context size: a cheap upper bound from the budgets (exact counting
+    // costs about a millisecond per keystroke), with the exact count on demand.
+    const contextTokens =
+      Math.min(s.maxPrefixTokens, Buffer.byteLength(prefix)) +
+      Buffer.byteLength(suffix) +
+      Math.min(s.maxSnippetTokens, snippets.reduce((n, sn) => n + Buffer.byteLength(sn.text), 0));
+    const countContextTokens = (): number => count(prefix) + count(suffix) + snippets.reduce((n, sn) => n + count(sn.text), 0);
+    let result: GenerateResult;
+    try {
+      result = await this.backend.generate(
+        {
+          prompt,
+          maxTokens,
+          maxTimeMs: s.maxTimeMs,
+          temperature: s.temperature,
+          shouldStop,
+          fim: { prefix, suffix, snippets, filePath: request.relativePath, language: document.languageId, repoName: request.repoName },
+          routing: { task: "completion", contextTokens, countContextTokens, uri: document.uri },
+        },
+        signal,
+      );
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
+      throw error;
+    }
+    if (result.backend) metrics.backend = result.backend;
+    if (result.reason) metrics.reason = result.reason;
     metrics.promptTokens = result.promptTokens;
     metrics.reusedTokens = result.reusedTokens;
     metrics.evaluatedTokens = result.evaluatedTokens;

@@ -56,6 +56,10 @@ export interface CompletionMetrics {
   stopReason?: string;
   /** Why a request was skipped or unavailable. */
   detail?: string;
+  /** Which backend served it ("local" or "cloud:<provider>"), when a routing backend is in use. */
+  backend?: string;
+  /** Why that backend served it: the router's reasons, fallbacks included. */
+  reason?: string;
 }
 
 export interface CompletionOutcome {

@@ -1,8 +1,11 @@
 import fs from "node:fs/promises";
-import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
+import os from "node:os";
+import path from "node:path";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import type { Logger } from "../../util/logger.js";
 import { ModelUnavailableError, type ModelStatus } from "../types.js";
 import { getLlamaRuntime, type GpuSetting } from "./llamaRuntime.js";
+import { estimateMemory, InsufficientMemoryError, planContext, type ContextPlan } from "./memoryGuard.js";
 
 export interface LocalModelOptions {
   modelPath: string;
@@ -13,6 +16,10 @@ export interface LocalModelOptions {
   /** 0 or keepLoaded: never unload. */
   idleUnloadMs: number;
   keepLoaded: boolean;
+  /** Compare the estimated memory need with free memory before loading (default true; CPU only). */
+  memoryCheck?: boolean;
+  /** Free memory in bytes; injectable for tests (default os.freemem()). */
+  freeMemory?: () => number;
 }
 
 /** What a loaded model gives its users: one context with one sequence reserved for completions. */
@@ -144,6 +151,7 @@ export class LocalModel {
     try {
       await checkGguf(options.modelPath);
       const llama = await getLlamaRuntime(options.gpu, options.threads, this.logger);
+      const plan = await this.planMemory(llama, options);
       const model = await llama.loadModel({
         modelPath: options.modelPath,
         gpuLayers: llama.gpu === false ? 0 : "auto",
@@ -151,7 +159,7 @@ export class LocalModel {
       let context: LlamaContext;
       try {
         context = await model.createContext({
-          contextSize: Math.min(options.contextSize, model.trainContextSize || options.contextSize),
+          contextSize: Math.min(plan.contextSize, model.trainContextSize || plan.contextSize),
           sequences: 1,
           threads: options.threads,
           batchSize: Math.max(options.batchSize, 512),
@@ -172,7 +180,10 @@ export class LocalModel {
         gpu: llama.gpu === false ? "cpu" : llama.gpu,
         threads: options.threads,
         loadMs,
+        contextSize: context.contextSize,
+        ...(plan.notice ? { notice: plan.notice } : {}),
       });
+      if (plan.notice) this.logger.warn({ modelPath: options.modelPath }, plan.notice);
       this.logger.info({ modelPath: options.modelPath, loadMs, gpu: llama.gpu, threads: options.threads }, "model loaded");
       return loaded;
     } catch (error) {
@@ -182,6 +193,25 @@ export class LocalModel {
       this.logger.error({ err: error, modelPath: options.modelPath }, "model failed to load");
       throw new ModelUnavailableError(message);
     }
+  }
+
+  /**
+   * The memory guard runs on the CPU backend only: with a GPU, node-llama-cpp's "auto" layer
+   * placement already fits the weights to free VRAM. It reads only the GGUF header (a few ms).
+   */
+  private async planMemory(llama: Llama, options: LocalModelOptions): Promise<ContextPlan> {
+    if (options.memoryCheck === false || llama.gpu !== false) return { contextSize: options.contextSize };
+    let estimate;
+    try {
+      estimate = await estimateMemory(llama, options.modelPath, Math.max(options.batchSize, 512));
+    } catch (error) {
+      // An estimate that fails (an architecture the insights do not know) must not block a model llama.cpp can load.
+      this.logger.warn({ err: error, modelPath: options.modelPath }, "memory estimate failed; loading without the memory check");
+      return { contextSize: options.contextSize };
+    }
+    const wanted = Math.min(options.contextSize, estimate.trainContextSize ?? options.contextSize);
+    const free = options.freeMemory ? options.freeMemory() : os.freemem();
+    return planContext(wanted, estimate, free, path.basename(options.modelPath));
   }
 
   /** A failed load is retried only once the file appears or changes, so a bad path costs one stat per request. */
@@ -247,6 +277,7 @@ function describeLoadError(file: string, error: unknown): string {
   const fix =
     'Set "model.path" (initializationOptions or workspace settings "ifai.model.path") to a Qwen2.5-Coder GGUF file, or place one at the default path; see docs/models.md.';
   if (error instanceof ModelFileError) return `Local model unavailable: ${error.message}. ${fix}`;
+  if (error instanceof InsufficientMemoryError) return error.message;
   const detail = error instanceof Error ? error.message : String(error);
   return `Local model ${file} failed to load: ${detail}. ${fix}`;
 }

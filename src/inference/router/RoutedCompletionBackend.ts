@@ -1,0 +1,122 @@
+import type { Logger } from "../../util/logger.js";
+import { CloudError } from "../cloud/errors.js";
+import type { CloudRegistry } from "../cloud/CloudRegistry.js";
+import { ModelUnavailableError, type CompletionBackend, type FimParts, type GenerateRequest, type GenerateResult, type ModelStatus, type Tokenizer } from "../types.js";
+import type { Router } from "./Router.js";
+import { runRouted } from "./runRouted.js";
+import { redactSecrets, sensitiveFileReason } from "./sensitive.js";
+import { isTaskType } from "./tasks.js";
+
+/** Characters per token assumed when no local tokenizer is at hand (code averages 3–4). */
+const CHARS_PER_TOKEN = 3;
+const estimateTokens = (text: string): number => Math.ceil(text.length / CHARS_PER_TOKEN);
+const ESTIMATOR: Tokenizer = { countTokens: estimateTokens };
+
+type CloudGenerateResult = GenerateResult & { cloudAttempts?: number };
+
+/**
+ * The completion backend the feature talks to: each request goes to the local model or a cloud
+ * provider as the router decides, falls back when the chosen one fails, and its result says
+ * which backend served it and why. The local path adds only the decision (no I/O) to a keystroke.
+ */
+export class RoutedCompletionBackend implements CompletionBackend {
+  constructor(
+    private readonly local: CompletionBackend,
+    private readonly router: Router,
+    private readonly cloud: CloudRegistry,
+    private readonly logger: Logger,
+    /** Told about cloud failures a user must fix (a bad key, a wrong URL). */
+    private readonly onCloudProblem: (error: CloudError) => void = () => undefined,
+    /** Whether a cross-file snippet's path is excluded by the workspace's ignore files. */
+    private readonly excludedSnippet: (path: string) => boolean = () => false,
+  ) {}
+
+  status(): ModelStatus {
+    return this.local.status();
+  }
+
+  /**
+   * The local tokenizer, unless completions can only go to the cloud (then the local model is not
+   * loaded just to count) or the local model is unavailable and the cloud may stand in.
+   */
+  async tokenizer(signal: AbortSignal): Promise<Tokenizer> {
+    const { preference } = this.router.preferenceFor("completion");
+    const blocked = this.router.cloudBlocked({ task: "completion" });
+    if (preference === "cloud" && !blocked) return ESTIMATOR;
+    try {
+      return await this.local.tokenizer(signal);
+    } catch (error) {
+      if (error instanceof ModelUnavailableError && !blocked && preference !== "local" && this.router.settings().fallback) return ESTIMATOR;
+      throw error;
+    }
+  }
+
+  async generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+    const started = performance.now();
+    const hints = request.routing ?? {};
+    const contextTokens = hints.contextTokens ?? estimatePrompt(request);
+    const answer = await runRouted<CloudGenerateResult>(
+      this.router,
+      {
+        task: isTaskType(hints.task) ? hints.task : "completion",
+        contextTokens,
+        ...(hints.countContextTokens ? { countContextTokens: hints.countContextTokens } : {}),
+        ...(hints.override ? { override: hints.override } : {}),
+        ...(hints.uri ? { uri: hints.uri } : {}),
+        cloudCapable: request.fim !== undefined,
+      },
+      {
+        local: (s) => this.local.generate(request, s),
+        cloud: (provider, s) => this.generateInCloud(provider, request, contextTokens, s),
+        cancelled: (r) => r.stopReason === "aborted",
+        attempts: (r) => r.cloudAttempts,
+      },
+      signal,
+      this.onCloudProblem,
+    );
+    if (!answer) return abortedResult(started);
+    const { cloudAttempts: _attempts, ...result } = answer.value;
+    return { ...result, promptTokens: answer.servedBy === "local" ? result.promptTokens : answer.decision.contextTokens, backend: answer.servedBy, reason: answer.reason };
+  }
+
+  private async generateInCloud(name: string, request: GenerateRequest, promptTokens: number, signal: AbortSignal): Promise<CloudGenerateResult> {
+    const client = this.cloud.client(name);
+    if (!client || !request.fim) throw new CloudError("config", `cloud provider ${name || "(none)"} is not available`);
+    const result = await client.completeFim(
+      forCloud(request.fim, this.excludedSnippet),
+      { maxTokens: request.maxTokens, temperature: request.temperature, maxTimeMs: request.maxTimeMs, ...(request.shouldStop ? { shouldStop: request.shouldStop } : {}) },
+      signal,
+    );
+    this.logger.debug({ provider: name, attempts: result.attempts, chunks: result.generatedTokens, ms: Math.round(result.totalMs) }, "cloud completion");
+    return {
+      text: result.text,
+      stopReason: result.stopReason,
+      promptTokens,
+      reusedTokens: 0,
+      evaluatedTokens: promptTokens,
+      generatedTokens: result.generatedTokens,
+      totalMs: result.totalMs,
+      ...(result.firstTokenMs !== undefined ? { firstTokenMs: result.firstTokenMs } : {}),
+      cloudAttempts: result.attempts,
+    };
+  }
+}
+
+/** The FIM parts a cloud API may see: no sensitive or excluded files among the snippets, secrets redacted. */
+export function forCloud(fim: FimParts, excluded: (path: string) => boolean = () => false): FimParts {
+  return {
+    ...fim,
+    prefix: redactSecrets(fim.prefix).text,
+    suffix: redactSecrets(fim.suffix).text,
+    snippets: fim.snippets.filter((s) => !sensitiveFileReason(s.path) && !excluded(s.path)).map((s) => ({ path: s.path, text: redactSecrets(s.text).text })),
+  };
+}
+
+function estimatePrompt(request: GenerateRequest): number {
+  if (request.fim) return estimateTokens(request.fim.prefix) + estimateTokens(request.fim.suffix) + request.fim.snippets.reduce((n, s) => n + estimateTokens(s.text), 0);
+  return request.prompt.reduce((n, p) => n + (p.kind === "text" ? estimateTokens(p.text) : 1), 0);
+}
+
+function abortedResult(started: number): GenerateResult {
+  return { text: "", stopReason: "aborted", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, totalMs: performance.now() - started };
+}

@@ -1,0 +1,84 @@
+import path from "node:path";
+import type { Settings } from "../config/schema.js";
+import { cacheDir, resolveModelPath } from "../config/paths.js";
+import { ModelManager, type PullProgress } from "../inference/models/ModelManager.js";
+import type { Logger } from "../util/logger.js";
+import type { CommandsApi } from "./commands.js";
+import { ModelCommands, type ModelsListResult, type ModelsPullArgs, type ModelsPullResult, type ModelsRemoveResult, type ModelsVerifyResult } from "./protocol.js";
+
+export interface ModelHandlersOptions {
+  commands: CommandsApi;
+  logger: Logger;
+  settings: () => Settings;
+  /** Unloads the local model before its file is removed. */
+  unloadModel: () => Promise<void>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A model manager for the current settings (mirrors, local-only mode, the configured model). */
+export function managerFor(settings: Settings, logger: Logger, env: NodeJS.ProcessEnv = process.env): ModelManager {
+  return new ModelManager({
+    modelsDir: path.join(cacheDir(env), "models"),
+    mirrors: {
+      mirrors: settings["models.mirrors"].split(",").map((m) => m.trim()).filter(Boolean),
+      publicMirrors: settings["models.publicMirrors"],
+    },
+    localOnly: settings["privacy.localOnly"],
+    configuredModelPath: resolveModelPath(settings["model.path"], env),
+    logger,
+  });
+}
+
+function idArgument(args: unknown[], command: string): ModelsPullArgs {
+  const first = args[0];
+  if (typeof first === "string" && first.trim() !== "") return { id: first };
+  if (first && typeof first === "object" && typeof (first as ModelsPullArgs).id === "string") return first as ModelsPullArgs;
+  throw new Error(`${command} needs a model id as its first argument (see ${ModelCommands.list})`);
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;
+
+/** The model manager as LSP commands: list, pull (with $/progress), remove, verify. */
+export function registerModelHandlers(options: ModelHandlersOptions): void {
+  const { commands, logger, env } = options;
+  const manager = (): ModelManager => managerFor(options.settings(), logger.child({ component: "models" }), env);
+
+  commands.add(ModelCommands.list, async (): Promise<ModelsListResult> => {
+    const m = manager();
+    return { modelsDir: m.modelsDir, models: await m.list() };
+  });
+
+  commands.add(ModelCommands.pull, async (args, signal, progress): Promise<ModelsPullResult> => {
+    const { id, sha256, name } = idArgument(args, ModelCommands.pull);
+    const m = manager();
+    // Refusals (local-only mode, unknown ids, bad URLs) come before any progress is shown.
+    if (options.settings()["privacy.localOnly"]) await m.pull(id);
+    const reporter = await progress();
+    reporter.begin(`Downloading ${id}`, 0, undefined, false);
+    let lastPercent = -1;
+    const onProgress = (p: PullProgress): void => {
+      const percent = p.totalBytes > 0 ? Math.floor((p.receivedBytes * 100) / p.totalBytes) : 0;
+      if (percent === lastPercent) return;
+      lastPercent = percent;
+      reporter.report(percent, `${mb(p.receivedBytes)} of ${mb(p.totalBytes)} from ${p.host}`);
+    };
+    try {
+      return await m.pull(id, { signal, onProgress, ...(sha256 ? { sha256 } : {}), ...(name ? { name } : {}) });
+    } finally {
+      reporter.done();
+    }
+  });
+
+  commands.add(ModelCommands.remove, async (args): Promise<ModelsRemoveResult> => {
+    const { id } = idArgument(args, ModelCommands.remove);
+    const m = manager();
+    const entry = (await m.list()).find((e) => e.id.toLowerCase() === id.trim().toLowerCase());
+    if (entry?.inUse) await options.unloadModel();
+    return m.remove(id);
+  });
+
+  commands.add(ModelCommands.verify, async (args, signal): Promise<ModelsVerifyResult> => {
+    const { id } = idArgument(args, ModelCommands.verify);
+    return manager().verify(id, signal);
+  });
+}

@@ -1,0 +1,72 @@
+import { MessageType, type Connection } from "vscode-languageserver/node";
+import type { Settings } from "../config/schema.js";
+import { CloudRegistry } from "../inference/cloud/CloudRegistry.js";
+import { scrub } from "../inference/cloud/errors.js";
+import { routerConfig } from "../inference/router/config.js";
+import { RoutedCompletionBackend } from "../inference/router/RoutedCompletionBackend.js";
+import { Router } from "../inference/router/Router.js";
+import { routerSummary } from "../inference/router/summary.js";
+import type { CompletionBackend } from "../inference/types.js";
+import type { Logger } from "../util/logger.js";
+import { cloudExclusions } from "./cloudExclusions.js";
+import { guard } from "./guard.js";
+import { RouteLogRequest, type RouteLogParams, type RouteLogResult } from "./protocol.js";
+import type { WorkspaceApi } from "./workspace.js";
+
+export interface RouterApi {
+  router: Router;
+  cloud: CloudRegistry;
+  /** The completion backend that routes between the local model and the cloud. */
+  backend: RoutedCompletionBackend;
+  configure(settings: Settings): void;
+}
+
+/**
+ * The router and the cloud providers as the server sees them: the routed completion backend, the
+ * `ifai/routeLog` request, and one message per distinct cloud problem a user must fix (a missing
+ * key, a wrong URL), never one per keystroke.
+ */
+export function registerRouter(connection: Connection, logger: Logger, settings: Settings, local: CompletionBackend, workspace: WorkspaceApi): RouterApi {
+  const routerLogger = logger.child({ component: "router" });
+  const cloud = new CloudRegistry(logger.child({ component: "cloud" }));
+  const exclusions = cloudExclusions(workspace);
+  cloud.configure(settings);
+  const router = new Router(
+    routerConfig(settings),
+    { localStatus: () => local.status(), cloudProvider: (task) => cloud.providerFor(task), excluded: (uri) => exclusions.excluded(uri) },
+    routerLogger,
+  );
+  const shown = new Set<string>();
+  const tell = (message: string): void => {
+    if (shown.has(message)) return;
+    shown.add(message);
+    routerLogger.warn(message);
+    void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: `ifai: ${message}` });
+  };
+  const reportConfiguration = (): void => {
+    if (router.settings().localOnly) return;
+    for (const problem of cloud.configurationProblems()) tell(problem);
+  };
+  reportConfiguration();
+  const backend = new RoutedCompletionBackend(local, router, cloud, routerLogger, (error) => tell(scrub(error.message)), (p) => exclusions.excludedRelative(p));
+
+  connection.onRequest(
+    RouteLogRequest.method,
+    guard(logger, RouteLogRequest.method, (p: RouteLogParams | undefined): RouteLogResult => {
+      const snapshot = router.routeLog(p?.last);
+      return { decisions: snapshot.entries, counts: snapshot.counts, summary: routerSummary(router.settings(), cloud) };
+    }),
+  );
+
+  return {
+    router,
+    cloud,
+    backend,
+    configure(next) {
+      cloud.configure(next);
+      exclusions.reset();
+      router.configure(routerConfig(next));
+      reportConfiguration();
+    },
+  };
+}
