@@ -41,10 +41,9 @@ export async function runDemo(args: string[]): Promise<number> {
   if (!fs.existsSync(modelPath)) {
     say();
     say(yellow(`No completion model at ${modelPath}.`));
-    say("To get real suggestions, download Qwen2.5-Coder 0.5B (about 400 MB, Apache-2.0) to that path, e.g.:");
-    say(dim(`  mkdir -p ${path.dirname(modelPath)}`));
-    say(dim(`  curl -L -o ${modelPath} \\`));
-    say(dim("    https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"));
+    say("To get real suggestions, download Qwen2.5-Coder 0.5B (about 400 MB, Apache-2.0) with:");
+    say(dim(`  node ${path.relative(process.cwd(), path.join(packageRoot, "bin", "ifai-lsp.js")) || "bin/ifai-lsp.js"} models pull qwen2.5-coder-0.5b`));
+    say(dim("  (verified download with resume and mirrors; `ifai-lsp models list` shows the catalogue)"));
     say(`or point the server at any Qwen2.5-Coder GGUF with the setting "model.path" (or IFAI_MODEL=… for this demo).`);
     say();
     const { ensureGeneratedModel, TINY_SHAPE } = await import("../devtools/gguf/qwen2Model.js");
