@@ -198,3 +198,25 @@ describe("identifiers and tokens", () => {
     expect(estimateTokens(code)).toBeLessThan(code.length / 1.5);
   });
 });
+
+describe("chunking pool", () => {
+  it("chunks in a worker thread and in-thread alike, and reports unreadable paths instead of failing", async () => {
+    const { ChunkPool } = await import("../src/index/worker/ChunkPool.js");
+    const { silentLogger } = await import("../src/util/logger.js");
+    for (const size of [1, 0]) {
+      const pool = new ChunkPool({ size, logger: silentLogger() });
+      try {
+        const ok = await pool.chunkFile(path.join(samplesDir, "sample.go"), "src/sample.go", 1_000_000);
+        expect(ok.status, `size ${size}`).toBe("indexed");
+        if (ok.status === "indexed") expect(ok.chunks.map((c) => c.symbol)).toContain("Point.Add");
+        expect(await pool.chunkFile(path.join(samplesDir, "missing.ts"), "missing.ts", 1_000_000)).toMatchObject({ status: "unreadable" });
+        expect(await pool.chunkFile(samplesDir, "samples", 1_000_000)).toMatchObject({ status: "unreadable" });
+        expect(await pool.chunkFile(path.join(samplesDir, "sample.go"), "src/sample.go", 10)).toMatchObject({ status: "unreadable", message: "larger than 10 bytes" });
+        const text = await pool.chunkText("buffer.py", "def unsaved():\n    return 1\n");
+        expect(text.status === "indexed" && text.chunks[0]!.symbol).toBe("unsaved");
+      } finally {
+        await pool.dispose();
+      }
+    }
+  });
+});

@@ -42,6 +42,12 @@ describe("in-memory client/server pair", () => {
     await client.waitForNotification("ifai/status", (p: StatusParams) => p.model.state === "ready");
   });
 
+  it("serves a custom request sent without params (the token then arrives first)", async () => {
+    const m = (await client.connection.sendRequest("ifai/completionMetrics")) as CompletionMetricsResult;
+    expect(Array.isArray(m.records)).toBe(true);
+    expect(m.records.length).toBeGreaterThan(0);
+  });
+
   it("decides multi-line after a block opener", async () => {
     const doc = "file:///mem/b.py";
     await client.open(doc, "python", "def fib(n):\n    ");

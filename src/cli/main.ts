@@ -23,6 +23,9 @@ Usage:
                                 progress bar (ifai-lsp index --help for options)
   ifai-lsp search "QUERY" [--k N] [--json]
                                 search the code index of the current folder
+  ifai-lsp chat "QUESTION" [--codebase]
+                                ask the model; the answer streams to the terminal
+                                (ifai-lsp chat --help for options)
   ifai-lsp --version            print the version
   ifai-lsp --help               print this help
 
@@ -52,6 +55,14 @@ export async function main(args: string[]): Promise<number> {
   if (args[0] === "search") {
     const { runSearch } = await import("../index/cli.js");
     return runSearch(args.slice(1));
+  }
+  if (args[0] === "chat") {
+    const { runChat, CHAT_HELP } = await import("./chat.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(CHAT_HELP);
+      return 0;
+    }
+    return runChat(args.slice(1));
   }
   if (args[0] === "models") {
     const { runModels, MODELS_HELP } = await import("./models.js");

@@ -1,6 +1,5 @@
 import type { Logger } from "../util/logger.js";
 import { Mutex } from "../util/Mutex.js";
-import type { FileOutcome } from "./chunking/chunkFile.js";
 import { contentHash } from "./chunking/chunkFile.js";
 import { discoverFiles, statIndexable, type DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
@@ -173,20 +172,21 @@ export class FolderIndex {
     stats.scanned = this.scanned = found.files.length;
     const present = new Set(found.files.map((f) => f.rel));
     const removed = [...this.files.keys()].filter((p) => !present.has(p));
-    if (removed.length > 0) {
-      await this.options.activity.idle(this.signal);
-      await store.removePaths(removed);
-      for (const p of removed) this.files.delete(p);
-      stats.removed = removed.length;
-    }
     const changed = found.files.filter((f) => {
       const record = this.files.get(f.rel);
       return !record || record.size !== f.size || record.mtime !== f.mtimeMs;
     });
     this.options.logger.info({ files: found.files.length, changed: changed.length, removed: removed.length, tooLarge: found.tooLarge }, "index scan");
+    // New files first, removed ones after: a moved file's vectors are still there to be reused.
     if (changed.length > 0) {
       this.setState("indexing");
       await this.processFiles(changed, stats, !fresh);
+    }
+    if (removed.length > 0) {
+      await this.options.activity.idle(this.signal);
+      await store.removePaths(removed);
+      for (const p of removed) this.files.delete(p);
+      stats.removed = removed.length;
     }
     await store.ensureFtsIndex();
     if (fresh && stats.chunksWritten > 0) {
@@ -441,14 +441,14 @@ export class FolderIndex {
       }
       if (changedFrom(this.files.get(rel), stat)) files.push(stat);
     }
+    const unique = [...new Map(files.map((f) => [f.rel, f])).values()];
+    if (unique.length > 0) await this.processFiles(unique, stats, true);
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
       await store.removePaths(removed);
       for (const p of removed) this.files.delete(p);
       stats.removed = removed.length;
     }
-    const unique = [...new Map(files.map((f) => [f.rel, f])).values()];
-    if (unique.length > 0) await this.processFiles(unique, stats, true);
     this.progress = undefined;
     if (removed.length > 0 || unique.length > 0) {
       this.scanned = [...this.files.values()].length;

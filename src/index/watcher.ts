@@ -13,11 +13,7 @@ export class FolderWatcher {
   private readonly watcher: FSWatcher;
   readonly ready: Promise<void>;
 
-  constructor(
-    private readonly rules: IgnoreRules,
-    onChange: (rels: string[]) => void,
-    logger: Logger,
-  ) {
+  constructor(rules: IgnoreRules, onChange: (rels: string[]) => void, logger: Logger) {
     const root = rules.root;
     const relOf = (p: string): string => path.relative(root, p).split(path.sep).join("/");
     this.watcher = watch(root, {

@@ -151,6 +151,10 @@ export interface ChatRequest {
   temperature: number;
   /** Called with the text generated so far, as it streams. */
   onText?: (textSoFar: string) => void;
+  /** Sampling beyond the temperature; absent: the backend's chat defaults (top_p 0.8, top_k 20, repetition penalty 1.05). */
+  topP?: number;
+  topK?: number;
+  repeatPenalty?: number;
 }
 
 export interface ChatResult {
@@ -163,6 +167,8 @@ export interface ChatResult {
   totalMs: number;
   /** The model that answered (file name for the local model, model id for a cloud provider). */
   model?: string;
+  /** Set when the conversation was trimmed to fit the context: what was left out, in words. */
+  notice?: string;
 }
 
 /**

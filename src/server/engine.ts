@@ -1,6 +1,7 @@
 import { MessageType, type Connection } from "vscode-languageserver/node";
 import type { Settings } from "../config/schema.js";
 import { resolveModelPath } from "../config/paths.js";
+import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";
 import { LocalCompletionBackend } from "../inference/local/LocalCompletionBackend.js";
 import { LocalModel, type LocalModelOptions } from "../inference/local/LocalModel.js";
 import { autoThreads, type GpuSetting } from "../inference/local/llamaRuntime.js";
@@ -10,6 +11,8 @@ import type { Logger } from "../util/logger.js";
 export interface EngineApi {
   model: LocalModel;
   backend: LocalCompletionBackend;
+  /** Chat and code actions on the model's own chat context (never the completion sequence). */
+  chat: LocalChatBackend;
   configure(settings: Settings): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -34,6 +37,11 @@ export function modelOptions(settings: Settings): LocalModelOptions {
 export function registerEngine(connection: Connection, logger: Logger, settings: Settings, onStatus: (status: ModelStatus) => void): EngineApi {
   const model = new LocalModel(modelOptions(settings), logger.child({ component: "local-model" }));
   const backend = new LocalCompletionBackend(model, logger.child({ component: "completion-backend" }));
+  let chatSettings = { contextSize: settings["chat.contextSize"], threads: settings["chat.threads"] };
+  const chat = new LocalChatBackend(model, logger.child({ component: "chat-backend" }), () => ({
+    contextSize: chatSettings.contextSize,
+    ...(chatSettings.threads > 0 ? { threads: chatSettings.threads } : {}),
+  }));
   const shown = new Set<string>();
   model.onStatus((status) => {
     onStatus(status);
@@ -45,7 +53,12 @@ export function registerEngine(connection: Connection, logger: Logger, settings:
   return {
     model,
     backend,
-    configure: (next) => model.configure(modelOptions(next)),
+    chat,
+    configure: async (next) => {
+      // A new chat context size applies from the next load (the chat context lives as long as the model).
+      chatSettings = { contextSize: next["chat.contextSize"], threads: next["chat.threads"] };
+      await model.configure(modelOptions(next));
+    },
     dispose: () => model.dispose(),
   };
 }

@@ -11,7 +11,12 @@ export function guard<P, R>(
   method: string,
   handler: (params: P, signal: AbortSignal) => Promise<R> | R,
 ): (params: P, token: CancellationToken) => Promise<R | ResponseError<void>> {
-  return async (params, token) => {
+  return async (rawParams, rawToken) => {
+    // vscode-jsonrpc passes the cancellation token as the first argument of a request sent
+    // without params; put it back where it belongs.
+    const tokenFirst = rawToken === undefined && isCancellationToken(rawParams);
+    const params = (tokenFirst ? undefined : rawParams) as P;
+    const token = (tokenFirst ? rawParams : rawToken) as CancellationToken;
     const controller = new AbortController();
     const subscription = token.onCancellationRequested(() => controller.abort(new Error("cancelled by the client")));
     if (token.isCancellationRequested) controller.abort(new Error("cancelled by the client"));
@@ -25,6 +30,10 @@ export function guard<P, R>(
       subscription.dispose();
     }
   };
+}
+
+function isCancellationToken(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "isCancellationRequested" in value && "onCancellationRequested" in value;
 }
 
 /** The same for notifications: errors are logged, never thrown into the connection. */

@@ -1,8 +1,10 @@
 import {
   DidChangeWatchedFilesNotification,
   DidChangeWorkspaceFoldersNotification,
+  ErrorCodes,
   FileChangeType,
   MessageType,
+  ResponseError,
   type ClientCapabilities,
   type Connection,
   type DidChangeWorkspaceFoldersParams,
@@ -16,7 +18,7 @@ import { OpenDocumentSnippets, type SnippetSource } from "../features/completion
 import { CombinedSnippetSource, IndexSnippetSource } from "../index/completionSnippets.js";
 import { IndexService, type IndexSettings } from "../index/IndexService.js";
 import type { Logger } from "../util/logger.js";
-import { guard, guardNotification } from "./guard.js";
+import { guardNotification } from "./guard.js";
 import { IndexStatusRequest, type IndexStatusResult } from "./protocol.js";
 import type { WorkspaceApi } from "./workspace.js";
 
@@ -84,7 +86,15 @@ export function registerIndexHandlers(deps: IndexHandlerDeps): IndexApi {
   });
   let started = false;
 
-  connection.onRequest(IndexStatusRequest.method, guard(logger, IndexStatusRequest.method, (): IndexStatusResult => service.status()));
+  // No parameters: vscode-jsonrpc then passes the cancellation token first, so no guard() here.
+  connection.onRequest(IndexStatusRequest.method, (): IndexStatusResult | ResponseError<void> => {
+    try {
+      return service.status();
+    } catch (error) {
+      logger.error({ err: error }, "ifai/indexStatus failed");
+      return new ResponseError(ErrorCodes.InternalError, `ifai/indexStatus failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
 
   connection.onNotification(
     DidChangeWorkspaceFoldersNotification.type,

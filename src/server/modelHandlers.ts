@@ -3,7 +3,7 @@ import type { Settings } from "../config/schema.js";
 import { cacheDir, resolveModelPath } from "../config/paths.js";
 import { ModelManager, type PullProgress } from "../inference/models/ModelManager.js";
 import type { Logger } from "../util/logger.js";
-import type { CommandsApi } from "./commands.js";
+import type { CommandHandler, CommandsApi } from "./commands.js";
 import { ModelCommands, type ModelsListResult, type ModelsPullArgs, type ModelsPullResult, type ModelsRemoveResult, type ModelsVerifyResult } from "./protocol.js";
 
 export interface ModelHandlersOptions {
@@ -38,8 +38,8 @@ function idArgument(args: unknown[], command: string): ModelsPullArgs {
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;
 
-/** The model manager as LSP commands: list, pull (with $/progress), remove, verify. */
-export function registerModelHandlers(options: ModelHandlersOptions): void {
+/** The model manager as LSP commands: list, pull (with $/progress), remove, verify. Returns the pull handler for ifai.downloadModel. */
+export function registerModelHandlers(options: ModelHandlersOptions): { pull: CommandHandler } {
   const { commands, logger, env } = options;
   const manager = (): ModelManager => managerFor(options.settings(), logger.child({ component: "models" }), env);
 
@@ -48,7 +48,7 @@ export function registerModelHandlers(options: ModelHandlersOptions): void {
     return { modelsDir: m.modelsDir, models: await m.list() };
   });
 
-  commands.add(ModelCommands.pull, async (args, signal, progress): Promise<ModelsPullResult> => {
+  const pull: CommandHandler = async (args, signal, progress): Promise<ModelsPullResult> => {
     const { id, sha256, name } = idArgument(args, ModelCommands.pull);
     const m = manager();
     // Refusals (local-only mode, unknown ids, bad URLs) come before any progress is shown.
@@ -67,7 +67,8 @@ export function registerModelHandlers(options: ModelHandlersOptions): void {
     } finally {
       reporter.done();
     }
-  });
+  };
+  commands.add(ModelCommands.pull, pull);
 
   commands.add(ModelCommands.remove, async (args): Promise<ModelsRemoveResult> => {
     const { id } = idArgument(args, ModelCommands.remove);
@@ -81,4 +82,5 @@ export function registerModelHandlers(options: ModelHandlersOptions): void {
     const { id } = idArgument(args, ModelCommands.verify);
     return manager().verify(id, signal);
   });
+  return { pull };
 }

@@ -19,6 +19,12 @@ export interface StatusParams {
     lastTokensPerSecond?: number;
   };
   completion: { enabled: boolean; inline: boolean };
+  /** The router's global preference and where it came from (the setting, or ifai.switchBackend). */
+  backend?: { preference: "auto" | "local" | "cloud"; source: "settings" | "command"; localOnly: boolean };
+  /** The codebase index: its state and search mode. */
+  index?: { state: IndexStateName; mode: "lexical" | "hybrid"; chunks: number };
+  /** The last chat answer: who served it and how fast it streamed. */
+  chat?: { busy: boolean; lastServedBy?: string; lastTokensPerSecond?: number };
 }
 
 /** `ifai/completionMetrics` (client → server request): timings and token counts of recent completions. */
@@ -201,4 +207,147 @@ export interface RouteLogResult {
   };
   /** The settings the router works with now, in words (preference, local-only, providers). */
   summary: string[];
+}
+
+/**
+ * `ifai/chat` (client → server request): one chat answer, streamed. With a partialResultToken
+ * the answer streams as `$/progress` { token, value: ChatPartialResult }; else with a
+ * workDoneToken as work-done progress whose reports carry the same fields (`message` is the
+ * delta); else as `ifai/chatDelta` notifications (eglot 1.9 drops `$/progress`). The final
+ * response always carries the whole answer. `$/cancelRequest` stops generation at once; the
+ * response then has stopReason "aborted" and the text so far.
+ */
+export const ChatRequest = { method: "ifai/chat" } as const;
+export interface ChatParams {
+  messages: Array<{ role: "system" | "user" | "assistant"; content: string }>;
+  /** The document the chat is about; with `selection`, the selected code joins the prompt. */
+  textDocument?: { uri: string };
+  selection?: { start: { line: number; character: number }; end: { line: number; character: number } };
+  /** Codebase retrieval from the index; an `@codebase` mention in the last user message turns it on too. */
+  codebase?: boolean;
+  /** Where to run it; absent or "auto": the router decides. */
+  backend?: "local" | "cloud" | "auto";
+  /** Router task type (chat, explain, architecture, deepRefactor…); default "chat". */
+  task?: string;
+  /** Most tokens of the answer (at most chat.maxTokens). */
+  maxTokens?: number;
+  /** Echoed in every delta so a client can match notifications to its request; default: one the server makes. */
+  chatId?: string;
+  workDoneToken?: string | number;
+  partialResultToken?: string | number;
+}
+/** One piece of a streamed answer: the deltas in `seq` order concatenate to the answer's content. */
+export interface ChatPartialResult {
+  chatId: string;
+  seq: number;
+  delta: string;
+}
+/** `ifai/chatDelta` (server → client notification): a streamed piece of an `ifai/chat` or `ifai.chat` answer. */
+export const ChatDeltaNotification = { method: "ifai/chatDelta" } as const;
+export type ChatDeltaParams = ChatPartialResult;
+export interface ChatSource {
+  uri: string;
+  /** Workspace-relative path. */
+  path: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  score: number;
+  symbol?: string;
+}
+export interface ChatResponse {
+  chatId: string;
+  content: string;
+  /** end-of-generation | stop-token | max-tokens | max-time | aborted */
+  stopReason: string;
+  route: {
+    /** "local", "cloud:<provider>", or "none" (cancelled before a backend started). */
+    servedBy: string;
+    backend?: "local" | "cloud";
+    provider?: string;
+    rule?: string;
+    reasons: string[];
+  };
+  /** The model that answered: the local GGUF file name or the provider's model id. */
+  model: string;
+  sources: ChatSource[];
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    timeToFirstTokenMs?: number;
+    tokensPerSecond?: number;
+    totalMs: number;
+  };
+  /** What the server changed about the request (messages trimmed to the budget, retrieval skipped…), in words. */
+  notices: string[];
+}
+
+/**
+ * Model, backend and index commands (`workspace/executeCommand`).
+ * loadModel: [] → ModelStatusResult (loads now). unloadModel: [] → ModelStatusResult.
+ * downloadModel: like ifai.models.pull (id or URL, `$/progress`) → ModelsPullResult.
+ * modelStatus: [] → ModelStatusResult. switchBackend: ["Local" | "Cloud" | "Auto"] → SwitchBackendResult
+ * (the router's global preference until the setting router.preference changes).
+ * reindex: [] → IndexStatusResult (after the restart began). explainRoute: [{ task?, contextTokens?, uri?, backend? }]
+ * → the decision with reasons, without running anything. chat: [ChatParams] → ChatResponse, streaming through
+ * `ifai/chatDelta` (for clients that cannot send custom requests).
+ */
+export const ServerCommands = {
+  loadModel: "ifai.loadModel",
+  unloadModel: "ifai.unloadModel",
+  downloadModel: "ifai.downloadModel",
+  modelStatus: "ifai.modelStatus",
+  switchBackend: "ifai.switchBackend",
+  reindex: "ifai.reindex",
+  explainRoute: "ifai.explainRoute",
+  chat: "ifai.chat",
+} as const;
+export interface ModelStatusResult {
+  state: ModelState;
+  path: string;
+  message?: string;
+  gpu?: string;
+  threads?: number;
+  loadMs?: number;
+  contextSize?: number;
+  lastTokensPerSecond?: number;
+  notice?: string;
+}
+export interface SwitchBackendResult {
+  preference: "auto" | "local" | "cloud";
+  previous: "auto" | "local" | "cloud";
+  /** The router's settings in words after the switch. */
+  summary: string[];
+}
+export interface ExplainRouteArgs {
+  task?: string;
+  contextTokens?: number;
+  uri?: string;
+  backend?: "local" | "cloud" | "auto";
+}
+export type ExplainRouteResult = Omit<RouteLogDecision, "id" | "time" | "outcome">;
+
+/**
+ * AI code actions. `textDocument/codeAction` lists them without a model call; clients with
+ * `codeAction.resolveSupport` (properties include "edit") get the edit from `codeAction/resolve`;
+ * others get a command, `ifai.codeAction` with [CodeActionData], which computes the edit and
+ * applies it through `workspace/applyEdit` (→ CodeActionRunResult). Explain always runs as that
+ * command: the answer streams as `ifai/chatDelta` (chatId "explain-N"), then comes as a
+ * `window/showMessage` and in the result.
+ */
+export const ActionCommands = { run: "ifai.codeAction" } as const;
+export interface CodeActionData {
+  ifai: "action";
+  kind: "rewrite" | "docs" | "extract" | "tests" | "fix" | "explain";
+  uri: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  diagnostic?: { message: string; range: { start: { line: number; character: number }; end: { line: number; character: number } }; source?: string; code?: string | number };
+}
+export interface CodeActionRunResult {
+  /** "applied": the client applied the edit; "rejected": it refused it; "refused": nothing usable was generated; "explained"; "cancelled". */
+  status: "applied" | "rejected" | "refused" | "explained" | "cancelled";
+  message?: string;
+  explanation?: string;
+  /** For explain: the id of the `ifai/chatDelta` notifications that streamed the explanation. */
+  chatId?: string;
+  servedBy?: string;
+  reason?: string;
 }

@@ -1,10 +1,11 @@
 import { MessageType, type Connection } from "vscode-languageserver/node";
 import type { Settings } from "../config/schema.js";
 import { CloudRegistry } from "../inference/cloud/CloudRegistry.js";
-import { scrub } from "../inference/cloud/errors.js";
+import { scrub, type CloudError } from "../inference/cloud/errors.js";
 import { routerConfig } from "../inference/router/config.js";
 import { RoutedCompletionBackend } from "../inference/router/RoutedCompletionBackend.js";
 import { Router } from "../inference/router/Router.js";
+import type { Preference } from "../inference/router/types.js";
 import { routerSummary } from "../inference/router/summary.js";
 import type { CompletionBackend } from "../inference/types.js";
 import type { Logger } from "../util/logger.js";
@@ -19,6 +20,15 @@ export interface RouterApi {
   /** The completion backend that routes between the local model and the cloud. */
   backend: RoutedCompletionBackend;
   configure(settings: Settings): void;
+  /** Tells the user (once per distinct message) about a cloud failure they must fix. */
+  reportCloudProblem(error: CloudError): void;
+  /**
+   * Sets the global preference at runtime (ifai.switchBackend); it holds until the setting
+   * router.preference itself changes. Returns the preference before.
+   */
+  setPreference(preference: Preference): Preference;
+  /** Whether the global preference comes from the settings or from ifai.switchBackend. */
+  preferenceSource(): "settings" | "command";
 }
 
 /**
@@ -58,6 +68,8 @@ export function registerRouter(connection: Connection, logger: Logger, settings:
     }),
   );
 
+  let runtimePreference: Preference | undefined;
+  let settingPreference = settings["router.preference"];
   return {
     router,
     cloud,
@@ -65,8 +77,19 @@ export function registerRouter(connection: Connection, logger: Logger, settings:
     configure(next) {
       cloud.configure(next);
       exclusions.reset();
-      router.configure(routerConfig(next));
+      if (next["router.preference"] !== settingPreference) runtimePreference = undefined;
+      settingPreference = next["router.preference"];
+      const config = routerConfig(next);
+      router.configure(runtimePreference ? { ...config, preference: runtimePreference } : config);
       reportConfiguration();
     },
+    reportCloudProblem: (error) => tell(scrub(error.message)),
+    setPreference(preference) {
+      const previous = router.settings().preference;
+      runtimePreference = preference;
+      router.configure({ ...router.settings(), preference });
+      return previous;
+    },
+    preferenceSource: () => (runtimePreference ? "command" : "settings"),
   };
 }

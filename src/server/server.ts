@@ -12,7 +12,11 @@ import { CompletionService, type CompletionSettings } from "../features/completi
 import { createLogger, type Logger } from "../util/logger.js";
 import { VERSION } from "../version.js";
 import { COMPLETION_TRIGGER_CHARACTERS, registerCompletionHandlers } from "./completionHandlers.js";
+import { registerActionHandlers } from "./actionHandlers.js";
+import { registerChatHandlers } from "./chatHandlers.js";
 import { registerCommands } from "./commands.js";
+import { registerControlCommands } from "./controlCommands.js";
+import { indexChatContext } from "../index/chatContext.js";
 import { registerEngine, type EngineApi } from "./engine.js";
 import { registerIndexHandlers, type IndexApi } from "./indexHandlers.js";
 import { guard } from "./guard.js";
@@ -69,6 +73,8 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
     const inlineSetting = settings["completion.inline"];
     const inline = inlineSetting === "on" || (inlineSetting === "auto" && caps.textDocument?.inlineCompletion !== undefined);
 
+    // Status fields of pieces registered later (router preference, index, chat).
+    let moreStatus: () => Partial<StatusParams> = () => ({});
     const sendStatus = (): void => {
       if (!engine) return;
       const model = engine.model.status();
@@ -83,6 +89,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
           ...(model.lastTokensPerSecond ? { lastTokensPerSecond: model.lastTokensPerSecond } : {}),
         },
         completion: { enabled: current["completion.enabled"], inline },
+        ...moreStatus(),
       };
       void connection.sendNotification(StatusNotification.method, status);
     };
@@ -102,7 +109,50 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
     });
     documents.onDidClose((event) => service.forgetDocument(event.document.uri));
     const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
-    registerModelHandlers({ commands, logger, settings: () => settingsApi.current(), unloadModel: async () => engine?.model.unload() });
+    const models = registerModelHandlers({ commands, logger, settings: () => settingsApi.current(), unloadModel: async () => engine?.model.unload() });
+    const indexService = index.service;
+    const actions = registerActionHandlers({
+      connection,
+      logger,
+      documents,
+      commands,
+      capabilities: caps,
+      settings: () => settingsApi.current(),
+      router: routing.router,
+      cloud: routing.cloud,
+      localChat: engine.chat,
+      context: (p) => indexService.buildContext(p),
+      onCloudProblem: (error) => routing.reportCloudProblem(error),
+    });
+    const chat = registerChatHandlers({
+      connection,
+      logger,
+      documents,
+      workspace,
+      commands,
+      routed: { router: routing.router, local: engine.chat, cloud: routing.cloud, onCloudProblem: (error) => routing.reportCloudProblem(error) },
+      context: indexChatContext(indexService),
+      settings: () => settingsApi.current(),
+      onActivity: sendStatus,
+    });
+    registerControlCommands({ commands, model: engine.model, routing, index: () => index, pull: models.pull, onChange: sendStatus });
+    moreStatus = () => {
+      const st = indexService.status();
+      return {
+        backend: { preference: routing.router.settings().preference, source: routing.preferenceSource(), localOnly: routing.router.settings().localOnly },
+        index: { state: st.state, mode: st.mode, chunks: st.folders.reduce((n, f) => n + f.chunks, 0) },
+        chat: chat.status(),
+      };
+    };
+    // Index progress ticks often; a status line needs only its state and mode changes.
+    let indexShown = "";
+    indexService.onChange(() => {
+      const st = indexService.status();
+      const key = `${st.state}:${st.mode}`;
+      if (key === indexShown) return;
+      indexShown = key;
+      sendStatus();
+    });
 
     connection.onRequest(
       CompletionMetricsRequest.method,
@@ -137,6 +187,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       ...(inline ? { inlineCompletionProvider: {} } : {}),
       executeCommandProvider: { commands: commands.names() },
       ...index.capabilities,
+      ...actions.capabilities,
     };
     return { capabilities, serverInfo: { name: "ifai-lsp", version: VERSION } };
   });

@@ -42,6 +42,9 @@ export class TestClient {
   readonly notifications: Notification[] = [];
   readonly serverRequests: Notification[] = [];
   workspaceSettings: unknown = {};
+  /** The edits the server asked to apply (workspace/applyEdit), in order; each is answered with `applyEditResult`. */
+  readonly appliedEdits: any[] = [];
+  applyEditResult: { applied: boolean; failureReason?: string } = { applied: true };
   private waiters: Array<{ method: string; predicate: (params: unknown) => boolean; resolve: (params: unknown) => void }> = [];
   private version = new Map<string, number>();
 
@@ -61,6 +64,10 @@ export class TestClient {
     connection.onRequest((method, params) => {
       this.serverRequests.push({ method, params });
       if (method === "workspace/configuration") return [this.workspaceSettings];
+      if (method === "workspace/applyEdit") {
+        this.appliedEdits.push(params);
+        return this.applyEditResult;
+      }
       return null;
     });
     connection.listen();

@@ -113,7 +113,7 @@ export class IndexStore {
    */
   static async open(options: StoreOptions): Promise<IndexStore> {
     if (!options.readOnly && isLocalLocation(options.location)) fs.mkdirSync(options.location, { recursive: true });
-    const db = await lancedb.connect(options.location);
+    const db = await lancedb.connect(options.location, { session: sharedSession() });
     const store = new IndexStore(db, options);
     await store.openTables();
     return store;
@@ -422,6 +422,17 @@ export class IndexStore {
     else delete out["vector"];
     return out;
   }
+}
+
+let session: lancedb.Session | undefined;
+
+/**
+ * One LanceDB session (caches) for the process, sized for an editor's companion rather than a
+ * database server: LanceDB's defaults are a 6 GB index cache and a 1 GB metadata cache.
+ */
+function sharedSession(): lancedb.Session {
+  session ??= new lancedb.Session(BigInt(128 * 2 ** 20), BigInt(32 * 2 ** 20));
+  return session;
 }
 
 const FILES_SCHEMA = new Schema([

@@ -23,10 +23,14 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Ended on purpose (idle or disposed): its exit is not a crash. */
+  retired?: boolean;
 }
 
 /** Requests in flight per worker: one being worked on, one queued, so a worker never idles between messages. */
 const PER_WORKER = 2;
+/** Workers idle this long end, giving back their memory (grammar heaps); they start again on demand. */
+const IDLE_MS = 60_000;
 
 /**
  * Chunking in worker threads. A worker that dies (a grammar crashing on odd input) fails only the
@@ -37,6 +41,7 @@ export class ChunkPool {
   private nextId = 1;
   private readonly queue: Array<{ request: WorkerRequest; pending: Pending }> = [];
   private disposed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   readonly size: number;
 
   constructor(private readonly options: ChunkPoolOptions) {
@@ -47,7 +52,11 @@ export class ChunkPool {
       size = 0;
     }
     this.size = size;
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  /** Running worker threads (0 when idle). */
+  get running(): number {
+    return this.slots.length;
   }
 
   /** Reads and chunks a file. */
@@ -64,17 +73,36 @@ export class ChunkPool {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const item of this.queue.splice(0)) item.pending.reject(new Error("chunk pool disposed"));
-    await Promise.all(this.slots.map((s) => s.worker.terminate().catch(() => undefined)));
-    this.slots.length = 0;
+    await this.retireAll();
+  }
+
+  private async retireAll(): Promise<void> {
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.retired = true;
+    await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
   }
 
   private submit(request: WorkerRequest): Promise<PoolOutcome & { bytes?: number }> {
     if (this.disposed) return Promise.reject(new Error("chunk pool disposed"));
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    while (this.slots.length < this.size) this.slots.push(this.spawn());
     return new Promise((resolve, reject) => {
       this.queue.push({ request, pending: { resolve, reject, request } });
       this.dispatch();
     });
+  }
+
+  private scheduleIdle(): void {
+    if (this.queue.length > 0 || this.slots.some((s) => s.pending.size > 0) || this.disposed) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.queue.length === 0 && this.slots.every((s) => s.pending.size === 0)) void this.retireAll();
+    }, IDLE_MS);
+    this.idleTimer.unref?.();
   }
 
   private dispatch(): void {
@@ -90,8 +118,8 @@ export class ChunkPool {
   private spawn(): Slot {
     const worker = new Worker(workerScript(), {
       workerData: { flag: this.options.flag, options: this.options.chunkOptions },
-      // The wasm heap of a grammar on a pathological file stays bounded.
-      resourceLimits: { maxOldGenerationSizeMb: 512 },
+      // Bounded heaps: a pathological file kills the worker (the file is skipped, a new worker starts), not the server.
+      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 },
     });
     worker.unref();
     const slot: Slot = { worker, pending: new Map() };
@@ -106,8 +134,10 @@ export class ChunkPool {
         pending.resolve({ ...response.outcome, ...(response.bytes !== undefined ? { bytes: response.bytes } : {}) });
       }
       this.dispatch();
+      this.scheduleIdle();
     });
     const onDeath = (error?: unknown): void => {
+      if (slot.retired) return;
       const index = this.slots.indexOf(slot);
       if (index === -1) return;
       for (const pending of slot.pending.values()) {
@@ -121,7 +151,7 @@ export class ChunkPool {
     };
     worker.on("error", onDeath);
     worker.on("exit", (code) => {
-      if (!this.disposed) onDeath(new Error(`worker exited with code ${code}`));
+      if (!this.disposed && !slot.retired) onDeath(new Error(`worker exited with code ${code}`));
     });
     return slot;
   }

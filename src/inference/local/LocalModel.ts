@@ -44,6 +44,7 @@ export class LocalModel {
   private idleTimer: NodeJS.Timeout | undefined;
   private failedFileStamp: string | undefined;
   private readonly listeners = new Set<(status: ModelStatus) => void>();
+  private chat: { model: LlamaModel; context: Promise<LlamaContext> } | undefined;
 
   constructor(
     options: LocalModelOptions,
@@ -117,6 +118,26 @@ export class LocalModel {
     });
   }
 
+  /**
+   * A second, small context on the loaded model for chat and code actions, created on first use and
+   * disposed with the model: their long prompts then never evict the completion sequence's KV cache.
+   */
+  chatContext(loaded: LoadedModel, contextSize: number, threads: number = loaded.options.threads): Promise<LlamaContext> {
+    if (this.chat?.model === loaded.model) return this.chat.context;
+    const context = loaded.model.createContext({
+      contextSize: Math.min(contextSize, loaded.model.trainContextSize || contextSize),
+      sequences: 1,
+      threads: Math.max(1, Math.min(threads, loaded.options.threads)),
+      batchSize: Math.max(loaded.options.batchSize, 512),
+    });
+    this.chat = { model: loaded.model, context };
+    // A failed creation is retried on the next use rather than cached.
+    context.catch(() => {
+      if (this.chat?.context === context) this.chat = undefined;
+    });
+    return context;
+  }
+
   async unload(): Promise<void> {
     this.clearIdleTimer();
     const pending = this.loading;
@@ -124,6 +145,9 @@ export class LocalModel {
     const loaded = this.loaded;
     this.loaded = undefined;
     if (!loaded) return;
+    const chat = this.chat;
+    this.chat = undefined;
+    if (chat) await chat.context.then((c) => c.dispose()).catch(() => undefined);
     try {
       await loaded.context.dispose();
       await loaded.model.dispose();
