@@ -22,6 +22,8 @@ const quick = process.argv.includes("--quick");
 /** `--threads N` overrides the server's automatic thread count (to compare settings). */
 const threadsArg = process.argv.indexOf("--threads");
 const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
+/** `--no-index` turns the codebase index off, to separate its cost from the completion engine's. */
+const indexEnabled = !process.argv.includes("--no-index");
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     processId: process.pid,
     rootUri: pathToFileURL(path.dirname(SOURCE)).href,
     capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { model: { path: modelPath, keepLoaded: true, threads } },
+    initializationOptions: { model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled } },
   });
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});
@@ -209,6 +211,7 @@ async function main(): Promise<void> {
     model: path.basename(modelPath),
     cores: os.cpus().length,
     threads: threads || "auto",
+    index: indexEnabled,
     keystrokes: sent.length,
     initializeMs: Math.round(initializeMs),
     coldFirstSuggestionMs: Math.round(coldMs),

@@ -1,8 +1,8 @@
 import "./lancedbEnv.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import * as lancedb from "@lancedb/lancedb";
-import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Utf8 } from "apache-arrow";
+import type * as LanceDB from "@lancedb/lancedb";
+import type * as Arrow from "apache-arrow";
 import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import type { ChunkKind } from "../types.js";
@@ -80,17 +80,17 @@ export class IndexStore {
   readonly key: string;
   readonly chunksName: string;
   readonly filesName: string;
-  private chunks: lancedb.Table | undefined;
-  private files: lancedb.Table | undefined;
+  private chunks: LanceDB.Table | undefined;
+  private files: LanceDB.Table | undefined;
   private ftsReady = false;
   private ftsStale = false;
   private readonly writes = new Mutex();
-  private reranker: Promise<lancedb.rerankers.RRFReranker> | undefined;
+  private reranker: Promise<LanceDB.rerankers.RRFReranker> | undefined;
   /** Write operations since the last compaction. */
   writesSinceCompaction = 0;
 
   private constructor(
-    private readonly db: lancedb.Connection,
+    private readonly db: LanceDB.Connection,
     readonly options: StoreOptions,
   ) {
     this.key = tableKey(options.embedding);
@@ -113,6 +113,7 @@ export class IndexStore {
    */
   static async open(options: StoreOptions): Promise<IndexStore> {
     if (!options.readOnly && isLocalLocation(options.location)) fs.mkdirSync(options.location, { recursive: true });
+    await loadLance();
     const db = await lancedb.connect(options.location, { session: sharedSession() });
     const store = new IndexStore(db, options);
     await store.openTables();
@@ -135,7 +136,7 @@ export class IndexStore {
       await this.dropBroken(this.chunksName);
       await this.dropBroken(this.filesName);
       this.chunks = await this.db.createEmptyTable(this.chunksName, this.chunkSchema(), { mode: "overwrite" });
-      this.files = await this.db.createEmptyTable(this.filesName, FILES_SCHEMA, { mode: "overwrite" });
+      this.files = await this.db.createEmptyTable(this.filesName, filesSchema(), { mode: "overwrite" });
       this.ftsReady = false;
       this.recreated = true;
     }
@@ -149,7 +150,7 @@ export class IndexStore {
         await this.db.dropTable(this.chunksName);
         await this.db.dropTable(this.filesName).catch(() => undefined);
         this.chunks = await this.db.createEmptyTable(this.chunksName, this.chunkSchema());
-        this.files = await this.db.createEmptyTable(this.filesName, FILES_SCHEMA);
+        this.files = await this.db.createEmptyTable(this.filesName, filesSchema());
         this.ftsReady = false;
       }
     }
@@ -157,13 +158,13 @@ export class IndexStore {
 
   /** Opens or creates both tables and reads from each, so damaged data fails here rather than mid-search. */
   private async openBoth(names: Set<string>): Promise<void> {
-    const open = async (name: string, schema: Schema): Promise<lancedb.Table | undefined> => {
+    const open = async (name: string, schema: Arrow.Schema): Promise<LanceDB.Table | undefined> => {
       if (names.has(name)) return this.db.openTable(name);
       if (this.options.readOnly) return undefined;
       return this.db.createEmptyTable(name, schema, { mode: "overwrite" });
     };
     this.chunks = await open(this.chunksName, this.chunkSchema());
-    this.files = await open(this.filesName, FILES_SCHEMA);
+    this.files = await open(this.filesName, filesSchema());
     if (this.chunks) {
       const indices = await this.chunks.listIndices();
       this.ftsReady = indices.some((i) => i.columns.includes("text")) && indices.some((i) => i.columns.includes("symbols"));
@@ -194,25 +195,25 @@ export class IndexStore {
     }
   }
 
-  private chunkSchema(): Schema {
-    const fields: Field[] = [
-      new Field("path", new Utf8(), false),
-      new Field("start_line", new Int32(), false),
-      new Field("start_col", new Int32(), false),
-      new Field("end_line", new Int32(), false),
-      new Field("end_col", new Int32(), false),
-      new Field("language", new Utf8(), false),
-      new Field("symbol", new Utf8(), false),
-      new Field("kind", new Utf8(), false),
-      new Field("text", new Utf8(), false),
-      new Field("symbols", new Utf8(), false),
-      new Field("hash", new Utf8(), false),
-      new Field("model", new Utf8(), false),
+  private chunkSchema(): Arrow.Schema {
+    const fields: Arrow.Field[] = [
+      new arrow.Field("path", new arrow.Utf8(), false),
+      new arrow.Field("start_line", new arrow.Int32(), false),
+      new arrow.Field("start_col", new arrow.Int32(), false),
+      new arrow.Field("end_line", new arrow.Int32(), false),
+      new arrow.Field("end_col", new arrow.Int32(), false),
+      new arrow.Field("language", new arrow.Utf8(), false),
+      new arrow.Field("symbol", new arrow.Utf8(), false),
+      new arrow.Field("kind", new arrow.Utf8(), false),
+      new arrow.Field("text", new arrow.Utf8(), false),
+      new arrow.Field("symbols", new arrow.Utf8(), false),
+      new arrow.Field("hash", new arrow.Utf8(), false),
+      new arrow.Field("model", new arrow.Utf8(), false),
     ];
     if (this.options.embedding) {
-      fields.push(new Field("vector", new FixedSizeList(this.options.embedding.dimensions, new Field("item", new Float32(), true)), false));
+      fields.push(new arrow.Field("vector", new arrow.FixedSizeList(this.options.embedding.dimensions, new arrow.Field("item", new arrow.Float32(), true)), false));
     }
-    return new Schema(fields);
+    return new arrow.Schema(fields);
   }
 
   private writable(): void {
@@ -313,7 +314,7 @@ export class IndexStore {
     try {
       if (this.ftsReady) return;
       if ((await this.chunks.countRows()) === 0) return;
-      const config = (): lancedb.Index =>
+      const config = (): LanceDB.Index =>
         lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: true, language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
       await this.chunks.createIndex("text", { config: config(), replace: true });
       await this.chunks.createIndex("symbols", { config: config(), replace: true });
@@ -343,9 +344,9 @@ export class IndexStore {
     }
     let rows: Array<Record<string, unknown>>;
     if (options.vector && this.options.embedding) {
-      let q: lancedb.VectorQuery = this.chunks.query().nearestTo(options.vector).distanceType("cosine");
+      let q: LanceDB.VectorQuery = this.chunks.query().nearestTo(options.vector).distanceType("cosine");
       if (hasText) {
-        q = (this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] }) as lancedb.Query).nearestTo(options.vector).distanceType("cosine");
+        q = (this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] }) as LanceDB.Query).nearestTo(options.vector).distanceType("cosine");
         this.reranker ??= lancedb.rerankers.RRFReranker.create(60);
         q = q.rerank(await this.reranker);
       }
@@ -424,25 +425,38 @@ export class IndexStore {
   }
 }
 
-let session: lancedb.Session | undefined;
+/**
+ * LanceDB and apache-arrow cost ~130 ms to import: they are loaded when a store first opens, so
+ * the server answers `initialize` without them.
+ */
+let lancedb: typeof LanceDB;
+let arrow: typeof Arrow;
+async function loadLance(): Promise<void> {
+  lancedb ??= await import("@lancedb/lancedb");
+  arrow ??= await import("apache-arrow");
+}
+
+let session: LanceDB.Session | undefined;
 
 /**
  * One LanceDB session (caches) for the process, sized for an editor's companion rather than a
  * database server: LanceDB's defaults are a 6 GB index cache and a 1 GB metadata cache.
  */
-function sharedSession(): lancedb.Session {
+function sharedSession(): LanceDB.Session {
   session ??= new lancedb.Session(BigInt(128 * 2 ** 20), BigInt(32 * 2 ** 20));
   return session;
 }
 
-const FILES_SCHEMA = new Schema([
-  new Field("path", new Utf8(), false),
-  new Field("size", new Float64(), false),
-  new Field("mtime", new Float64(), false),
-  new Field("hash", new Utf8(), false),
-  new Field("chunks", new Int32(), false),
-  new Field("status", new Utf8(), false),
-]);
+function filesSchema(): Arrow.Schema {
+  return new arrow.Schema([
+  new arrow.Field("path", new arrow.Utf8(), false),
+  new arrow.Field("size", new arrow.Float64(), false),
+  new arrow.Field("mtime", new arrow.Float64(), false),
+  new arrow.Field("hash", new arrow.Utf8(), false),
+  new arrow.Field("chunks", new arrow.Int32(), false),
+  new arrow.Field("status", new arrow.Utf8(), false),
+  ]);
+}
 
 function pick(r: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

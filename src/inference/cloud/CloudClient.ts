@@ -1,4 +1,11 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
+
+/** The openai SDK costs ~140 ms to import; it is loaded on the first cloud request, not at start-up. */
+let OpenAIClass: typeof OpenAI | undefined;
+async function loadSdk(): Promise<typeof OpenAI> {
+  OpenAIClass ??= (await import("openai")).default;
+  return OpenAIClass;
+}
 import type { Logger } from "../../util/logger.js";
 import type { FimParts, StopReason } from "../types.js";
 import { CloudError, classifyCloudError, scrub, timeoutError, type ErrorContext } from "./errors.js";
@@ -130,7 +137,7 @@ export class CloudClient {
     let firstTokenMs: number | undefined;
     let stopReason: StopReason = "end-of-generation";
     try {
-      const client = this.client(baseUrl);
+      const client = this.client(baseUrl, await loadSdk());
       const options = { signal: controller.signal, maxRetries: 0, timeout: this.options.timeoutMs + 60_000 };
       const request =
         api === "completions"
@@ -177,12 +184,12 @@ export class CloudClient {
     return Math.min(maxRetryDelayMs, retryAfterMs ?? computed);
   }
 
-  private client(baseUrl: string): OpenAI {
+  private client(baseUrl: string, Sdk: typeof OpenAI): OpenAI {
     let client = this.clients.get(baseUrl);
     if (!client) {
       // Everything is passed explicitly so that OPENAI_* environment variables meant for other
       // tools never redirect a request or attach another key; the SDK logs nothing itself.
-      client = new OpenAI({
+      client = new Sdk({
         apiKey: this.apiKey ?? "no-key",
         baseURL: baseUrl,
         organization: null,
