@@ -1,3 +1,4 @@
+import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
 import { ModelUnavailableError, type CompletionBackend, type GenerateResult } from "../../inference/types.js";
 import { CompletionCache } from "./CompletionCache.js";
@@ -289,18 +290,7 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T | typeof
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  return ms <= 0 ? Promise.resolve() : abortableDelay(ms, signal);
 }
 
 /** The model and post-processing work on "\n" text; the cursor offset moves with removed "\r". */

@@ -1,4 +1,10 @@
 import type OpenAI from "openai";
+import { abortableDelay } from "../../util/delay.js";
+import type { Logger } from "../../util/logger.js";
+import type { FimParts, StopReason } from "../types.js";
+import { CloudError, classifyCloudError, scrub, timeoutError, type ErrorContext } from "./errors.js";
+import { chatCompletionPrompt, completionsPrompt, extractChatCompletion, type ChatMessage } from "./fimPrompts.js";
+import type { ResolvedProvider } from "./providers.js";
 
 /** The openai SDK costs ~140 ms to import; it is loaded on the first cloud request, not at start-up. */
 let OpenAIClass: typeof OpenAI | undefined;
@@ -6,11 +12,6 @@ async function loadSdk(): Promise<typeof OpenAI> {
   OpenAIClass ??= (await import("openai")).default;
   return OpenAIClass;
 }
-import type { Logger } from "../../util/logger.js";
-import type { FimParts, StopReason } from "../types.js";
-import { CloudError, classifyCloudError, scrub, timeoutError, type ErrorContext } from "./errors.js";
-import { chatCompletionPrompt, completionsPrompt, extractChatCompletion, type ChatMessage } from "./fimPrompts.js";
-import type { ResolvedProvider } from "./providers.js";
 
 export interface CloudOptions {
   /** Per attempt: the longest wait for the answer to start, and between streamed chunks. */
@@ -233,16 +234,5 @@ function attachAttempts(error: CloudError, attempts: number): CloudError {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new CloudError("aborted", "request cancelled"));
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new CloudError("aborted", "request cancelled"));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  return abortableDelay(ms, signal, () => new CloudError("aborted", "request cancelled"));
 }

@@ -4,6 +4,7 @@ import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import { ModelUnavailableError, type ChatBackend, type ChatRequest, type ChatResult, type ChatTurn, type StopReason } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
+import { runExclusive } from "./runExclusive.js";
 
 export interface LocalChatOptions {
   /** Tokens of the chat context (prompt plus answer); it is separate from the completion context. */
@@ -60,21 +61,7 @@ export class LocalChatBackend implements ChatBackend {
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     const started = performance.now();
     const aborted = (): ChatResult => ({ text: "", stopReason: "aborted", promptTokens: 0, generatedTokens: 0, totalMs: performance.now() - started });
-    if (signal.aborted) return aborted();
-    let release: () => void;
-    try {
-      release = await this.lock.acquire(signal);
-    } catch {
-      return aborted();
-    }
-    try {
-      return await this.localModel.use(signal, (loaded) => this.run(loaded, request, signal, started));
-    } catch (error) {
-      if (signal.aborted && !(error instanceof ModelUnavailableError)) return aborted();
-      throw error;
-    } finally {
-      release();
-    }
+    return runExclusive(this.lock, this.localModel, signal, aborted, (loaded) => this.run(loaded, request, signal, started));
   }
 
   private async run(loaded: LoadedModel, request: ChatRequest, signal: AbortSignal, started: number): Promise<ChatResult> {

@@ -14,6 +14,7 @@ import {
 } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { Mutex } from "../../util/Mutex.js";
+import { runExclusive } from "./runExclusive.js";
 
 /**
  * Completion generation on the local model's dedicated context sequence.
@@ -53,21 +54,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       generatedTokens: 0,
       totalMs: performance.now() - started,
     });
-    if (signal.aborted) return aborted();
-    let release: () => void;
-    try {
-      release = await this.lock.acquire(signal);
-    } catch {
-      return aborted();
-    }
-    try {
-      return await this.localModel.use(signal, (loaded) => this.run(loaded, request, signal, started));
-    } catch (error) {
-      if (signal.aborted && !(error instanceof ModelUnavailableError)) return aborted();
-      throw error;
-    } finally {
-      release();
-    }
+    return runExclusive(this.lock, this.localModel, signal, aborted, (loaded) => this.run(loaded, request, signal, started));
   }
 
   private async run(loaded: LoadedModel, request: GenerateRequest, signal: AbortSignal, started: number): Promise<GenerateResult> {
