@@ -5,6 +5,7 @@
  */
 
 import { parseProviders, parseTaskList, type ProvidersSetting } from "./cloudSettings.js";
+import { TASK_TYPES } from "../inference/router/tasks.js";
 
 export type SettingType = "boolean" | "number" | "string" | "object";
 
@@ -27,6 +28,25 @@ export interface SettingSpec<T = unknown> {
 
 function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
   return spec;
+}
+
+/**
+ * One `router.taskPreference.<task>` setting per router task type, generated from the task list
+ * so a new task type gets its setting (and its line in docs/configuration.md) automatically.
+ */
+function taskPreferenceSettings<const T extends readonly string[]>(
+  tasks: T,
+): { [K in T[number] as `router.taskPreference.${K}`]: SettingSpec<string> } {
+  const out: Record<string, SettingSpec<string>> = {};
+  for (const task of tasks) {
+    out[`router.taskPreference.${task}`] = setting({
+      type: "string",
+      default: "default",
+      enum: ["default", "auto", "local", "cloud"],
+      description: `Where ${task} tasks run; default follows router.preference.`,
+    });
+  }
+  return out as { [K in T[number] as `router.taskPreference.${K}`]: SettingSpec<string> };
 }
 
 export const settingsSchema = {
@@ -400,60 +420,7 @@ export const settingsSchema = {
     description:
       "Where AI tasks run. local or cloud: always there (an explicit choice beats the rules). auto: the router's rules decide (small completions, refactors and test generation local; architecture design, deep refactors and large contexts to the cloud; other tasks to the cloud when a provider is configured, else local).",
   }),
-  "router.taskPreference.completion": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where completion tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.simpleRefactor": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where simpleRefactor tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.unitTests": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where unitTests tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.architecture": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where architecture tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.deepRefactor": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where deepRefactor tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.chat": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where chat tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.explain": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where explain tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.fix": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where fix tasks run; default follows router.preference.",
-  }),
-  "router.taskPreference.docs": setting({
-    type: "string",
-    default: "default",
-    enum: ["default", "auto", "local", "cloud"],
-    description: "Where docs tasks run; default follows router.preference.",
-  }),
+  ...taskPreferenceSettings(TASK_TYPES),
   "router.completionLocalMaxTokens": setting({
     type: "number",
     default: 2048,
