@@ -5,6 +5,7 @@ import { Mutex } from "../../util/Mutex.js";
 import { ModelUnavailableError, type ChatBackend, type ChatRequest, type ChatResult, type ChatTurn, type StopReason } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { runExclusive } from "./runExclusive.js";
+import { generateOnSequence } from "./generateOnSequence.js";
 
 export interface LocalChatOptions {
   /** Tokens of the chat context (prompt plus answer); it is separate from the completion context. */
@@ -99,66 +100,34 @@ export class LocalChatBackend implements ChatBackend {
       return result;
     };
 
-    await sequence.adaptStateToTokens(tokens, false);
-    let position = Math.min(sequence.nextTokenIndex, tokens.length);
-    if (position >= tokens.length) {
-      await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
-      position = tokens.length - 1;
-    }
     // Evaluate the prompt in steps so a cancel stops within one step.
-    const step = Math.max(32, loaded.options.batchSize);
-    while (tokens.length - position > step) {
-      if (signal.aborted) return finish("aborted");
-      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(position, position + step));
-      position += step;
-    }
-    if (signal.aborted) return finish("aborted");
-
     const temperature = request.temperature;
-    const generated: Token[] = [];
-    const deadline = started + request.maxTimeMs;
-    let reason: StopReason = "end-of-generation";
-    const iterator = sequence.evaluate(tokens.slice(position), {
-      temperature,
-      ...(temperature > 0 ? { topK: request.topK ?? CHAT_SAMPLING_DEFAULTS.topK, topP: request.topP ?? CHAT_SAMPLING_DEFAULTS.topP } : {}),
-      repeatPenalty: { punishTokens: () => generated.slice(-PENALTY_WINDOW), penalty: request.repeatPenalty ?? CHAT_SAMPLING_DEFAULTS.repeatPenalty, maxPunishTokens: PENALTY_WINDOW },
+    const outcome = await generateOnSequence({
+      model,
+      sequence,
+      tokens,
+      step: Math.max(32, loaded.options.batchSize),
+      stopTokens: specials.stop,
+      maxTokens,
+      started,
+      deadline: started + request.maxTimeMs,
+      signal,
+      sampling: (generated) => ({
+        temperature,
+        ...(temperature > 0 ? { topK: request.topK ?? CHAT_SAMPLING_DEFAULTS.topK, topP: request.topP ?? CHAT_SAMPLING_DEFAULTS.topP } : {}),
+        repeatPenalty: { punishTokens: () => generated.slice(-PENALTY_WINDOW), penalty: request.repeatPenalty ?? CHAT_SAMPLING_DEFAULTS.repeatPenalty, maxPunishTokens: PENALTY_WINDOW },
+      }),
+      ...(request.onText ? { onText: (text: string) => void request.onText?.(text) } : {}),
     });
-    try {
-      for await (const token of iterator) {
-        if (generated.length === 0) result.firstTokenMs = performance.now() - started;
-        if (specials.stop.has(token)) {
-          reason = "stop-token";
-          break;
-        }
-        generated.push(token);
-        result.text = model.detokenize(generated, false);
-        result.generatedTokens = generated.length;
-        if (signal.aborted) {
-          reason = "aborted";
-          break;
-        }
-        request.onText?.(result.text);
-        if (generated.length >= maxTokens) {
-          reason = "max-tokens";
-          break;
-        }
-        if (performance.now() > deadline) {
-          reason = "max-time";
-          break;
-        }
-      }
-    } finally {
-      await iterator.return();
-    }
-    if (result.firstTokenMs !== undefined && generated.length >= 4) {
-      const genMs = performance.now() - started - result.firstTokenMs;
-      if (genMs > 0) this.localModel.reportSpeed(((generated.length - 1) * 1000) / genMs);
-    }
+    if (outcome.tokensPerSecond !== undefined) this.localModel.reportSpeed(outcome.tokensPerSecond);
+    result.text = outcome.text;
+    result.generatedTokens = outcome.generatedTokens;
+    if (outcome.firstTokenMs !== undefined) result.firstTokenMs = outcome.firstTokenMs;
     this.logger.debug(
-      { promptTokens: tokens.length, generated: generated.length, firstTokenMs: result.firstTokenMs && Math.round(result.firstTokenMs), reason },
+      { promptTokens: tokens.length, generated: outcome.generatedTokens, firstTokenMs: result.firstTokenMs && Math.round(result.firstTokenMs), reason: outcome.reason },
       "chat generated",
     );
-    return finish(reason);
+    return finish(outcome.reason);
   }
 
   private chatSpecials(model: LlamaModel): ChatSpecials {

@@ -9,12 +9,12 @@ import {
   type ModelStatus,
   type PromptPart,
   type SpecialToken,
-  type StopReason,
   type Tokenizer,
 } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { Mutex } from "../../util/Mutex.js";
 import { runExclusive } from "./runExclusive.js";
+import { generateOnSequence } from "./generateOnSequence.js";
 
 /**
  * Completion generation on the local model's dedicated context sequence.
@@ -66,99 +66,43 @@ export class LocalCompletionBackend implements CompletionBackend {
       throw new Error(`prompt of ${tokens.length} tokens does not fit the ${sequence.contextSize}-token context; lower the completion budgets`);
     }
 
-    // Keep the cached state up to the first differing token; never shift positions (that only
-    // approximates a fresh evaluation and would change what the model sees).
-    await sequence.adaptStateToTokens(tokens, false);
-    let position = Math.min(sequence.nextTokenIndex, tokens.length);
-    if (position >= tokens.length) {
-      // The whole prompt is cached, but the logits of its last token are not: evaluate it again.
-      await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
-      position = tokens.length - 1;
-    }
-    const reusedTokens = position;
-    const result: GenerateResult = {
-      text: "",
-      stopReason: "aborted",
-      promptTokens: tokens.length,
-      reusedTokens,
-      evaluatedTokens: 0,
-      generatedTokens: 0,
-      totalMs: 0,
-    };
-    const finish = (reason: StopReason): GenerateResult => {
-      result.stopReason = reason;
-      result.totalMs = performance.now() - started;
-      return result;
-    };
-
-    // Evaluate all but the last step without sampling, checking for cancellation between steps.
-    const step = loaded.options.batchSize;
-    while (tokens.length - position > step) {
-      if (signal.aborted) return finish("aborted");
-      await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(position, position + step));
-      position += step;
-      result.evaluatedTokens = position - reusedTokens;
-      request.onPromptProgress?.(result.evaluatedTokens, tokens.length - reusedTokens);
-    }
-    if (signal.aborted) return finish("aborted");
-
-    const generated: Token[] = [];
-    const deadline = started + request.maxTimeMs;
-    let reason: StopReason = "end-of-generation";
-    const iterator = sequence.evaluate(tokens.slice(position), {
-      temperature: request.temperature,
-      ...(request.temperature > 0 ? { topK: 40, topP: 0.95 } : {}),
+    const outcome = await generateOnSequence({
+      model,
+      sequence,
+      tokens,
+      step: loaded.options.batchSize,
+      stopTokens: specials.stop,
+      maxTokens: request.maxTokens,
+      started,
+      deadline: started + request.maxTimeMs,
+      signal,
+      sampling: () => ({ temperature: request.temperature, ...(request.temperature > 0 ? { topK: 40, topP: 0.95 } : {}) }),
+      ...(request.onPromptProgress ? { onPromptProgress: request.onPromptProgress } : {}),
+      ...(request.shouldStop ? { onText: request.shouldStop } : {}),
     });
-    try {
-      for await (const token of iterator) {
-        if (generated.length === 0) {
-          result.evaluatedTokens = tokens.length - reusedTokens;
-          result.firstTokenMs = performance.now() - started;
-        }
-        if (specials.stop.has(token)) {
-          reason = "stop-token";
-          break;
-        }
-        generated.push(token);
-        result.text = model.detokenize(generated, false);
-        result.generatedTokens = generated.length;
-        if (signal.aborted) {
-          reason = "aborted";
-          break;
-        }
-        if (request.shouldStop?.(result.text)) {
-          reason = "should-stop";
-          break;
-        }
-        if (generated.length >= request.maxTokens) {
-          reason = "max-tokens";
-          break;
-        }
-        if (performance.now() > deadline) {
-          reason = "max-time";
-          break;
-        }
-      }
-    } finally {
-      await iterator.return();
-    }
-    if (result.evaluatedTokens === 0 && !signal.aborted) result.evaluatedTokens = tokens.length - reusedTokens;
-    if (result.firstTokenMs !== undefined && generated.length >= 4) {
-      const genMs = performance.now() - started - result.firstTokenMs;
-      if (genMs > 0) this.localModel.reportSpeed(((generated.length - 1) * 1000) / genMs);
-    }
+    if (outcome.tokensPerSecond !== undefined) this.localModel.reportSpeed(outcome.tokensPerSecond);
+    const result: GenerateResult = {
+      text: outcome.text,
+      stopReason: outcome.reason,
+      promptTokens: tokens.length,
+      reusedTokens: outcome.reusedTokens,
+      evaluatedTokens: outcome.evaluatedTokens,
+      generatedTokens: outcome.generatedTokens,
+      ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
+      totalMs: performance.now() - started,
+    };
     this.logger.debug(
       {
         promptTokens: result.promptTokens,
-        reused: reusedTokens,
+        reused: result.reusedTokens,
         evaluated: result.evaluatedTokens,
-        generated: generated.length,
+        generated: result.generatedTokens,
         firstTokenMs: result.firstTokenMs && Math.round(result.firstTokenMs),
-        reason,
+        reason: result.stopReason,
       },
       "completion generated",
     );
-    return finish(reason);
+    return result;
   }
 
   private tokenizePrompt(model: LlamaModel, ids: Map<SpecialToken, Token>, prompt: PromptPart[]): Token[] {

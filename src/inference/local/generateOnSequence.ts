@@ -1,0 +1,108 @@
+import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import type { StopReason } from "../types.js";
+
+export interface SequenceGeneration {
+  model: LlamaModel;
+  sequence: LlamaContextSequence;
+  tokens: Token[];
+  /** Prompt tokens evaluated per step; a cancel lands between steps. */
+  step: number;
+  /** Tokens that end generation and are never shown. */
+  stopTokens: ReadonlySet<Token>;
+  maxTokens: number;
+  /** performance.now() values: when the request started, and when generation must stop. */
+  started: number;
+  deadline: number;
+  signal: AbortSignal;
+  /** Sampling for sequence.evaluate; it receives the tokens generated so far (for repeat penalties). */
+  sampling: (generated: readonly Token[]) => SequenceEvaluateOptions;
+  /** After each prompt step: tokens evaluated so far by this request, of how many. */
+  onPromptProgress?: (evaluated: number, total: number) => void;
+  /** After each generated token, with the text so far; returning true ends generation ("should-stop"). */
+  onText?: (textSoFar: string) => boolean | void;
+}
+
+export interface SequenceOutcome {
+  text: string;
+  reason: StopReason;
+  /** Prompt tokens whose KV state was kept from the previous request on this sequence. */
+  reusedTokens: number;
+  /** Prompt tokens this request evaluated (fewer than the rest when cancelled during the prompt). */
+  evaluatedTokens: number;
+  generatedTokens: number;
+  firstTokenMs?: number;
+  /** Generation speed, when enough tokens came to measure it. */
+  tokensPerSecond?: number;
+}
+
+/**
+ * Runs a prompt on a context sequence the way every local backend must: keep the KV state up to
+ * the first token that differs from the previous request (never shifting positions, which only
+ * approximates a fresh evaluation), evaluate the rest in steps so a cancel stops within one step,
+ * then sample until a stop token, the callback, the token cap, the deadline or a cancel.
+ */
+export async function generateOnSequence(g: SequenceGeneration): Promise<SequenceOutcome> {
+  const { model, sequence, tokens, signal } = g;
+  await sequence.adaptStateToTokens(tokens, false);
+  let position = Math.min(sequence.nextTokenIndex, tokens.length);
+  if (position >= tokens.length) {
+    // The whole prompt is cached, but the logits of its last token are not: evaluate it again.
+    await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
+    position = tokens.length - 1;
+  }
+  const reusedTokens = position;
+  const outcome: SequenceOutcome = { text: "", reason: "aborted", reusedTokens, evaluatedTokens: 0, generatedTokens: 0 };
+
+  while (tokens.length - position > g.step) {
+    if (signal.aborted) return outcome;
+    await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(position, position + g.step));
+    position += g.step;
+    outcome.evaluatedTokens = position - reusedTokens;
+    g.onPromptProgress?.(outcome.evaluatedTokens, tokens.length - reusedTokens);
+  }
+  if (signal.aborted) return outcome;
+
+  const generated: Token[] = [];
+  let reason: StopReason = "end-of-generation";
+  const iterator = sequence.evaluate(tokens.slice(position), g.sampling(generated));
+  try {
+    for await (const token of iterator) {
+      if (generated.length === 0) {
+        outcome.evaluatedTokens = tokens.length - reusedTokens;
+        outcome.firstTokenMs = performance.now() - g.started;
+      }
+      if (g.stopTokens.has(token)) {
+        reason = "stop-token";
+        break;
+      }
+      generated.push(token);
+      outcome.text = model.detokenize(generated, false);
+      outcome.generatedTokens = generated.length;
+      if (signal.aborted) {
+        reason = "aborted";
+        break;
+      }
+      if (g.onText?.(outcome.text) === true) {
+        reason = "should-stop";
+        break;
+      }
+      if (generated.length >= g.maxTokens) {
+        reason = "max-tokens";
+        break;
+      }
+      if (performance.now() > g.deadline) {
+        reason = "max-time";
+        break;
+      }
+    }
+  } finally {
+    await iterator.return();
+  }
+  if (outcome.evaluatedTokens === 0 && !signal.aborted) outcome.evaluatedTokens = tokens.length - reusedTokens;
+  if (outcome.firstTokenMs !== undefined && generated.length >= 4) {
+    const genMs = performance.now() - g.started - outcome.firstTokenMs;
+    if (genMs > 0) outcome.tokensPerSecond = ((generated.length - 1) * 1000) / genMs;
+  }
+  outcome.reason = reason;
+  return outcome;
+}
