@@ -1,0 +1,152 @@
+import os from "node:os";
+import * as vscode from "vscode";
+import {
+  DidChangeConfigurationNotification,
+  LanguageClient,
+  State,
+  type Executable,
+  type LanguageClientOptions,
+} from "vscode-languageclient/node";
+import { StatusNotification, type ChatParams, type ChatResponse, type StatusParams } from "../../../src/server/protocol.js";
+import { sendChat } from "./chat.js";
+import { ChatViewProvider } from "./chatView.js";
+import { serverSettingsOf } from "./clientSettings.js";
+import { Commands, registerCommands } from "./commands.js";
+import { StatusBar } from "./statusBar.js";
+
+/** What `activate` returns: `vscode.extensions.getExtension("ifai.ifai-lsp-vscode").exports`. */
+export interface IfaiExtensionApi {
+  /** Resolves once the language client is running (initialize done); rejects with the start error. */
+  ready: Promise<void>;
+  client: LanguageClient;
+  /** Sends one ifai/chat request, calling onDelta for each streamed piece; the chat view uses the same function. */
+  chat(params: ChatParams, onDelta: (delta: string) => void, token?: vscode.CancellationToken): Promise<ChatResponse>;
+  /** The status bar item's current text. */
+  statusText(): string;
+  /** Stops the server (shutdown + exit) and resolves when it has stopped. */
+  stop(): Promise<void>;
+}
+
+const SECTION = "ifai";
+let client: LanguageClient | undefined;
+
+/** The server settings as VS Code holds them now (nested objects), without the client's own keys. */
+function currentServerSettings(): Record<string, unknown> {
+  return serverSettingsOf(vscode.workspace.getConfiguration(SECTION));
+}
+
+/**
+ * How to start the server, from ifai.server.*. No `transport` is given on purpose: with
+ * TransportKind.stdio the client would append a second `--stdio` to the user's arguments.
+ */
+function executable(): Executable {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const rawPath = config.get<string>("server.path") || "ifai-lsp";
+  const command = rawPath.startsWith("~") ? os.homedir() + rawPath.slice(1) : rawPath;
+  const args = config.get<string[]>("server.args") ?? ["--stdio"];
+  const env = { ...process.env, ...config.get<Record<string, string>>("server.env") };
+  // npm installs ifai-lsp as a .cmd shim on Windows, which only a shell can start.
+  const shell = process.platform === "win32" && !/\.(exe|com)$/i.test(command);
+  return { command, args, options: { env, shell } };
+}
+
+function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
+  return {
+    // The server works for any language, so every file and untitled buffer is synced.
+    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    outputChannel: output,
+    initializationOptions: () => currentServerSettings(),
+    middleware: {
+      workspace: {
+        // The `workspace/configuration` pull: the server warns about keys it does not know.
+        configuration: async (params, token, next) => {
+          const result = await next(params, token);
+          if (!Array.isArray(result)) return result;
+          return result.map((value, i) => (params.items[i]?.section === SECTION ? serverSettingsOf(value) : value));
+        },
+        // Pushes (after the server registers for section "ifai") carry the same filtered settings.
+        didChangeConfiguration: async (sections, next) => {
+          if (!sections?.includes(SECTION) || !client) return next(sections);
+          await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: currentServerSettings() } });
+        },
+      },
+    },
+  };
+}
+
+export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
+  const output = vscode.window.createOutputChannel("ifai-lsp", { log: true });
+  const statusBar = new StatusBar(Commands.switchBackend);
+  // One Executable object that restart refreshes in place, since the client keeps the reference.
+  const server = executable();
+  const languageClient = new LanguageClient("ifai", "ifai-lsp", { run: server, debug: server }, clientOptions(output));
+  client = languageClient;
+
+  // The server still reports (the model unloading) while it shuts down; the item says "stopped" then.
+  let stopping = false;
+  languageClient.onNotification(StatusNotification.method, (status: StatusParams) => {
+    if (!stopping) statusBar.update(status);
+  });
+  languageClient.onDidChangeState(({ newState }) => {
+    stopping = newState === State.Stopped;
+    if (newState === State.Starting) statusBar.showState("starting", "$(sync~spin)");
+    if (newState === State.Stopped) statusBar.showState("stopped", "$(circle-slash)");
+  });
+
+  const chat = (params: ChatParams, onDelta: (delta: string) => void, token?: vscode.CancellationToken): Promise<ChatResponse> =>
+    sendChat(languageClient, params, onDelta, token);
+  const chatView = new ChatViewProvider(chat, context.extensionUri);
+
+  const start = async (): Promise<void> => {
+    try {
+      await languageClient.start();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      statusBar.showState("failed", "$(error)", `ifai-lsp did not start: ${message}. Check ifai.server.path.`);
+      output.appendLine(`ifai-lsp did not start: ${message}`);
+      throw error;
+    }
+  };
+  const ready = start();
+  // The API's `ready` reports the failure to whoever waits on it; this keeps it from being unhandled.
+  ready.catch(() => undefined);
+
+  context.subscriptions.push(
+    output,
+    statusBar,
+    chatView,
+    vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView, { webviewOptions: { retainContextWhenHidden: true } }),
+    ...registerCommands({
+      client: languageClient,
+      statusBar,
+      chatView,
+      output,
+      restart: async () => {
+        Object.assign(server, executable());
+        if (languageClient.isRunning()) await languageClient.restart();
+        else await start();
+      },
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration(`${SECTION}.server`)) return;
+      void vscode.window
+        .showInformationMessage("ifai: the server settings changed; restart the server to use them.", "Restart")
+        .then((answer) => answer && vscode.commands.executeCommand(Commands.restartServer));
+    }),
+  );
+
+  return {
+    ready,
+    client: languageClient,
+    chat,
+    statusText: () => statusBar.text(),
+    stop: async () => {
+      if (languageClient.state !== State.Stopped) await languageClient.stop();
+    },
+  };
+}
+
+export async function deactivate(): Promise<void> {
+  if (client && client.state !== State.Stopped) await client.stop();
+  client = undefined;
+}
