@@ -165,12 +165,15 @@ function selectionOf(deps: ChatHandlerDeps, uri: string, selection: NonNullable<
   if (end <= start) return {};
   const text = document.getText().slice(start, Math.min(end, start + MAX_SELECTION_CHARS));
   const startLine = document.positionAt(start).line;
+  const endPosition = document.positionAt(start + text.length);
+  // A selection that ends at the start of a line (a whole-line selection) does not include that line.
+  const endLine = endPosition.character === 0 && endPosition.line > startLine ? endPosition.line - 1 : endPosition.line;
   return {
     selection: {
       path: deps.workspace.locate(uri).relativePath,
       language: document.languageId,
       startLine,
-      endLine: document.positionAt(start + text.length).line,
+      endLine,
       text,
     },
   };

@@ -57,10 +57,10 @@ export function systemMessage(sources: readonly SourceChunk[], selection: Select
   if (userSystem) parts.push(userSystem);
   if (sources.length > 0) {
     parts.push("Relevant code from the user's codebase:");
-    for (const s of sources) parts.push(quoted(`${s.path} (lines ${s.range.start.line + 1}–${s.range.end.line + 1})${s.symbol ? `, ${s.symbol}` : ""}:`, s.language, s.text));
+    for (const s of sources) parts.push(quoted(`${s.path} (${lineSpan(s.range.start.line, s.range.end.line)})${s.symbol ? `, ${s.symbol}` : ""}:`, s.language, s.text));
   }
   if (selection) {
-    parts.push(quoted(`The user selected this code in ${selection.path} (lines ${selection.startLine + 1}–${selection.endLine + 1}):`, selection.language, selection.text));
+    parts.push(quoted(`The user selected this code in ${selection.path} (${lineSpan(selection.startLine, selection.endLine)}):`, selection.language, selection.text));
   }
   return parts.join("\n\n");
 }
@@ -98,4 +98,9 @@ export function fitConversation(messages: readonly ChatTurn[], budget: number): 
     notices.push(`a ${longest.role} message of ${before} characters was cut to ${keep} in its middle to fit the prompt budget of ${budget} tokens`);
   }
   return { messages: out, notices };
+}
+
+/** "line 3" or "lines 3–7", 1-based, from 0-based lines. */
+function lineSpan(start: number, end: number): string {
+  return end > start ? `lines ${start + 1}–${end + 1}` : `line ${start + 1}`;
 }

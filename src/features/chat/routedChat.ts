@@ -54,6 +54,8 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
   let attempted = "none";
   let model = "";
   let textSoFar = "";
+  // A backend that stops on the abort still returns what it generated (counts, model); keep it.
+  let stopped: ChatResult | undefined;
   const onText = (text: string): void => {
     textSoFar = text;
     request.onText?.(text);
@@ -67,11 +69,13 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
       ...(route.uri ? { uri: route.uri } : {}),
     },
     {
-      local: (s) => {
+      local: async (s) => {
         attempted = "local";
         // A fallback restarts the answer; the client sees the new text from its start.
         textSoFar = "";
-        return deps.local.chat({ ...request, messages: route.messages, onText }, s);
+        const r = await deps.local.chat({ ...request, messages: route.messages, onText }, s);
+        if (r.stopReason === "aborted") stopped = r;
+        return r;
       },
       cloud: async (provider, s) => {
         attempted = `cloud:${provider}`;
@@ -100,8 +104,10 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
     deps.onCloudProblem,
   );
   if (!answer) {
-    const result: ChatResult = { text: textSoFar, stopReason: "aborted", promptTokens: 0, generatedTokens: 0, totalMs: performance.now() - started };
-    return { result, servedBy: attempted, reason: "cancelled", model };
+    const result: ChatResult = stopped
+      ? { ...stopped, text: textSoFar || stopped.text, totalMs: performance.now() - started }
+      : { text: textSoFar, stopReason: "aborted", promptTokens: 0, generatedTokens: 0, totalMs: performance.now() - started };
+    return { result, servedBy: attempted, reason: "cancelled", model: stopped?.model ?? model };
   }
   const { cloudAttempts: _attempts, ...result } = answer.value;
   return { result, servedBy: answer.servedBy, reason: answer.reason, model: result.model ?? model, decision: answer.decision };

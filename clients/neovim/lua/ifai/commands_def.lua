@@ -1,0 +1,33 @@
+--- ifai.nvim: defines the user commands (plugin/ifai.lua and setup() both call `define`).
+local M = {}
+
+function M.define()
+  if M.defined then
+    return
+  end
+  M.defined = true
+  local create = vim.api.nvim_create_user_command
+  create('IfaiChat', function(cmd)
+    require('ifai.chat').command(cmd)
+  end, { nargs = '*', range = true, bang = true, desc = 'ifai: ask a question (@codebase searches the project; ! starts a new conversation)' })
+  create('IfaiModels', function()
+    require('ifai.commands').models()
+  end, { nargs = 0, desc = 'ifai: list models' })
+  create('IfaiBackend', function(cmd)
+    require('ifai.commands').backend(cmd.args)
+  end, {
+    nargs = 1,
+    complete = function(lead)
+      return require('ifai.commands').complete_backend(lead)
+    end,
+    desc = 'ifai: route to local, cloud or auto',
+  })
+  create('IfaiReindex', function()
+    require('ifai.commands').reindex()
+  end, { nargs = 0, desc = 'ifai: rebuild the codebase index' })
+  create('IfaiStatus', function()
+    require('ifai.commands').status()
+  end, { nargs = 0, desc = 'ifai: model, backend and index status' })
+end
+
+return M

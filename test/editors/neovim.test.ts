@@ -1,0 +1,242 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeWithEditor, findEditor } from "../helpers/editors.js";
+import { makeWorkspace } from "../helpers/indexWorkspace.js";
+import { tempDir, tinyModel } from "../helpers/models.js";
+import { OpenAIFixture } from "../helpers/openaiFixture.js";
+import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
+
+/**
+ * Drives real headless Neovim (0.7.2 on the CI machines) with the ifai.nvim plugin from
+ * clients/neovim against the real server and the tiny model: test/editors/neovim/driver.lua
+ * does what a user does and records what Neovim showed; the assertions are made here on that
+ * record. The "Add documentation comment" action is routed to an OpenAI-compatible fixture with
+ * a scripted reply, because the tiny model's random weights never produce a usable edit.
+ */
+const nvim = findEditor("nvim");
+const pluginDir = path.join(projectRoot, "clients", "neovim");
+const driver = path.join(projectRoot, "test", "editors", "neovim", "driver.lua");
+
+const MATH = "export function addNumbers(a: number, b: number): number {\n  return a + b;\n}\n";
+const SCALE = "export function scale(value: number, factor: number): number {\n  const result = val\n  return result;\n}\n";
+const DOC = "/** Adds two numbers and returns their sum. */";
+const RANGE_ANSWER = "It returns the sum of a and b.";
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  result: any;
+}
+
+describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
+  // Made in beforeAll, so a skipped block leaves nothing behind.
+  let workspace: ReturnType<typeof makeWorkspace>;
+  let scratch: ReturnType<typeof tempDir>;
+  let pidFile = "";
+  let fixture: OpenAIFixture | undefined;
+  let child: ChildProcess | undefined;
+  let run: Run | undefined;
+  const steps = (): Record<string, any> => {
+    if (!run?.result?.ok) {
+      throw new Error(`the Neovim driver failed (exit ${run?.code}, signal ${run?.signal}): ${run?.result?.error ?? "no result file"}\n--- nvim stderr ---\n${run?.stderr}\n--- lsp.log (end) ---\n${lspLog().slice(-4000)}`);
+    }
+    return run!.result.steps;
+  };
+  const lspLog = (): string => {
+    const file = path.join(scratch.path, "xdg-cache", "nvim", "lsp.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  };
+
+  beforeAll(async () => {
+    workspace = makeWorkspace({ "package.json": '{ "name": "demo" }\n', "src/math.ts": MATH, "src/scale.ts": SCALE });
+    scratch = tempDir("ifai-nvim-");
+    pidFile = path.join(scratch.path, "server.pid");
+    const modelPath = await tinyModel();
+    fixture = new OpenAIFixture(modelPath);
+    await fixture.start();
+    // The cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
+    // then the chat about selected lines after :IfaiBackend cloud.
+    fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
+    fixture.failNext({ kind: "reply", text: RANGE_ANSWER });
+    const spec = {
+      node: nodeBinary,
+      bin: binPath,
+      result: path.join(scratch.path, "result.json"),
+      pidfile: pidFile,
+      files: { math: path.join(workspace.root, "src", "math.ts"), scale: path.join(workspace.root, "src", "scale.ts") },
+      settings: {
+        model: { path: modelPath, threads: 1, batchSize: 32 },
+        completion: { debounceMs: 0, maxTokens: 6, maxMultilineTokens: 6 },
+        // Greedy sampling; room for a long answer so there is something to cancel.
+        chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
+        cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
+        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud" } },
+        actions: { contextTokens: 0 },
+      },
+      completion: { line: 1 },
+      action: { line: 1, character: 4, title: "AI: Add documentation comment" },
+      chat: { question: "@codebase where is addNumbers defined?" },
+      cancel: { question: "Count to one thousand.", key: "<C-c>" },
+      range: { lines: "1,2", question: "Explain this." },
+    };
+    const specFile = path.join(scratch.path, "spec.json");
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+
+    let stderr = "";
+    // Paths travel in the environment, so spaces in them need no Vim escaping.
+    const args = ["--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", "lua vim.opt.rtp:prepend(os.getenv('IFAI_NVIM_PLUGIN'))", "-c", "lua dofile(os.getenv('IFAI_NVIM_DRIVER'))"];
+    child = spawn(nvimPath, args, {
+      cwd: workspace.root,
+      // Neovim's own files (lsp.log, shada, swap) go to the scratch folder, not the user's.
+      env: {
+        ...process.env,
+        IFAI_CACHE_DIR: path.join(scratch.path, "cache"),
+        IFAI_NVIM_SPEC: specFile,
+        IFAI_NVIM_PLUGIN: pluginDir,
+        IFAI_NVIM_DRIVER: driver,
+        XDG_CONFIG_HOME: path.join(scratch.path, "config"),
+        XDG_CACHE_HOME: path.join(scratch.path, "xdg-cache"),
+        XDG_DATA_HOME: path.join(scratch.path, "data"),
+        XDG_STATE_HOME: path.join(scratch.path, "state"),
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.once("exit", (code, signal) => resolve({ code, signal })));
+    // The driver has its own deadlines per step; this one only catches a Neovim that hangs.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      timer = setTimeout(() => {
+        child?.kill("SIGKILL");
+        resolve({ code: null, signal: "SIGKILL" });
+      }, 50_000);
+    });
+    const { code, signal } = await Promise.race([exited, deadline]);
+    clearTimeout(timer);
+    const resultText = fs.existsSync(spec.result) ? fs.readFileSync(spec.result, "utf8") : "";
+    run = { code, signal, stderr, result: resultText ? JSON.parse(resultText) : undefined };
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    // Whatever failed, no server is left running.
+    const pid = pidFile && fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) process.kill(pid, "SIGKILL");
+    await fixture?.stop();
+    workspace?.cleanup();
+    scratch?.cleanup();
+  });
+
+  it("starts the server for a TypeScript file through setup() and shares it between the project's files", () => {
+    const { attach } = steps();
+    expect(attach.filetype).toBe("typescript");
+    expect(attach.clients).toBe(1);
+    expect(attach.pid).toBeGreaterThan(0);
+    expect(attach.omnifunc).toBe("v:lua.vim.lsp.omnifunc");
+    expect(attach.index).toMatchObject({ state: "ready", mode: "lexical" });
+  });
+
+  it("asks the model for completion items at the cursor", () => {
+    const { completion } = steps();
+    expect(completion.position).toEqual({ line: 1, character: "  const result = val".length });
+    expect(completion.isIncomplete).toBe(true);
+    expect(completion.metrics.source).toBe("model");
+    expect(completion.metrics.promptTokens).toBeGreaterThan(0);
+    for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
+  });
+
+  it("applies a code action picked by title through vim.lsp.buf.code_action and codeAction/resolve", () => {
+    const { code_action } = steps();
+    expect(code_action.titles).toContain("AI: Add documentation comment");
+    expect(code_action.titles).toContain("AI: Explain");
+    expect(code_action.before).toBe(MATH.replace(/\n$/, ""));
+    expect(code_action.after).toBe(`${DOC}\n${MATH}`.replace(/\n$/, ""));
+    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    expect(JSON.stringify(sent[0]!.body.messages)).toContain("addNumbers");
+  });
+
+  it(":IfaiChat streams an @codebase answer into a split buffer, then shows sources, route and model", () => {
+    const { chat } = steps();
+    expect(chat.error).toBeUndefined();
+    expect(chat.windows).toBe(2);
+    expect(chat.current_is_chat).toBe(true);
+    expect(chat.deltas).toBeGreaterThan(1);
+    expect(chat.buffer_changes).toBeGreaterThan(1);
+    // Seen while streaming: part of the answer, no footer yet.
+    expect(chat.streaming_snapshot).toMatch(/^You: @codebase where is addNumbers defined\?\n\nifai: ./);
+    expect(chat.streaming_snapshot).not.toContain("— local");
+    const r = chat.result;
+    expect(r.route.servedBy).toBe("local");
+    expect(r.sources[0].path).toBe("src/math.ts");
+    expect(chat.text).toContain(`ifai: ${r.content}`);
+    expect(chat.text).toMatch(/\nSources: src\/math\.ts:1(-\d+)?/);
+    expect(chat.text).toContain(`— local · ${r.model} · ${r.usage.completionTokens} tokens`);
+  });
+
+  it("cancels a streaming answer with the chat buffer's key and shows [cancelled]", () => {
+    const { chat_cancel } = steps();
+    expect(chat_cancel.done_before_key).toBe(false);
+    expect(chat_cancel.cancelled).toBe(true);
+    expect(chat_cancel.result.stopReason).toBe("aborted");
+    expect(chat_cancel.text).toMatch(/^You: Count to one thousand\.\n\nifai: /);
+    expect(chat_cancel.text).toContain("\n[cancelled]\n");
+    expect(chat_cancel.text).not.toContain("@codebase");
+  });
+
+  it(":IfaiChat over a range sends the selected lines; :IfaiBackend cloud routes it to the provider", () => {
+    const { chat_range } = steps();
+    expect(chat_range.backend_message).toMatch(/^ifai: backend cloud \(was local\)/);
+    expect(chat_range.source).toBe(path.join(workspace.root, "src", "math.ts"));
+    expect(chat_range.result).toMatchObject({ content: RANGE_ANSWER, route: { servedBy: "cloud:fx" }, model: "fixture-model" });
+    const [body, footer] = chat_range.text.split("\n\n— ");
+    expect(body).toBe(`You: Explain this.\n(lines 1-2 of src/math.ts)\n\nifai: ${RANGE_ANSWER}`);
+    expect(footer).toMatch(new RegExp(`^cloud:fx · fixture-model · ${chat_range.result.usage.completionTokens} tokens · [\\d.]+ tok/s · end-of-generation\n$`));
+    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    expect(sent).toHaveLength(2);
+    // The code is the buffer's, documentation comment included: the selection is of what the editor shows.
+    expect(sent[1]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
+  });
+
+  it(":IfaiBackend, :IfaiStatus, :IfaiModels and :IfaiReindex report the server's answers", () => {
+    const s = steps();
+    expect(s.backend.message).toMatch(/^ifai: backend local \(was cloud\)/);
+    expect(s.backend.backend).toEqual({ preference: "local", source: "command", localOnly: false });
+    expect(s.backend.completions).toEqual(["local", "cloud", "auto"]);
+    expect(s.status.message).toMatch(/model: ready — .*\.gguf/);
+    expect(s.status.message).toMatch(/backend: local \(from command\)/);
+    expect(s.status.message).toMatch(/index: ready, lexical search, \d+ chunks/);
+    expect(s.models.message).toMatch(/^ifai: models in /);
+    expect(s.models.message).toContain("qwen2.5-coder-0.5b");
+    expect(s.reindex.message).toMatch(/^ifai: reindexing 1 folder/);
+    // Work-done progress reached the plugin through Neovim's own $/progress handling.
+    expect(s.reindex.progress).toContain("ifai: indexing:end");
+  });
+
+  it("offers a status line with backend, model state and tokens/s", () => {
+    const { statusline } = steps();
+    expect(statusline.text).toMatch(/^ifai: local · ready · \d+ tok\/s$/);
+  });
+
+  it("stops the server cleanly, and Neovim exits 0 with no error reported", () => {
+    const { shutdown } = steps();
+    expect(shutdown.exit).toEqual({ code: 0, signal: 0 });
+    expect(shutdown.alive_after_stop).toBe(false);
+    expect(isAlive(run!.result.server_pid)).toBe(false);
+    expect(run!.code).toBe(0);
+    expect(run!.result.errmsg).toBe("");
+    expect(run!.result.messages.filter((m: { level: number }) => m.level >= 4)).toEqual([]);
+    expect(run!.stderr).not.toMatch(/Error|stack traceback/);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
