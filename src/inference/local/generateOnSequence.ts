@@ -76,7 +76,9 @@ export async function generateOnSequence(g: SequenceGeneration): Promise<Sequenc
         break;
       }
       generated.push(token);
-      outcome.text = model.detokenize(generated, false);
+      // NUL never belongs in code or prose, and Emacs 28's JSON parser (jansson) rejects a
+      // message carrying "\u0000", which would silently lose a whole chat delta or answer.
+      outcome.text = model.detokenize(generated, false).replaceAll("\0", "");
       outcome.generatedTokens = generated.length;
       if (signal.aborted) {
         reason = "aborted";

@@ -1,0 +1,213 @@
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeWithEditor, findEditor } from "../helpers/editors.js";
+import { makeWorkspace } from "../helpers/indexWorkspace.js";
+import { tempDir, tinyModel } from "../helpers/models.js";
+import { OpenAIFixture } from "../helpers/openaiFixture.js";
+import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
+
+/**
+ * clients/emacs/ifai.el in real headless Emacs against the real server and the tiny model:
+ * test/editors/emacs/driver.el uses the package as a user would (eglot started on a Python file,
+ * completion through eglot's capf, a code action through eglot-code-actions, a streamed @codebase
+ * chat, a chat cancelled with C-c C-k, a backend switch, eglot-shutdown) and writes what it saw.
+ * Emacs 28 runs with Debian's eglot 1.9; Emacs 30.1 (eglot 1.17) from .ci/editors-emacs30.sh.
+ */
+const clientDir = path.join(projectRoot, "clients", "emacs");
+const driver = path.join(projectRoot, "test", "editors", "emacs", "driver.el");
+const EMACS30 = process.env.IFAI_EMACS30 ?? "/opt/emacs30/bin/emacs";
+const DOC = '"""Add two numbers and return the sum."""';
+const APP = "def add_numbers(a, b):\n    return a + b\n\n\ndef greeting_for(name):\n    return 'Hello, ' + name\n";
+
+/** Debian's elpa-eglot (1.9) is not on Emacs 28's load-path under -Q; Emacs 29+ bundles eglot. */
+function eglotDirs(version: string | undefined): string[] {
+  const elpa = "/usr/share/emacs/site-lisp/elpa";
+  if (!/Emacs 2[0-8]\./.test(version ?? "") || !fs.existsSync(elpa)) return [];
+  return fs.readdirSync(elpa).filter((d) => /^eglot-\d/.test(d)).map((d) => path.join(elpa, d));
+}
+
+interface DriverRun {
+  code: number | null;
+  output: string;
+  result: Record<string, any>;
+}
+
+function runDriver(emacs: string, loadPath: string[], env: Record<string, string>, resultFile: string): Promise<DriverRun> {
+  const args = ["--batch", "-Q", "-L", clientDir, ...loadPath.flatMap((dir) => ["-L", dir]), "-l", driver];
+  const child = spawn(emacs, args, { env: { ...process.env, ...env, IFAI_RESULT: resultFile }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    // The driver has its own deadline; this one only catches an Emacs that hangs outside Lisp.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`emacs did not exit within 60 s:\n${output}`));
+    }, 60_000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      const result = fs.existsSync(resultFile) ? (JSON.parse(fs.readFileSync(resultFile, "utf8")) as Record<string, any>) : {};
+      resolve({ code, output, result });
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Expectations {
+  /** How the driver names the eglot it loaded: the library path (1.9) or its version list. */
+  eglot: RegExp;
+  /** The JSON-RPC methods the documentation action goes through. */
+  actionMethods: string[];
+}
+
+function scenario(emacs: string, loadPath: string[], expected: Expectations): void {
+  const cache = tempDir("ifai-emacs-cache-");
+  const workspace = makeWorkspace({
+    "app.py": APP,
+    "geometry.py": "def rectangle_area(width, height):\n    return width * height\n",
+  });
+  let fixture: OpenAIFixture;
+  let run: DriverRun;
+  let r: Record<string, any>;
+
+  beforeAll(async () => {
+    const modelPath = await tinyModel();
+    // The cloud provider is a local OpenAI-compatible fixture whose scripted reply makes the
+    // documentation action's edit predictable (the tiny model's own text is random).
+    fixture = new OpenAIFixture(modelPath);
+    await fixture.start();
+    fixture.failNext({ kind: "reply", text: `\`\`\`python\ndef add_numbers(a, b):\n    ${DOC}\n    return a + b\n\`\`\`` });
+    const init = {
+      model: { path: modelPath, threads: 1, batchSize: 32 },
+      completion: { debounceMs: 0, maxTokens: 6, maxMultilineTokens: 6 },
+      chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
+      cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
+      router: { fallback: false, taskPreference: { docs: "cloud", chat: "local", completion: "local" } },
+    };
+    run = await runDriver(
+      emacs,
+      loadPath,
+      {
+        IFAI_SERVER_COMMAND: JSON.stringify([nodeBinary, binPath, "--stdio"]),
+        IFAI_INIT_OPTIONS: JSON.stringify(init),
+        IFAI_WORKSPACE: workspace.root,
+        IFAI_CACHE_DIR: cache.path,
+      },
+      path.join(cache.path, "result.json"),
+    );
+    r = run.result;
+    // IFAI_DEBUG_DRIVER=file.json keeps everything the driver saw, for looking into a failure.
+    if (process.env.IFAI_DEBUG_DRIVER) fs.writeFileSync(process.env.IFAI_DEBUG_DRIVER, JSON.stringify({ ...r, output: run.output }, null, 2));
+    if (run.code !== 0) throw new Error(`driver failed (exit ${run.code}): ${r.error ?? "no result"}\n${run.output}`);
+  }, 90_000);
+
+  afterAll(async () => {
+    await fixture?.stop();
+    // Whatever happened, no server may outlive the test.
+    if (r?.server_pid && isAlive(r.server_pid)) process.kill(r.server_pid, "SIGKILL");
+    cache.cleanup();
+    workspace.cleanup();
+  });
+
+  it("byte-compiles the package without a warning", () => {
+    const outDir = path.join(cache.path, "elc");
+    fs.mkdirSync(outDir, { recursive: true });
+    const compile = spawnSync(
+      emacs,
+      [
+        "--batch", "-Q", "-L", clientDir, ...loadPath.flatMap((dir) => ["-L", dir]),
+        "--eval", `(setq byte-compile-error-on-warn t byte-compile-dest-file-function (lambda (f) (expand-file-name (concat (file-name-nondirectory f) "c") ${JSON.stringify(outDir)})))`,
+        "-f", "batch-byte-compile", path.join(clientDir, "ifai.el"), path.join(clientDir, "ifai-chat.el"),
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(compile.stderr).not.toMatch(/Warning|Error/);
+    expect(compile.status).toBe(0);
+    expect(fs.readdirSync(outDir).sort()).toEqual(["ifai-chat.elc", "ifai.elc"]);
+  });
+
+  it("refuses a missing server program with a clear error instead of starting it", () => {
+    expect(r.missing_binary_error).toMatch(/^ifai: cannot run .\/nonexistent\/ifai-lsp.; install ifai-lsp .* or set .ifai-server-command.$/);
+  });
+
+  it("starts the server through eglot for a Python buffer", () => {
+    expect(r.major_mode).toBe("python-mode");
+    expect(r.server_pid).toBeGreaterThan(0);
+    expect(JSON.stringify(r.eglot)).toMatch(expected.eglot);
+  });
+
+  it("offers the AI completion through eglot's completion-at-point table", () => {
+    expect(r.completion_items.length).toBeGreaterThan(0);
+    expect(r.completion_items.every((item: string) => item.startsWith("b"))).toBe(true);
+  });
+
+  it("applies the documentation code action chosen by kind through eglot-code-actions", () => {
+    expect(r.after_action).toBe(APP.replace("b):\n", `b):\n    ${DOC}\n`));
+    expect(r.action_methods).toEqual(expected.actionMethods);
+    expect(fixture.requests.some((req) => req.answer === "reply" && req.path === "/v1/chat/completions")).toBe(true);
+  });
+
+  it("streams an @codebase chat into the chat buffer, with route, model and source buttons", () => {
+    expect(r.chat1_status).toBe("done");
+    expect(r.chat1_deltas).toBeGreaterThan(1);
+    const answer: string = r.chat1_result.content;
+    expect(answer.length).toBeGreaterThan(0);
+    expect(r.chat_buffer).toContain("── You ──\n@codebase where is add_numbers defined?  (app.py)\n── ifai ──\n" + answer);
+    expect(r.chat_buffer).toMatch(/\[route: local \(preference\) · model: \S+\.gguf · \d+ tokens/);
+    expect(r.chat1_result.sources.length).toBeGreaterThan(0);
+    const source = r.chat1_result.sources.find((s: any) => s.path === "app.py");
+    expect(source).toBeDefined();
+    expect(r.chat_buttons).toContain(`app.py:${source.range.start.line + 1}`);
+    expect(r.button_visits).toBe(`app.py:${r.chat_buttons[0].split(":")[1]}`);
+  });
+
+  it("cancels a streaming chat with C-c C-k: the server stops and the buffer says so", () => {
+    expect(r.chat2_status).toBe("cancelled");
+    expect(r.chat2_stop_reason).toBe("aborted");
+    expect(r.chat2_deltas).toBeGreaterThan(0);
+    expect(r.chat_buffer).toMatch(/Explain add_numbers in detail\.  \(app\.py, selection\)\n[\s\S]*\n\[cancelled\]\n/);
+  });
+
+  it("streams the Explain action's answer into a section of the chat buffer", () => {
+    expect(r.explain_ids).toHaveLength(1);
+    expect(r.chat_buffer).toContain(`── ${r.explain_ids[0]} ──\n`);
+  });
+
+  it("switches the backend to local and shows it in the mode line", () => {
+    expect(r.mode_line).toMatch(/ifai\[local·(ready|loading|unloaded)/);
+  });
+
+  it("shows the model status, lists the models and starts a reindex", () => {
+    expect(r.status_state).toBe("ready");
+    expect(r.models_listed).toBeGreaterThan(0);
+    expect(r.models_buffer).toMatch(/^Models folder: .+\n\n[\s\S]*\* in use, \+ installed\n$/);
+    expect(["starting", "scanning", "indexing", "ready"]).toContain(r.reindex_state);
+  });
+
+  it("shuts the server down with eglot-shutdown", () => {
+    expect(r.server_running_after_shutdown).toBe(false);
+    expect(isAlive(r.server_pid)).toBe(false);
+  });
+}
+
+const emacs28 = findEditor("emacs");
+describeWithEditor("ifai.el in Emacs with Debian's eglot", emacs28, (emacs) => {
+  // eglot 1.9 cannot resolve code actions: the server gives a command that applies the edit itself.
+  scenario(emacs, eglotDirs(emacs28.version), { eglot: /eglot-1\.9\/|\[1,(9|1\d)\b/, actionMethods: ["workspace/executeCommand", "workspace/applyEdit"] });
+});
+
+const emacs30 = findEditor(EMACS30);
+describeWithEditor("ifai.el in Emacs 30 with its bundled eglot 1.17", emacs30, (emacs) => {
+  scenario(emacs, [], { eglot: /^\[1,17,/, actionMethods: ["codeAction/resolve"] });
+});

@@ -1,0 +1,233 @@
+;;; driver.el --- Drives ifai.el in a real headless Emacs for test/editors/emacs.test.ts  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run as: emacs --batch -Q -L clients/emacs [-L <eglot 1.9>] -l driver.el
+;; Environment:
+;;   IFAI_SERVER_COMMAND  JSON array: the server's program and arguments
+;;   IFAI_INIT_OPTIONS    JSON object: the initializationOptions
+;;   IFAI_WORKSPACE       the project folder (holds app.py)
+;;   IFAI_RESULT          where to write the JSON result
+;;   IFAI_DEADLINE        seconds for the whole run (default 45)
+;;
+;; It uses ifai.el as a user would: the server registered by loading the
+;; package, eglot started on a Python file, completion through eglot's
+;; capf, a code action through `eglot-code-actions', two chats (one
+;; cancelled with the chat buffer's C-c C-k), a backend switch, and
+;; `eglot-shutdown'.  Every wait polls for a condition with a deadline.
+;; The result file records what was seen; any error exits non-zero.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'json)
+(require 'subr-x)
+;; Loading the package registers the server with eglot, as in a user's init file.
+(require 'ifai)
+
+(defvar driver-result nil "Alist written to IFAI_RESULT.")
+(defvar driver-start (float-time))
+
+(defun driver-note (key value)
+  "Record KEY with VALUE in the result."
+  (setf (alist-get key driver-result) value))
+
+(defun driver-log (format-string &rest args)
+  "Print a progress line with the elapsed time."
+  (message "[driver %5.2fs] %s" (- (float-time) driver-start) (apply #'format format-string args)))
+
+(defun driver-finish (code)
+  "Write the result file and exit with CODE."
+  (driver-note 'elapsed (- (float-time) driver-start))
+  (with-temp-file (getenv "IFAI_RESULT")
+    (insert (json-encode driver-result)))
+  (kill-emacs code))
+
+(defun driver-wait (what predicate &optional seconds)
+  "Process events until PREDICATE is non-nil; fail after SECONDS naming WHAT."
+  (let ((deadline (+ (float-time) (or seconds 20))))
+    (while (not (funcall predicate))
+      (when (> (float-time) deadline)
+        (error "Timed out after %ss waiting for %s" (or seconds 20) what))
+      (accept-process-output nil 0.05))))
+
+(defun driver-check (what ok &rest details)
+  "Fail with WHAT and DETAILS unless OK."
+  (unless ok (error "Check failed: %s %S" what details)))
+
+(let ((deadline (string-to-number (or (getenv "IFAI_DEADLINE") "45"))))
+  (run-with-timer deadline nil
+                  (lambda ()
+                    (driver-note 'error (format "driver deadline of %ss passed" deadline))
+                    (driver-finish 3))))
+
+(defun driver-status (server)
+  "SERVER's last ifai/status params."
+  (ifai-server-status server))
+
+(defun driver-run ()
+  "The scenario."
+  (setq eglot-sync-connect nil)
+  ;; eglot 1.9 names the confirmation variable differently from 1.17; neither may ask on stdin.
+  (setq eglot-confirm-server-initiated-edits nil)
+  (defvar eglot-confirm-server-edits)
+  (setq eglot-confirm-server-edits nil)
+  (driver-note 'emacs emacs-version)
+  (driver-note 'eglot (or (cdr (assq 'eglot package--builtin-versions))
+                          (locate-library "eglot")))
+  (driver-check "ifai is registered with eglot" (cl-some #'ifai--server-programs-entry-p eglot-server-programs))
+  (setq ifai-server-command (append (json-parse-string (getenv "IFAI_SERVER_COMMAND")) nil))
+  (setq ifai-initialization-options
+        (json-parse-string (getenv "IFAI_INIT_OPTIONS") :object-type 'plist :false-object :json-false))
+  (let* ((workspace (file-name-as-directory (getenv "IFAI_WORKSPACE")))
+         (file (expand-file-name "app.py" workspace))
+         (deltas (make-hash-table :test #'equal))
+         (finished (make-hash-table :test #'equal))
+         (status-count 0)
+         server buffer)
+    (add-hook 'ifai-chat-delta-functions
+              (lambda (id _seq _delta) (puthash id (1+ (gethash id deltas 0)) deltas)))
+    (add-hook 'ifai-chat-finished-functions
+              (lambda (id status result) (puthash id (cons status result) finished)))
+    (add-hook 'ifai-status-functions (lambda (_server _params) (cl-incf status-count)))
+
+    ;; A missing program is a clear error, before eglot starts anything.
+    (setq buffer (find-file-noselect file))
+    (with-current-buffer buffer
+      (let ((ifai-server-command '("/nonexistent/ifai-lsp" "--stdio")))
+        (driver-note 'missing_binary_error
+                     (condition-case err (progn (call-interactively #'eglot) "no error")
+                       (user-error (error-message-string err))))))
+
+    ;; Start: eglot-ensure connects from the command loop's post-command-hook, run here by hand.
+    (with-current-buffer buffer
+      (driver-note 'major_mode (symbol-name major-mode))
+      (eglot-ensure)
+      (run-hooks 'post-command-hook)
+      (driver-wait "eglot to manage the buffer" (lambda () (eglot-managed-p)) 20)
+      (setq server (eglot-current-server))
+      (driver-check "the server is an ifai-server" (cl-typep server 'ifai-server) server)
+      (driver-note 'server_pid (process-id (jsonrpc--process server)))
+      (driver-log "connected, pid %s" (process-id (jsonrpc--process server)))
+      (driver-wait "an ifai/status notification" (lambda () (driver-status server)) 20)
+
+      ;; Completion through eglot's capf: its table, asked the way completion-at-point asks.
+      (driver-check "eglot's capf is active" (memq #'eglot-completion-at-point completion-at-point-functions))
+      (goto-char (point-min))
+      (search-forward "return a + b")
+      (let* ((capf (eglot-completion-at-point))
+             (probe (buffer-substring-no-properties (nth 0 capf) (point)))
+             (items (all-completions probe (nth 2 capf))))
+        (driver-log "completion items %S" items)
+        (driver-note 'completion_items (vconcat (mapcar #'substring-no-properties items)))
+        (driver-check "completion items" items))
+
+      ;; A code action by kind through eglot-code-actions: with one action of that kind eglot
+      ;; runs it directly (1.9: the ifai.codeAction command and workspace/applyEdit; 1.17: resolve).
+      (goto-char (point-min))
+      (search-forward "return a + b")
+      (let ((before (buffer-string)))
+        (eglot-code-actions (point) nil "refactor.rewrite.documentation" t)
+        (driver-wait "the documentation edit" (lambda () (not (equal before (buffer-string)))) 20)
+        (driver-note 'after_action (buffer-string))
+        ;; Which protocol path eglot took, from its events log.
+        (with-current-buffer (jsonrpc-events-buffer server)
+          (driver-note 'action_methods
+                       (vconcat (cl-remove-if-not
+                                 (lambda (method) (save-excursion (goto-char (point-min)) (search-forward (format "%S" method) nil t)))
+                                 '("codeAction/resolve" "workspace/executeCommand" "workspace/applyEdit")))))
+        (driver-log "code action applied"))
+
+      ;; Wait for the index so @codebase finds sources.
+      (driver-wait "the index to be ready"
+                   (lambda () (equal (plist-get (plist-get (driver-status server) :index) :state) "ready"))
+                   20)
+
+      ;; A chat that streams to its end.
+      (let* ((ifai-chat-max-tokens 24)
+             (id (ifai-chat "@codebase where is add_numbers defined?")))
+        (driver-wait "the first chat to finish" (lambda () (gethash id finished)) 30)
+        (driver-note 'chat1_status (symbol-name (car (gethash id finished))))
+        (driver-note 'chat1_deltas (gethash id deltas 0))
+        (driver-note 'chat1_result (cdr (gethash id finished)))
+        (driver-log "chat 1: %s deltas" (gethash id deltas 0)))
+
+      ;; A long chat about the selected function, cancelled with C-c C-k in the chat buffer as
+      ;; its first piece arrives (the tiny model writes hundreds of tokens a second).
+      (let* ((ifai-chat-max-tokens 2000)
+             (target nil)
+             (cancel-on-first (lambda (id _seq _delta)
+                                (when (equal id target)
+                                  (with-current-buffer ifai-chat-buffer-name
+                                    (call-interactively (key-binding (kbd "C-c C-k")))))))
+             (id (progn (add-hook 'ifai-chat-delta-functions cancel-on-first)
+                        (goto-char (point-min))
+                        (ifai-chat "Explain add_numbers in detail."
+                                   (point) (progn (forward-line 3) (point))))))
+        (setq target id)
+        (driver-wait "the cancelled chat's response" (lambda () (gethash id finished)) 20)
+        (remove-hook 'ifai-chat-delta-functions cancel-on-first)
+        (driver-note 'chat2_status (symbol-name (car (gethash id finished))))
+        (driver-note 'chat2_stop_reason (plist-get (cdr (gethash id finished)) :stopReason))
+        (driver-note 'chat2_deltas (gethash id deltas 0))
+        (driver-log "chat 2 cancelled after %s deltas" (gethash id deltas 0)))
+      ;; Explain runs as a command whose answer the server streams on its own: it gets a
+      ;; section of the chat buffer.
+      (goto-char (point-min))
+      (search-forward "return a + b")
+      (let ((count (hash-table-count deltas)))
+        (eglot-code-actions (point) nil "refactor.explain" t)
+        (driver-wait "the explanation's deltas" (lambda () (> (hash-table-count deltas) count)) 20))
+      (driver-note 'explain_ids (vconcat (cl-remove-if-not (lambda (id) (string-prefix-p "explain-" id))
+                                                          (hash-table-keys deltas))))
+
+      (driver-note 'chat_buffer (with-current-buffer ifai-chat-buffer-name
+                                  (buffer-substring-no-properties (point-min) (point-max))))
+      ;; The source buttons of the footer visit the file at the line.
+      (with-current-buffer ifai-chat-buffer-name
+        (let (labels next)
+          (save-excursion
+            (goto-char (point-min))
+            (while (setq next (next-button (point)))
+              (goto-char next)
+              (push (button-label next) labels)))
+          (driver-note 'chat_buttons (vconcat (nreverse labels)))
+          (goto-char (point-min))
+          (push-button (next-button (point))))
+        (driver-note 'button_visits (format "%s:%d" (file-name-nondirectory buffer-file-name)
+                                            (line-number-at-pos))))
+      (set-buffer buffer)
+
+      ;; The other commands answer.
+      (driver-note 'status_state (plist-get (ifai-status) :state))
+      (let ((models (ifai-models)))
+        (driver-note 'models_listed (length (plist-get models :models)))
+        (driver-note 'models_buffer (with-current-buffer "*ifai-models*" (buffer-string))))
+      (driver-note 'reindex_state (plist-get (ifai-reindex) :state))
+
+      ;; Switch the backend; the status notification updates the mode line.
+      (let ((count status-count))
+        (ifai-switch-backend "local")
+        (driver-wait "the status after the switch"
+                     (lambda () (and (> status-count count)
+                                     (equal (plist-get (plist-get (driver-status server) :backend) :preference) "local")))
+                     10))
+      ;; `format-mode-line' gives "" in batch Emacs, so the entry ifai put in the mode line is
+      ;; checked and evaluated as the mode line would.
+      (driver-check "the indicator is in mode-line-misc-info" (member ifai--mode-line-entry mode-line-misc-info))
+      (driver-note 'mode_line (substring-no-properties (eval (cadr ifai--mode-line-entry) t)))
+
+      ;; Shut down: the server process must be gone.
+      (eglot-shutdown server)
+      (driver-wait "the server process to exit" (lambda () (not (process-live-p (jsonrpc--process server)))) 10)
+      (driver-note 'server_running_after_shutdown (if (jsonrpc-running-p server) t :json-false))
+      (driver-log "shut down"))))
+
+(condition-case err
+    (progn (driver-run) (driver-finish 0))
+  (error
+   (driver-note 'error (error-message-string err))
+   (driver-log "ERROR: %s" (error-message-string err))
+   (driver-finish 1)))
+
+;;; driver.el ends here
