@@ -242,6 +242,22 @@ describe("CloudClient against a real OpenAI-compatible server", () => {
     expect(fixture.requests[before]!.aborted).toBe(true);
   });
 
+  it("reports a cancel while the answer streams as aborted, not as a finished answer", async () => {
+    fixture.failNext({ kind: "stall", text: "The sum of a and b. " });
+    const before = fixture.requests.length;
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const onText = (text: string): void => {
+      seen.push(text);
+      if (text === "The sum of a and b. ") controller.abort();
+    };
+    const call = client({}, { timeoutMs: 60000 }).chat([{ role: "user", content: "What does add do?" }], { maxTokens: 40, temperature: 0, onText }, controller.signal);
+    expect(await call.catch((e: unknown) => e)).toMatchObject({ kind: "aborted" });
+    expect(seen.at(-1)).toBe("The sum of a and b. ");
+    await fixture.requests[before]!.closed;
+    expect(fixture.requests[before]!.aborted).toBe(true);
+  });
+
   it("routes any task type: chat goes to the cloud in auto, and falls back to local after 503s", async () => {
     const settings = applySettings({ cloud: { cooldownSeconds: 0 } }).settings;
     const router = new Router(routerConfig(settings, {}), { localStatus: () => ({ state: "ready", modelPath: "m" }), cloudProvider: () => ({ name: "fx" }) }, silentLogger());

@@ -3,12 +3,15 @@ import fs from "node:fs";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import zlib from "node:zlib";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CLIENT_ONLY_SECTIONS, serverSettingsOf } from "../clients/vscode/src/clientSettings.js";
+import { parseServerLogLine } from "../clients/vscode/src/serverLog.js";
 import { settingKeys, settingsSchema } from "../src/config/schema.js";
 import { applySettings } from "../src/config/validate.js";
 import { renderVscodeManifest, restrictedSettings, type VscodeProperty } from "../src/devtools/vscodeManifest.js";
 import { ActionCommands, ModelCommands, ServerCommands } from "../src/server/protocol.js";
+import { createLogger } from "../src/util/logger.js";
+import { tempDir } from "./helpers/models.js";
 import { projectRoot } from "./helpers/paths.js";
 
 const clientDir = path.join(projectRoot, "clients", "vscode");
@@ -119,6 +122,39 @@ describe("VS Code extension manifest", () => {
     for (const id of ids) expect(handled.has(id), `${id} has no handler in commands.ts`).toBe(true);
     const referenced = [...Object.values(manifest.contributes.menus).flat(), ...manifest.contributes.keybindings].map((m) => m.command);
     for (const id of referenced) expect(ids).toContain(id);
+  });
+});
+
+describe("VS Code extension: the server's log in the output channel", () => {
+  it("shows each line the server's logger writes at its own level, without pino's bookkeeping", async () => {
+    const dir = tempDir("ifai-log-");
+    try {
+      const file = path.join(dir.path, "server.log");
+      const logger = createLogger({ level: "debug", file }, {});
+      logger.debug("indexing a.ts");
+      logger.info({ folders: 1 }, "index ready");
+      logger.warn("cloud provider fx is cooling down");
+      logger.error({ err: new Error("model file is missing") }, "model load failed");
+      // A log file is written asynchronously (opened, then flushed): wait until all four lines are in.
+      const lines = (): string[] => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+      await vi.waitFor(() => expect(lines()).toHaveLength(4), { timeout: 5_000 });
+      const entries = lines().map(parseServerLogLine);
+      expect(entries.slice(0, 3)).toEqual([
+        { level: "debug", text: "indexing a.ts" },
+        { level: "info", text: 'index ready {"folders":1}' },
+        { level: "warn", text: "cloud provider fx is cooling down" },
+      ]);
+      expect(entries[3]!.level).toBe("error");
+      expect(entries[3]!.text).toMatch(/^model load failed \{"err":\{"type":"Error","message":"model file is missing"\}\}\nError: model file is missing\n\s+at /);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("shows other stderr output (a crash, a native library) as warnings, as it came", () => {
+    expect(parseServerLogLine("Error: boom")).toEqual({ level: "warn", text: "Error: boom" });
+    expect(parseServerLogLine("{not json")).toEqual({ level: "warn", text: "{not json" });
+    expect(parseServerLogLine('{"level":"info"}')).toEqual({ level: "warn", text: '{"level":"info"}' });
   });
 });
 

@@ -10,13 +10,15 @@ export type Behaviour =
   | { kind: "status"; status: number; message?: string; retryAfterSeconds?: number }
   | { kind: "hang" }
   | { kind: "html" }
-  | { kind: "reply"; text: string };
+  | { kind: "reply"; text: string }
+  /** Streams `text`, then holds the stream open, unfinished, until the client closes it (a cancel). */
+  | { kind: "stall"; text: string };
 
 export interface RecordedRequest {
   path: string;
   body: any;
   authorization: string | undefined;
-  /** What was done: "model", "reply", "status 429", "hang", "html", "401 bad key". */
+  /** What was done: "model", "reply", "stall", "status 429", "hang", "html", "401 bad key". */
   answer: string;
   /** The client closed the connection before the answer ended (a cancel or a time-out). */
   aborted: boolean;
@@ -134,9 +136,10 @@ export class OpenAIFixture {
       const choice = chat ? { index: 0, delta: piece ? { content: piece } : {}, finish_reason: finish } : { index: 0, text: piece, finish_reason: finish };
       res.write(`data: ${JSON.stringify({ id: "fx", object: chat ? "chat.completion.chunk" : "text_completion", model: body.model, choices: [choice] })}\n\n`);
     };
-    if (behaviour?.kind === "reply") {
-      record.answer = "reply";
+    if (behaviour?.kind === "reply" || behaviour?.kind === "stall") {
+      record.answer = behaviour.kind;
       for (const piece of behaviour.text.match(/[\s\S]{1,4}/g) ?? []) send(piece, null);
+      if (behaviour.kind === "stall") return;
     } else {
       record.answer = "model";
       try {

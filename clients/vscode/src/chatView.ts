@@ -120,15 +120,18 @@ function html(webview: vscode.Webview): string {
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <style nonce="${nonce}">
-body { padding: 0 8px; font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); }
-#log { display: flex; flex-direction: column; gap: 10px; padding-bottom: 8px; }
-.q { font-weight: 600; white-space: pre-wrap; }
+html, body { height: 100%; margin: 0; }
+/* The log scrolls above a form that stays put, so Stop does not move while an answer streams in. */
+body { display: flex; flex-direction: column; box-sizing: border-box; padding: 0 8px; font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); }
+#log { flex: 1 1 auto; min-height: 0; overflow-y: auto; display: flex; flex-direction: column; gap: 10px; padding-bottom: 8px; }
+.q, .a { white-space: pre-wrap; overflow-wrap: anywhere; }
+.q { font-weight: 600; }
 .q small { font-weight: normal; opacity: .7; }
-.a { white-space: pre-wrap; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }
+.a { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }
 .meta, .notice { opacity: .7; font-size: .9em; }
 .err { color: var(--vscode-errorForeground); }
 .sources a { display: block; color: var(--vscode-textLink-foreground); cursor: pointer; }
-form { position: sticky; bottom: 0; background: var(--vscode-sideBar-background); padding: 6px 0; display: flex; flex-direction: column; gap: 4px; }
+form { flex: none; padding: 6px 0; display: flex; flex-direction: column; gap: 4px; }
 textarea { width: 100%; box-sizing: border-box; resize: vertical; color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); }
 .grow { flex: 1; }
 .row { display: flex; gap: 6px; align-items: center; }
@@ -147,7 +150,8 @@ const vscode = acquireVsCodeApi();
 const $ = (id) => document.getElementById(id);
 const log = $("log"), input = $("input");
 let answer;
-const add = (cls, text) => { const el = document.createElement("div"); el.className = cls; el.textContent = text; log.appendChild(el); el.scrollIntoView({ block: "end" }); return el; };
+const toEnd = () => { log.scrollTop = log.scrollHeight; };
+const add = (cls, text) => { const el = document.createElement("div"); el.className = cls; el.textContent = text; log.appendChild(el); toEnd(); return el; };
 const busy = (on) => { $("stop").disabled = !on; $("send").disabled = on; };
 $("form").addEventListener("submit", (e) => { e.preventDefault(); const text = input.value.trim(); if (!text) return; vscode.postMessage({ type: "ask", text, codebase: $("codebase").checked }); input.value = ""; });
 input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("form").requestSubmit(); } });
@@ -155,7 +159,7 @@ $("stop").addEventListener("click", () => vscode.postMessage({ type: "stop" }));
 window.addEventListener("message", ({ data: m }) => {
   if (m.type === "clear") { log.textContent = ""; busy(false); }
   if (m.type === "start") { const q = add("q", m.question); if (m.context) { const s = document.createElement("small"); s.textContent = " — " + m.context; q.appendChild(s); } answer = add("a", ""); busy(true); }
-  if (m.type === "delta" && answer) { answer.textContent += m.delta; answer.scrollIntoView({ block: "end" }); }
+  if (m.type === "delta" && answer) { answer.textContent += m.delta; toEnd(); }
   if (m.type === "done") {
     if (answer) answer.textContent = m.content;
     add("meta", m.meta);

@@ -11,6 +11,7 @@ import { StatusNotification, type ChatParams, type ChatResponse, type StatusPara
 import { sendChat } from "./chat.js";
 import { ChatViewProvider } from "./chatView.js";
 import { serverSettingsOf } from "./clientSettings.js";
+import { pipeServerLog, pipeServerStdout } from "./serverLog.js";
 import { Commands, registerCommands } from "./commands.js";
 import { StatusBar } from "./statusBar.js";
 
@@ -55,6 +56,8 @@ function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
     // The server works for any language, so every file and untitled buffer is synced.
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: output,
+    // The server's stderr is its pino log: each line at its own level, not all as errors.
+    stdioOptions: { stdout: pipeServerStdout, stderr: pipeServerLog },
     initializationOptions: () => currentServerSettings(),
     middleware: {
       workspace: {

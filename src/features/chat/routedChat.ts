@@ -56,6 +56,8 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
   let textSoFar = "";
   // A backend that stops on the abort still returns what it generated (counts, model); keep it.
   let stopped: ChatResult | undefined;
+  // A cloud stream that is cancelled rejects without its counts; its pieces are counted here instead.
+  let cloudPieces = 0;
   const onText = (text: string): void => {
     textSoFar = text;
     request.onText?.(text);
@@ -84,7 +86,12 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
         if (!client) throw new CloudError("config", `cloud provider ${provider || "(none)"} is not available`);
         model = client.provider.model;
         const messages: ChatMessage[] = route.messages.map((m) => ({ role: m.role, content: redactSecrets(m.content).text }));
-        const r = await client.chat(messages, { maxTokens: request.maxTokens, temperature: request.temperature, maxTimeMs: request.maxTimeMs, onText }, s);
+        cloudPieces = 0;
+        const onPiece = (text: string): void => {
+          cloudPieces++;
+          onText(text);
+        };
+        const r = await client.chat(messages, { maxTokens: request.maxTokens, temperature: request.temperature, maxTimeMs: request.maxTimeMs, onText: onPiece }, s);
         return {
           text: r.text,
           stopReason: r.stopReason,
@@ -106,7 +113,7 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
   if (!answer) {
     const result: ChatResult = stopped
       ? { ...stopped, text: textSoFar || stopped.text, totalMs: performance.now() - started }
-      : { text: textSoFar, stopReason: "aborted", promptTokens: 0, generatedTokens: 0, totalMs: performance.now() - started };
+      : { text: textSoFar, stopReason: "aborted", promptTokens: 0, generatedTokens: attempted.startsWith("cloud") ? cloudPieces : 0, totalMs: performance.now() - started };
     return { result, servedBy: attempted, reason: "cancelled", model: stopped?.model ?? model };
   }
   const { cloudAttempts: _attempts, ...result } = answer.value;

@@ -164,6 +164,9 @@ export class CloudClient {
         }
         if (choice?.finish_reason === "length") stopReason = "max-tokens";
       }
+      // The SDK ends a stream quietly when its signal aborts mid-answer (no exception): a cancel or
+      // a time-out then looks like a finished answer unless it is handled as the error it is.
+      if (why) throw new CloudError("aborted", `stream stopped (${why})`);
     } catch (error) {
       if (why === "max-time" && raw) return { text, stopReason: "max-time", generatedTokens: chunks, ...(firstTokenMs !== undefined ? { firstTokenMs } : {}) };
       if (why === "timeout" && raw) return { text, stopReason: "max-time", generatedTokens: chunks, ...(firstTokenMs !== undefined ? { firstTokenMs } : {}) };
