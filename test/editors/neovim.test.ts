@@ -69,7 +69,9 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
       files: { math: path.join(workspace.root, "src", "math.ts"), scale: path.join(workspace.root, "src", "scale.ts") },
       settings: {
         model: { path: modelPath, threads: 1, batchSize: 32 },
-        completion: { debounceMs: 0, maxTokens: 6, maxMultilineTokens: 6 },
+        // A short server-side debounce: a request the plugin cancels right after sending it is
+        // then always still waiting when $/cancelRequest arrives, however busy the machine is.
+        completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6 },
         // Greedy sampling; room for a long answer so there is something to cancel.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
@@ -77,6 +79,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
         actions: { contextTokens: 0 },
       },
       completion: { line: 1 },
+      ghost: { line: 1, accept: "<C-f>", dismiss: "<C-]>", typed: ";", retry: "ue_factor" },
       action: { line: 1, character: 4, title: "AI: Add documentation comment" },
       chat: { question: "@codebase where is addNumbers defined?" },
       cancel: { question: "Count to one thousand.", key: "<C-c>" },
@@ -146,6 +149,73 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(completion.metrics.source).toBe("model");
     expect(completion.metrics.promptTokens).toBeGreaterThan(0);
     for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
+  });
+
+  it("shows the server's inline suggestion as ghost text (extmarks) after entering insert mode at the end of a line", () => {
+    const { ghost } = steps();
+    // Typed in insert mode at the end of "  const result = val" until the model suggested something.
+    expect(ghost.line).toBe(`  const result = val${"ue_factor".slice(0, ghost.attempts)}`);
+    // The same request sent directly: the server's suggestion at the cursor (temperature 0, so the same).
+    const item = ghost.direct.items[0];
+    expect(item.insertText.length).toBeGreaterThan(0);
+    expect(item.range.start).toEqual(ghost.position);
+    expect(ghost.shown.cursor).toEqual([2, ghost.line.length]);
+    expect(ghost.shown.text).toBe(item.insertText);
+    expect(ghost.shown.marks).toHaveLength(1);
+    const [, row, col, details] = ghost.shown.marks[0];
+    expect([row, col]).toEqual([1, ghost.line.length]);
+    // Virtual text would show a tab as one odd cell; the plugin draws it as spaces ('tabstop' 8).
+    const [first, ...rest] = item.insertText.replace(/\t/g, " ".repeat(8)).split("\n");
+    // Neovim 0.7-0.9 have no inline virtual text; at the end of a line an overlay covers nothing.
+    expect(details.virt_text_pos).toBe("overlay");
+    expect((details.virt_text ?? []).map((chunk: string[]) => chunk[0]).join("")).toBe(first);
+    expect((details.virt_lines ?? []).map((l: string[][]) => l.map((chunk) => chunk[0]).join(""))).toEqual(rest);
+    for (const chunk of details.virt_text ?? []) expect(chunk[1]).toBe("IfaiGhostText");
+    // What Neovim drew: the line, then the suggestion where the cursor is (the model's text is
+    // random; cell-by-cell comparison only holds for printable ASCII that fits the 80 columns).
+    const drawn = ghost.line + first;
+    if (/^[\x20-\x7e]*$/.test(drawn) && drawn.length <= 80) expect(ghost.shown.screen[0]).toBe(drawn.trimEnd());
+    else expect(ghost.shown.screen[0].startsWith(ghost.line)).toBe(true);
+  });
+
+  it("dismisses the ghost text with <C-]>, and <C-f> inserts exactly the suggestion and clears the extmarks", () => {
+    const { ghost } = steps();
+    const item = ghost.direct.items[0];
+    expect(ghost.dismissed).toEqual({ marks: 0, line: ghost.line });
+    // Asked again after typing and deleting a character: the same suggestion, from the server's cache.
+    expect(ghost.again).toBe(item.insertText);
+    const accepted = (ghost.line + item.insertText).split("\n");
+    const lines = SCALE.replace(/\n$/, "").split("\n");
+    expect(ghost.accepted.change.lines).toEqual([lines[0], ...accepted, ...lines.slice(2)]);
+    expect(ghost.accepted.change.marks).toBe(0);
+    expect(ghost.accepted.cursor).toEqual([1 + accepted.length, accepted.at(-1)!.length]);
+    // Leaving insert mode leaves no ghost text behind.
+    expect(ghost.after_insert).toEqual({ marks: 0, mode: "n" });
+  });
+
+  it("cancels the ghost text request in flight when a newer keystroke comes, and the newer one is answered", () => {
+    const { ghost } = steps();
+    const accepted = (ghost.line + ghost.direct.items[0].insertText).split("\n");
+    expect(ghost.cancel.id).toBeGreaterThan(0);
+    expect(ghost.cancel.client_cancelled).toBe(true);
+    expect(ghost.cancel.line).toBe(`${accepted.at(-1)};`);
+    // $/cancelRequest reached the server and stopped that completion; the newer one ran.
+    expect(ghost.cancel.sources).toContain("cancelled");
+    expect(ghost.cancel.sources.at(-1)).not.toMatch(/cancelled|superseded/);
+  });
+
+  it(":IfaiGhostText off stops the requests; the server offers inline completion because the plugin asks for it", () => {
+    const { ghost } = steps();
+    expect(ghost.off.message).toBe("ifai: ghost text off");
+    expect(ghost.off.after).toEqual(ghost.off.before);
+    expect(ghost.off.marks).toBe(0);
+    expect(ghost.off.busy).toBe(false);
+    // Every inline completion request the client sent was the plugin's, but for the test's own one.
+    expect(ghost.inline_sent).toBe(ghost.stats.requests + 1);
+    expect(ghost.provider).toBe(true);
+    expect(ghost.init_inline).toBe("on");
+    // With ghost_text = false the plugin leaves completion.inline alone (the server's default: auto).
+    expect(ghost.init_without).toBe(true);
   });
 
   it("applies a code action picked by title through vim.lsp.buf.code_action and codeAction/resolve", () => {

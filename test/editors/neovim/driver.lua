@@ -1,7 +1,7 @@
 -- Test driver for test/editors/neovim.test.ts: runs inside a real headless Neovim and uses the
--- ifai.nvim plugin the way a user does (setup, open files, completion, a code action picked by
--- its title, :IfaiChat with @codebase, cancelling with the chat buffer's key, the other commands,
--- the status line), then stops the server and quits. Every step waits on a condition with a
+-- ifai.nvim plugin the way a user does (setup, open files, completion, ghost text typed in insert
+-- mode, a code action picked by its title, :IfaiChat with @codebase, cancelling with the chat
+-- buffer's key, the other commands, the status line), then stops the server and quits. Every step waits on a condition with a
 -- deadline; any failure writes the reason to the result file and exits non-zero (cquit).
 local spec = vim.fn.json_decode(table.concat(vim.fn.readfile(os.getenv('IFAI_NVIM_SPEC')), '\n'))
 local result = { steps = {}, messages = {} }
@@ -48,6 +48,55 @@ local function message_since(index, pattern)
       return result.messages[i].msg
     end
   end
+end
+
+--- Runs `scenario(wait, feed)` as a coroutine while Neovim is in insert mode, entered with
+--- `start_keys`. Headless Neovim handles typed keys only in its own input loop, so the scenario
+--- yields in `wait(what, ms, cond)` and the insert loop meanwhile handles what `feed(keys)` typed
+--- (mappings apply) and every event (timers, the server's answers). The scenario's end leaves insert
+--- mode, which ends the nvim_feedkeys call; its failure fails the step.
+local function in_insert_mode(start_keys, scenario)
+  local outcome, failure
+  local function wait(what, ms, cond)
+    local deadline = vim.loop.now() + ms
+    while true do
+      local value = cond()
+      if value then
+        return value
+      end
+      if vim.loop.now() > deadline then
+        fail('timed out after ' .. ms .. ' ms waiting for ' .. what)
+      end
+      coroutine.yield()
+    end
+  end
+  local function feed(keys)
+    api.nvim_feedkeys(api.nvim_replace_termcodes(keys, true, false, true), 'm', false)
+  end
+  local co = coroutine.create(function()
+    outcome = scenario(wait, feed)
+  end)
+  local timer = vim.loop.new_timer()
+  timer:start(0, 10, vim.schedule_wrap(function()
+    -- Not while the scenario itself waits inside vim.wait (buf_request_sync).
+    if coroutine.status(co) ~= 'suspended' then
+      return
+    end
+    local ok, err = coroutine.resume(co)
+    if not ok then
+      failure = (type(err) == 'table' and err) or { ifai_failure = debug.traceback(co, tostring(err)) }
+    end
+    if coroutine.status(co) == 'dead' then
+      timer:stop()
+      timer:close()
+      api.nvim_feedkeys(api.nvim_replace_termcodes('<Esc>', true, false, true), 'n', false)
+    end
+  end))
+  api.nvim_feedkeys(start_keys, 'nx!', false)
+  if failure then
+    error(failure, 0)
+  end
+  return outcome
 end
 
 local function main()
@@ -127,6 +176,175 @@ local function main()
       items = response.result.items,
       metrics = { source = record.source, generatedTokens = record.generatedTokens, promptTokens = record.promptTokens },
     }
+  end)
+
+  step('ghost', function()
+    vim.cmd('buffer ' .. vim.fn.fnameescape(spec.files.scale))
+    local buf = api.nvim_get_current_buf()
+    local ghost = require('ifai.ghost')
+    local keys = spec.ghost
+    local row = spec.ghost.line
+    local line = api.nvim_buf_get_lines(buf, row, row + 1, false)[1]
+    api.nvim_win_set_cursor(0, { row + 1, 0 })
+    -- Every method the client sends, recorded on the way through.
+    local sent = {}
+    local request = client.request
+    client.request = function(...)
+      local args = { ... }
+      table.insert(sent, type(args[1]) == 'string' and args[1] or args[2])
+      return request(...)
+    end
+    local function count_sent(method)
+      return #vim.tbl_filter(function(m)
+        return m == method
+      end, sent)
+    end
+    local function marks()
+      return api.nvim_buf_get_extmarks(buf, ghost.ns, 0, -1, { details = true })
+    end
+    -- What the buffer and the ghost text were at each TextChangedI (after the plugin's own handler).
+    local changes = {}
+    local group = api.nvim_create_augroup('ifai_test_ghost', { clear = true })
+    api.nvim_create_autocmd('TextChangedI', {
+      group = group,
+      buffer = buf,
+      callback = function()
+        table.insert(changes, { lines = api.nvim_buf_get_lines(buf, 0, -1, false), marks = #marks(), requests = ghost.stats.requests })
+      end,
+    })
+    local out = in_insert_mode('A', function(wait, feed)
+      local r = {}
+      -- The tiny model's answer at a position may be empty (its greedy output is not the same on
+      -- every run), so while an answer shows nothing, the next character is typed and the
+      -- plugin asks again, as it does when a user types.
+      local attempts = 0
+      while true do
+        local answered = ghost.stats.responses
+        wait('ghost text or an empty answer at the end of the line', 20000, function()
+          return ghost.visible(buf) or (ghost.stats.responses > answered and not ghost.busy(buf))
+        end)
+        if ghost.visible(buf) then
+          break
+        end
+        attempts = attempts + 1
+        if attempts > #keys.retry then
+          fail('no ghost text after ' .. attempts .. ' answers: ' .. api.nvim_get_current_line())
+        end
+        feed(keys.retry:sub(attempts, attempts))
+      end
+      r.attempts = attempts
+      line = api.nvim_get_current_line()
+      local cursor = api.nvim_win_get_cursor(0)
+      vim.cmd('redraw')
+      local screen_row = vim.fn.win_screenpos(0)[1] + vim.fn.winline() - 1
+      local function screen(srow)
+        local chars = {}
+        for c = 1, vim.o.columns do
+          chars[c] = vim.fn.screenstring(srow, c)
+        end
+        return (table.concat(chars):gsub('%s+$', ''))
+      end
+      r.shown = { cursor = cursor, marks = marks(), text = ghost.text(buf), screen = { screen(screen_row), screen(screen_row + 1) } }
+      -- The same request, sent directly: what the server suggests here.
+      local params = {
+        textDocument = { uri = vim.uri_from_bufnr(buf) },
+        position = { line = row, character = #line },
+        context = { triggerKind = 2 },
+      }
+      local responses = vim.lsp.buf_request_sync(buf, 'textDocument/inlineCompletion', params, 10000)
+      r.direct = responses and responses[client.id] and responses[client.id].result
+      r.position = params.position
+
+      feed(keys.dismiss)
+      wait('the dismissed ghost text to go', 5000, function()
+        return not ghost.visible(buf)
+      end)
+      r.dismissed = { marks = #marks(), line = api.nvim_get_current_line() }
+
+      -- Typing a character and deleting it asks again; the server answers from its cache.
+      feed('x<BS>')
+      wait('the ghost text again', 20000, function()
+        return ghost.visible(buf)
+      end)
+      r.again = ghost.text(buf)
+
+      -- The first request after accepting (at the new end of the line) is overtaken by a keystroke
+      -- typed the moment it is sent, so the plugin cancels it.
+      local armed, cancelled_id = true, nil
+      api.nvim_create_autocmd('User', {
+        group = group,
+        pattern = 'IfaiGhostRequest',
+        callback = function()
+          if armed then
+            armed = false
+            cancelled_id = ghost.pending_id(buf)
+            feed(keys.typed)
+          end
+        end,
+      })
+      local n = #changes
+      feed(keys.accept)
+      wait('the accepted text in the buffer', 5000, function()
+        return #changes > n
+      end)
+      r.accepted = { change = changes[n + 1], cursor = api.nvim_win_get_cursor(0) }
+      wait('the keystroke overtaking the next request', 20000, function()
+        return cancelled_id and #changes > n + 1
+      end)
+      local requests = ghost.stats.requests
+      wait('the request after the keystroke to be answered', 20000, function()
+        return ghost.stats.requests > requests and not ghost.busy(buf)
+      end)
+      local metrics = vim.lsp.buf_request_sync(buf, 'ifai/completionMetrics', { last = 6 }, 5000)
+      r.cancel = {
+        id = cancelled_id,
+        client_cancelled = vim.tbl_contains(ghost.stats.cancelled, cancelled_id),
+        line = api.nvim_get_current_line(),
+        sources = vim.tbl_map(function(rec)
+          return rec.source
+        end, metrics[client.id].result.records),
+      }
+
+      -- Off: typing asks nothing. The plugin would send its request when its debounce timer fires;
+      -- a timer of the same length started later fires after it.
+      local messages = #result.messages
+      vim.cmd('IfaiGhostText off')
+      local before = { requests = ghost.stats.requests, sent = count_sent('textDocument/inlineCompletion') }
+      n = #changes
+      feed(keys.typed)
+      wait('the keystroke with ghost text off', 5000, function()
+        return #changes > n
+      end)
+      local barrier = false
+      vim.defer_fn(function()
+        barrier = true
+      end, require('ifai.config').options.ghost_text_debounce_ms)
+      wait('the debounce time to pass', 5000, function()
+        return barrier
+      end)
+      r.off = {
+        before = before,
+        after = { requests = ghost.stats.requests, sent = count_sent('textDocument/inlineCompletion') },
+        marks = #marks(),
+        busy = ghost.busy(buf),
+        message = message_since(messages, 'ghost text'),
+      }
+      return r
+    end)
+    out.after_insert = { marks = #marks(), mode = api.nvim_get_mode().mode }
+    out.inline_sent = count_sent('textDocument/inlineCompletion')
+    out.line = line
+    out.stats = vim.deepcopy(ghost.stats)
+    -- The ghost text's options reach the server: inline completion is offered.
+    out.provider = client.server_capabilities.inlineCompletionProvider ~= nil
+    out.init_inline = client.config.init_options.completion.inline
+    out.init_without = require('ifai.config').init_options(vim.tbl_extend('force', require('ifai.config').options, { ghost_text = false })).completion.inline == nil
+    vim.cmd('IfaiGhostText on')
+    client.request = request
+    api.nvim_del_augroup_by_id(group)
+    -- Back to the file as it is on disk, for the steps that follow.
+    vim.cmd('edit!')
+    return out
   end)
 
   step('code_action', function()

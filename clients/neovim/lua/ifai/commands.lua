@@ -1,4 +1,5 @@
---- ifai.nvim: the user commands' work (:IfaiModels, :IfaiBackend, :IfaiReindex, :IfaiStatus).
+--- ifai.nvim: the user commands' work (:IfaiModels, :IfaiBackend, :IfaiReindex, :IfaiStatus,
+--- :IfaiGhostText).
 ---
 --- Each runs a server command through `workspace/executeCommand` and reports the answer with
 --- vim.notify. Each also takes an optional callback receiving the raw result, for user code.
@@ -70,6 +71,30 @@ function M.reindex(on_result)
       on_result(result)
     end
   end)
+end
+
+--- :IfaiGhostText on|off|toggle (no argument: toggle): the plugin's ghost text.
+function M.ghost_text(arg)
+  local ghost = require('ifai.ghost')
+  arg = vim.trim(arg or ''):lower()
+  local on
+  if arg == 'on' or arg == 'off' then
+    on = arg == 'on'
+  elseif arg == '' or arg == 'toggle' then
+    on = not ghost.active()
+  else
+    util.notify('usage: :IfaiGhostText on|off|toggle', vim.log.levels.ERROR)
+    return false
+  end
+  ghost.set_enabled(on)
+  local bufnr = vim.api.nvim_get_current_buf()
+  if on and util.client(bufnr) and not ghost.inline_client(bufnr) then
+    -- The server decides at initialize whether it answers inline completion requests.
+    util.notify("ghost text on, but this server does not offer inline completion: set ghost_text = true (or settings.completion.inline = 'on') in setup() and restart it", vim.log.levels.WARN)
+    return false
+  end
+  util.notify('ghost text ' .. (on and 'on' or 'off'))
+  return true
 end
 
 --- :IfaiStatus: the model (`ifai.modelStatus`) and the last `ifai/status` in a few lines.

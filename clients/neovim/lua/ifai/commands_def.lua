@@ -25,6 +25,17 @@ function M.define()
   create('IfaiReindex', function()
     require('ifai.commands').reindex()
   end, { nargs = 0, desc = 'ifai: rebuild the codebase index' })
+  create('IfaiGhostText', function(cmd)
+    require('ifai.commands').ghost_text(cmd.args)
+  end, {
+    nargs = '?',
+    complete = function(lead)
+      return vim.tbl_filter(function(arg)
+        return arg:sub(1, #lead) == lead
+      end, { 'on', 'off', 'toggle' })
+    end,
+    desc = 'ifai: ghost text on, off or toggle',
+  })
   create('IfaiStatus', function()
     require('ifai.commands').status()
   end, { nargs = 0, desc = 'ifai: model, backend and index status' })

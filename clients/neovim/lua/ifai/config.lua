@@ -28,13 +28,24 @@ M.defaults = {
     chat_cancel = '<C-c>',
     --- In the chat buffer: stop the answer if one is streaming, else close the window.
     chat_close = 'q',
-    --- Insert mode, Neovim 0.12+: accept the ghost text (false: no mapping).
+    --- Insert mode: accept the ghost text (native or the plugin's; false: no mapping). With no
+    --- ghost text shown, the key does its usual work.
     inline_accept = '<C-f>',
+    --- Insert mode, the plugin's ghost text: accept its next word.
+    inline_accept_word = '<M-Right>',
+    --- Insert mode, the plugin's ghost text: hide it.
+    inline_dismiss = '<C-]>',
     --- Insert mode, Neovim 0.12+: show the next suggestion (false: no mapping).
     inline_next = '<M-]>',
   },
-  --- Inline completion (ghost text) where Neovim has it (0.12+); completion items otherwise.
+  --- Inline completion (ghost text): Neovim's own where it has it (0.12+), the plugin's elsewhere.
   inline_completion = true,
+  --- The plugin's own ghost text (extmarks): 'auto' uses it where `vim.lsp.inline_completion` is
+  --- missing (0.7-0.11) and inline_completion is on; true also on 0.12+ (instead of Neovim's);
+  --- false never.
+  ghost_text = 'auto',
+  --- Wait this long after a keystroke before asking for ghost text (the server debounces too).
+  ghost_text_debounce_ms = 75,
   --- Neovim 0.11+ without inline completion: show the server's items as you type through
   --- `vim.lsp.completion` (off by default, as completion plugins such as nvim-cmp do this themselves).
   autocomplete = false,
@@ -64,10 +75,19 @@ function M.set(opts)
   return merged
 end
 
---- The initializationOptions the server gets: `settings` with `init_options` over it.
+--- The initializationOptions the server gets: `settings` with `init_options` over it. Unless
+--- ghost_text is false, `completion.inline` defaults to "on": Neovim before 0.12 does not advertise
+--- inline completion, and the server only offers it to clients that do or that ask this way.
 function M.init_options(options)
   options = options or M.options
-  return vim.tbl_deep_extend('force', vim.deepcopy(options.settings or {}), options.init_options or {})
+  local init = vim.tbl_deep_extend('force', vim.deepcopy(options.settings or {}), options.init_options or {})
+  if options.ghost_text ~= false then
+    init.completion = init.completion or {}
+    if init.completion.inline == nil then
+      init.completion.inline = 'on'
+    end
+  end
+  return init
 end
 
 --- Finds the project root of a file: the nearest folder upward holding a root marker, else the

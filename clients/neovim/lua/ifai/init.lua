@@ -3,8 +3,9 @@
 --- `require('ifai').setup(opts)` starts the server for the configured filetypes with whatever
 --- Neovim offers: `vim.lsp.config` + `vim.lsp.enable` on 0.11+, `vim.lsp.start` from a FileType
 --- autocmd on 0.8-0.10, and `vim.lsp.start_client` + `vim.lsp.buf_attach_client` (one client
---- per project root) on 0.7. Completion is inline (ghost text) where `vim.lsp.inline_completion`
---- exists (0.12+) and ordinary completion items elsewhere; code actions use Neovim's own
+--- per project root) on 0.7. Completion is inline (ghost text): Neovim's `vim.lsp.inline_completion`
+--- on 0.12+, the plugin's own extmarks (lua/ifai/ghost.lua) elsewhere, with the server's completion
+--- items besides; code actions use Neovim's own
 --- `vim.lsp.buf.code_action()`. Options: see `:help ifai-options` or lua/ifai/config.lua.
 local config = require('ifai.config')
 local util = require('ifai.util')
@@ -26,7 +27,9 @@ function M.on_attach(client, bufnr)
   end
   local inline = vim.lsp.inline_completion
   local caps = client.server_capabilities or {}
-  if options.inline_completion and inline and inline.enable and caps.inlineCompletionProvider then
+  local ghost = require('ifai.ghost')
+  local native = inline and inline.enable and caps.inlineCompletionProvider
+  if options.inline_completion and native and options.ghost_text ~= true then
     pcall(inline.enable, true, { bufnr = bufnr, client_id = client.id })
     if keys.inline_accept then
       vim.keymap.set('i', keys.inline_accept, function()
@@ -38,8 +41,15 @@ function M.on_attach(client, bufnr)
         inline.select()
       end, { buffer = bufnr, desc = 'ifai: next suggestion' })
     end
-  elseif options.autocomplete and vim.lsp.completion and vim.lsp.completion.enable then
-    pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = true })
+  else
+    -- The plugin's own ghost text; with ghost_text = 'auto' and inline_completion off it stays
+    -- off until :IfaiGhostText on.
+    if options.ghost_text ~= false then
+      ghost.attach(client, bufnr)
+    end
+    if options.autocomplete and vim.lsp.completion and vim.lsp.completion.enable then
+      pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = true })
+    end
   end
   if options.on_attach then
     options.on_attach(client, bufnr)

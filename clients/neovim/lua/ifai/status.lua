@@ -132,6 +132,11 @@ function M.statusline(opts)
   if tps then
     table.insert(parts, tps)
   end
+  local ghost = package.loaded['ifai.ghost']
+  if ghost and ghost.busy(opts.bufnr) then
+    -- A ghost text request is in flight.
+    table.insert(parts, '…')
+  end
   if s.chat and s.chat.busy then
     table.insert(parts, 'chat…')
   end

@@ -91,6 +91,25 @@ function M.line_length(line, encoding)
   return encoding == 'utf-32' and utf32 or utf16
 end
 
+--- The byte offset in a line of a position's character index in a position encoding (clamped to
+--- the line's length, as a position past the end means the end).
+---@param line string
+---@param index integer
+---@param encoding string|nil default "utf-16"
+---@return integer
+function M.byte_index(line, index, encoding)
+  if encoding == 'utf-8' then
+    return math.min(index, #line)
+  end
+  local ok, byte
+  if vim.fn.has('nvim-0.11') == 1 then
+    ok, byte = pcall(vim.str_byteindex, line, encoding == 'utf-32' and 'utf-32' or 'utf-16', index, false)
+  else
+    ok, byte = pcall(vim.str_byteindex, line, index, encoding ~= 'utf-32')
+  end
+  return ok and math.min(byte, #line) or #line
+end
+
 --- Formats a byte count for people: 1.2 GB, 380 MB, 12 KB.
 function M.bytes(n)
   n = tonumber(n) or 0
