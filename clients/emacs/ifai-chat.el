@@ -129,16 +129,6 @@ Nil outside a buffer eglot manages; no selection when BEG or END is nil."
                     (list :start (eglot--pos-to-lsp-position (min beg end))
                           :end (eglot--pos-to-lsp-position (max beg end))))))))
 
-(defun ifai--send-request (server method params &rest args)
-  "Send METHOD with PARAMS to SERVER asynchronously; return the request id.
-ARGS are `jsonrpc-async-request' keywords.  The id is what
-$/cancelRequest needs: jsonrpc 1.0.14 (Emacs 28) and 1.0.25 (Emacs
-30) return it only from their `jsonrpc--async-request-1'."
-  (if (fboundp 'jsonrpc--async-request-1)
-      (car (apply #'jsonrpc--async-request-1 server method params args))
-    (apply #'jsonrpc-async-request server method params args)
-    nil))
-
 ;;;###autoload
 (defun ifai-chat (question &optional beg end)
   "Ask ifai-lsp QUESTION and stream the answer into the chat buffer.

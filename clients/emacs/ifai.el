@@ -20,7 +20,8 @@
 ;;   `ifai-major-modes' (loading the package does it once), as the
 ;;   `ifai-server' class, which sends `ifai-initialization-options'.
 ;; - Completions come from eglot's own `completion-at-point' (one AI item
-;;   per request); AI code actions from `eglot-code-actions'.
+;;   per request) and, as ghost text after point, from `ifai-ghost-mode'
+;;   (ifai-ghost.el); AI code actions from `eglot-code-actions'.
 ;; - `ifai-chat' asks a question (about the region, when active; an
 ;;   @codebase mention searches the project) and streams the answer into
 ;;   the *ifai-chat* buffer, where C-c C-k cancels it.
@@ -80,9 +81,13 @@ See docs/configuration.md of ifai-lsp for every setting."
            :documentation "The params plist of the last ifai/status notification."))
   :documentation "An eglot connection to ifai-lsp.")
 
+(declare-function ifai-ghost--options "ifai-ghost" (options))
+
 (cl-defmethod eglot-initialization-options ((_server ifai-server))
-  "Send `ifai-initialization-options' (an empty object when nil)."
-  (or ifai-initialization-options (make-hash-table)))
+  "Send `ifai-initialization-options' (an empty object when nil).
+With `ifai-ghost-text', inline completion is switched on in them (see
+`ifai-ghost--options')."
+  (ifai-ghost--options (or ifai-initialization-options (make-hash-table))))
 
 (defconst ifai--language-ids
   '((js . "javascript") (js-jsx . "javascriptreact") (javascript . "javascript")
@@ -157,6 +162,16 @@ That is this buffer's (see `ifai--own-server'), else any one running."
   (or (ifai--own-server)
       (car (ifai--live-servers))
       (user-error "ifai: no ifai-lsp server runs; open a file and M-x eglot")))
+
+(defun ifai--send-request (server method params &rest args)
+  "Send METHOD with PARAMS to SERVER asynchronously; return the request id.
+ARGS are `jsonrpc-async-request' keywords.  The id is what
+$/cancelRequest needs: jsonrpc 1.0.14 (Emacs 28) and 1.0.25 (Emacs
+30) return it only from their `jsonrpc--async-request-1'."
+  (if (fboundp 'jsonrpc--async-request-1)
+      (car (apply #'jsonrpc--async-request-1 server method params args))
+    (apply #'jsonrpc-async-request server method params args)
+    nil))
 
 (defun ifai--execute (command &rest arguments)
   "Run the server COMMAND with ARGUMENTS synchronously and return its result."
@@ -251,6 +266,7 @@ Backend preference, model state and the last tokens per second."
     (define-key map "m" #'ifai-models)
     (define-key map "r" #'ifai-reindex)
     (define-key map "a" #'eglot-code-actions)
+    (define-key map "g" #'ifai-ghost-trigger)
     map)
   "Keys for ifai commands, to bind to a prefix key of your choice.")
 (fset 'ifai-command-map ifai-command-map)
@@ -258,6 +274,8 @@ Backend preference, model state and the last tokens per second."
 (ifai-setup)
 
 (provide 'ifai)
-;; The chat lives in its own file; loading it here keeps `(require 'ifai)' the only step.
+;; The chat and the ghost text live in their own files; loading them here keeps
+;; `(require 'ifai)' the only step.
 (require 'ifai-chat)
+(require 'ifai-ghost)
 ;;; ifai.el ends here

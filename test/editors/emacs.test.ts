@@ -12,7 +12,8 @@ import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
  * clients/emacs/ifai.el in real headless Emacs against the real server and the tiny model:
  * test/editors/emacs/driver.el uses the package as a user would (eglot started on a Python file,
  * completion through eglot's capf, a code action through eglot-code-actions, a streamed @codebase
- * chat, a chat cancelled with C-c C-k, a backend switch, eglot-shutdown) and writes what it saw.
+ * chat, a chat cancelled with C-c C-k, ghost text from ifai-ghost-mode, a backend switch,
+ * eglot-shutdown) and writes what it saw.
  * Emacs 28 runs with Debian's eglot 1.9; Emacs 30.1 (eglot 1.17) from .ci/editors-emacs30.sh.
  */
 const clientDir = path.join(projectRoot, "clients", "emacs");
@@ -90,7 +91,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     fixture.failNext({ kind: "reply", text: `\`\`\`python\ndef add_numbers(a, b):\n    ${DOC}\n    return a + b\n\`\`\`` });
     const init = {
       model: { path: modelPath, threads: 1, batchSize: 32 },
-      completion: { debounceMs: 0, maxTokens: 6, maxMultilineTokens: 6 },
+      // A debounce keeps a ghost request in flight long enough for the client's $/cancelRequest
+      // to reach it (source "cancelled"); the tiny model answers 6 tokens in a few ms.
+      completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6 },
       chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
       cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
       router: { fallback: false, taskPreference: { docs: "cloud", chat: "local", completion: "local" } },
@@ -128,13 +131,13 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
       [
         "--batch", "-Q", "-L", clientDir, ...loadPath.flatMap((dir) => ["-L", dir]),
         "--eval", `(setq byte-compile-error-on-warn t byte-compile-dest-file-function (lambda (f) (expand-file-name (concat (file-name-nondirectory f) "c") ${JSON.stringify(outDir)})))`,
-        "-f", "batch-byte-compile", path.join(clientDir, "ifai.el"), path.join(clientDir, "ifai-chat.el"),
+        "-f", "batch-byte-compile", ...["ifai.el", "ifai-chat.el", "ifai-ghost.el"].map((f) => path.join(clientDir, f)),
       ],
       { encoding: "utf8", timeout: 30_000 },
     );
     expect(compile.stderr).not.toMatch(/Warning|Error/);
     expect(compile.status).toBe(0);
-    expect(fs.readdirSync(outDir).sort()).toEqual(["ifai-chat.elc", "ifai.elc"]);
+    expect(fs.readdirSync(outDir).sort()).toEqual(["ifai-chat.elc", "ifai-ghost.elc", "ifai.elc"]);
   });
 
   it("refuses a missing server program with a clear error instead of starting it", () => {
@@ -193,6 +196,71 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.models_listed).toBeGreaterThan(0);
     expect(r.models_buffer).toMatch(/^Models folder: .+\n\n[\s\S]*\* in use, \+ installed\n$/);
     expect(["starting", "scanning", "indexing", "ready"]).toContain(r.reindex_state);
+  });
+
+  it("asks for inline completion (eglot does not advertise it) and turns ifai-ghost-mode on", () => {
+    expect(r.inline_provider).toBe(true);
+    expect(r.ghost_mode).toBe(true);
+    // Inline completion is switched on beside the user's keys unless they set it "off".
+    expect(r.options_merge).toEqual([
+      JSON.stringify({ completion: { inline: "off", maxTokens: 9 } }),
+      JSON.stringify({ "completion.maxTokens": 9, "completion.inline": "on" }),
+      JSON.stringify({ ifai: { completion: { maxTokens: 9, inline: "on" } } }),
+      JSON.stringify({ a: 1 }),
+    ]);
+  });
+
+  it("shows the server's inline item as ghost text at point after typing at the end of a line", () => {
+    expect(r.ghost_text).toBeTruthy();
+    // The same request sent directly gets the same text (from the server's cache).
+    expect(r.ghost_direct).toBe(r.ghost_text);
+    expect(r.ghost_sources).toEqual(["model", "cache"]);
+    expect(r.ghost_after_string).toBe(r.ghost_text);
+    expect(r.ghost_at_point).toBe(true);
+    expect(r.tab_while_shown).toBe("ifai-ghost-accept");
+    expect(r.c_g_while_shown).toBe("ifai-ghost-dismiss");
+  });
+
+  it("dismisses the ghost text with C-g, after which TAB is TAB again", () => {
+    expect(r.ghost_after_dismiss).toBeNull();
+    expect(r.tab_after_dismiss).toBe("indent-for-tab-command");
+  });
+
+  it("cancels the request in flight with $/cancelRequest when a second trigger comes", () => {
+    const [first, second] = r.trigger_ids;
+    expect(r.cancelled_ids).toContain(first);
+    expect(r.cancelled_ids).not.toContain(second);
+    expect(r.trigger_sources).toEqual(["cancelled", "model"]);
+  });
+
+  it("ignores an answer that arrives after point moved", () => {
+    expect(r.ghost_again).toBe(r.ghost_text);
+    expect(r.ghost_after_move).toBeNull();
+  });
+
+  it("accepts the suggestion with TAB: exactly the text, point after it, the ghost gone", () => {
+    expect(r.accepted).toBe(r.ghost_text);
+    expect(r.point_at_end_of_accepted).toBe(true);
+    expect(r.ghost_after_accept).toBeNull();
+  });
+
+  it("accepts a word with M-f and keeps showing the rest", () => {
+    // The tiny model's text varies between runs ("i(" or "i"): the word is computed from it.
+    const word = /^\W*\w+/.exec(r.ghost_text)?.[0] ?? r.ghost_text;
+    expect(r.after_word).toBe(word);
+    expect(r.rest_after_word).toBe(r.ghost_text === word ? null : r.ghost_text.slice(word.length));
+    expect(r.accepted_in_parts).toBe(r.ghost_text);
+  });
+
+  it("keeps showing the rest of the suggestion while its first character is typed", () => {
+    expect(r.rest_after_typing).toBe(r.ghost_text.length > 1 ? r.ghost_text.slice(1) : null);
+  });
+
+  it("makes no inline request with ifai-ghost-text nil", () => {
+    expect(r.mode_when_off).toBe(false);
+    expect(r.timer_when_off).toBe(false);
+    expect(r.other_buffer_mode).toBe(false);
+    expect(r.requests_when_off).toBe(0);
   });
 
   it("shuts the server down with eglot-shutdown", () => {

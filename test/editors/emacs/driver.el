@@ -13,8 +13,9 @@
 ;; It uses ifai.el as a user would: the server registered by loading the
 ;; package, eglot started on a Python file, completion through eglot's
 ;; capf, a code action through `eglot-code-actions', two chats (one
-;; cancelled with the chat buffer's C-c C-k), a backend switch, and
-;; `eglot-shutdown'.  Every wait polls for a condition with a deadline.
+;; cancelled with the chat buffer's C-c C-k), ghost text typed for,
+;; cancelled, dismissed and accepted through `ifai-ghost-mode''s keys, a
+;; backend switch, and `eglot-shutdown'.  Every wait polls for a condition with a deadline.
 ;; The result file records what was seen; any error exits non-zero.
 
 ;;; Code:
@@ -64,6 +65,138 @@
 (defun driver-status (server)
   "SERVER's last ifai/status params."
   (ifai-server-status server))
+
+;;;; Ghost text
+
+(defun driver-metrics (server)
+  "The sources of SERVER's completion metrics records, oldest first."
+  (mapcar (lambda (record) (plist-get record :source))
+          (plist-get (jsonrpc-request server :ifai/completionMetrics nil) :records)))
+
+(defun driver-events-count (server string)
+  "How many times STRING occurs in SERVER's events buffer."
+  (with-current-buffer (jsonrpc-events-buffer server)
+    (save-excursion
+      (goto-char (point-min))
+      (let ((count 0))
+        (while (search-forward string nil t) (cl-incf count))
+        count))))
+
+(defun driver-cancelled-ids (server)
+  "The ids of the $/cancelRequest notifications in SERVER's events buffer.
+eglot 1.9 logs messages as plists, 1.17 as JSON."
+  (with-current-buffer (jsonrpc-events-buffer server)
+    (save-excursion
+      (goto-char (point-min))
+      (let (ids)
+        (while (search-forward "$/cancelRequest" nil t)
+          (when (re-search-forward "\\(?::id \\|\"id\":\\)\\([0-9]+\\)" nil t)
+            (cl-pushnew (string-to-number (match-string 1)) ids)))
+        (nreverse ids)))))
+
+(defun driver-ghost-wait (what)
+  "Wait for the ghost request in flight to be answered, naming WHAT."
+  (driver-wait what (lambda () (and (null ifai-ghost--timer) (null ifai-ghost--inflight))) 20))
+
+(defun driver-ghost (server)
+  "Ghost text in the current buffer (app.py), managed by SERVER."
+  ;; Keyboard macros, like the command loop, act on the selected window's buffer.
+  (switch-to-buffer (current-buffer))
+  (driver-note (quote inline_provider) (if (ifai-ghost--capable-p server) t :json-false))
+  (driver-note 'ghost_mode (if ifai-ghost-mode t :json-false))
+  ;; How the options are merged: kept when set to "off", added beside other keys otherwise.
+  (driver-note 'options_merge
+               (vector (json-serialize (ifai-ghost--options '(:completion (:inline "off" :maxTokens 9))))
+                       (json-serialize (ifai-ghost--options '((completion.maxTokens . 9))))
+                       (json-serialize (ifai-ghost--options '(:ifai (:completion (:maxTokens 9)))))
+                       (json-serialize (let ((ifai-ghost-text nil)) (ifai-ghost--options '(:a 1))))))
+  ;; Typing the colon at the end of a line: post-command-hook, the delay's timer, the request.
+  ;; (The tiny model's greedy answer there is non-empty and has a word and a non-word.)
+  (goto-char (point-max))
+  (insert "\n\ndef multiply_numbers(a, b)")
+  (execute-kbd-macro ":")
+  (driver-ghost-wait "the ghost text's answer")
+  (let* ((shown (ifai-ghost-current))
+         (after (and ifai-ghost--overlay (overlay-get ifai-ghost--overlay 'after-string)))
+         (direct (jsonrpc-request server :textDocument/inlineCompletion
+                                  (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2))))))
+    (driver-log "ghost text %S" shown)
+    (driver-note 'ghost_text shown)
+    (driver-note 'ghost_after_string (and after (substring-no-properties after)))
+    (driver-note 'ghost_at_point (and ifai-ghost--overlay (= (overlay-start ifai-ghost--overlay) (point))))
+    (driver-note 'ghost_direct (plist-get (elt (plist-get direct :items) 0) :insertText))
+    (driver-note 'ghost_sources (vconcat (last (driver-metrics server) 2)))
+    (driver-note 'tab_while_shown (symbol-name (key-binding (kbd "TAB")))))
+  ;; C-g dismisses it, and TAB is TAB again.  (C-g in a keyboard macro quits, so its binding
+  ;; is called as the command loop would.)
+  (driver-note 'c_g_while_shown (symbol-name (key-binding (kbd "C-g"))))
+  (call-interactively (key-binding (kbd "C-g")))
+  (driver-note 'ghost_after_dismiss (ifai-ghost-current))
+  (driver-note 'tab_after_dismiss (symbol-name (key-binding (kbd "TAB"))))
+  (let ((line-end (point)))
+    ;; Two triggers in a row at a new place: the second cancels the first.
+    (goto-char (point-min))
+    (search-forward "' + name")
+    (let* ((records (length (driver-metrics server)))
+           (first (driver-request-id (call-interactively #'ifai-ghost-trigger)))
+           (second (driver-request-id (call-interactively #'ifai-ghost-trigger))))
+      (driver-ghost-wait "the second trigger's answer")
+      (driver-note 'trigger_ids (vector first second))
+      (driver-note 'cancelled_ids (vconcat (driver-cancelled-ids server)))
+      (driver-note 'trigger_sources (vconcat (nthcdr records (driver-metrics server)))))
+    (call-interactively #'ifai-ghost-dismiss)
+    ;; An answer that arrives after point moved is not shown (the cache answers "i(" here).
+    (goto-char line-end)
+    (call-interactively #'ifai-ghost-trigger)
+    (backward-char)
+    (driver-ghost-wait "the stale answer")
+    (driver-note 'ghost_after_move (ifai-ghost-current))
+    ;; Back at the end of the new line: the suggestion again (from the cache), accepted with TAB.
+    (goto-char line-end)
+    (call-interactively #'ifai-ghost-trigger)
+    (driver-ghost-wait "the suggestion again")
+    (driver-note 'ghost_again (ifai-ghost-current))
+    (execute-kbd-macro (kbd "TAB"))
+    (driver-note 'accepted (buffer-substring-no-properties line-end (point)))
+    (driver-note 'point_at_end_of_accepted (= (point) (+ line-end (length (driver-get 'ghost_text)))))
+    (driver-note 'ghost_after_accept (ifai-ghost-current))
+    ;; Without the accepted text the cache has it again: M-f takes a word, TAB the rest if any.
+    (delete-region line-end (point))
+    (call-interactively #'ifai-ghost-trigger)
+    (driver-ghost-wait "the suggestion once more")
+    (driver-note 'ghost_once_more (ifai-ghost-current))
+    (execute-kbd-macro (kbd "M-f"))
+    (driver-note 'after_word (buffer-substring-no-properties line-end (point)))
+    (driver-note 'rest_after_word (ifai-ghost-current))
+    (when (ifai-ghost-current) (execute-kbd-macro (kbd "TAB")))
+    (driver-note 'accepted_in_parts (buffer-substring-no-properties line-end (point)))
+    ;; Typing the suggestion's first character keeps the rest shown, before any new answer.
+    (delete-region line-end (point))
+    (call-interactively #'ifai-ghost-trigger)
+    (driver-ghost-wait "the suggestion to type through")
+    (execute-kbd-macro (substring (ifai-ghost-current) 0 1))
+    (driver-note 'rest_after_typing (ifai-ghost-current))
+    (call-interactively #'ifai-ghost-dismiss))
+  ;; With ifai-ghost-text nil the mode goes off: typing asks nothing, and a new buffer of the
+  ;; same server does not get the mode.
+  (let ((requests (driver-events-count server "textDocument/inlineCompletion")))
+    (customize-set-variable 'ifai-ghost-text nil)
+    (driver-note 'mode_when_off (if ifai-ghost-mode t :json-false))
+    (execute-kbd-macro "x")
+    (driver-note 'timer_when_off (if ifai-ghost--timer t :json-false))
+    (with-current-buffer (find-file-noselect (expand-file-name "geometry.py" (getenv "IFAI_WORKSPACE")))
+      (driver-wait "eglot to manage geometry.py" (lambda () (eglot-managed-p)) 10)
+      (driver-note 'other_buffer_mode (if ifai-ghost-mode t :json-false)))
+    (driver-metrics server)
+    (driver-note 'requests_when_off (- (driver-events-count server "textDocument/inlineCompletion") requests))))
+
+(defun driver-request-id (request)
+  "REQUEST's jsonrpc id."
+  (and request (ifai-ghost--request-id request)))
+
+(defun driver-get (key)
+  "The value recorded for KEY."
+  (alist-get key driver-result))
 
 (defun driver-run ()
   "The scenario."
@@ -216,6 +349,9 @@
       ;; checked and evaluated as the mode line would.
       (driver-check "the indicator is in mode-line-misc-info" (member ifai--mode-line-entry mode-line-misc-info))
       (driver-note 'mode_line (substring-no-properties (eval (cadr ifai--mode-line-entry) t)))
+
+      (driver-ghost server)
+      (driver-log "ghost text done")
 
       ;; Shut down: the server process must be gone.
       (eglot-shutdown server)
