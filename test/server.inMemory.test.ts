@@ -38,6 +38,9 @@ describe("in-memory client/server pair", () => {
     expect(m.records[0]!.source).toBe("model");
     expect(m.records[0]!.mode).toBe("single-line");
     expect(m.rss).toBeGreaterThan(0);
+    // The breakdown separates what only the server holds from file-backed pages (the mapped model).
+    expect(m.memory?.heapUsed).toBeGreaterThan(0);
+    if (process.platform === "linux") expect(m.memory!.anon! + m.memory!.file!).toBeGreaterThan(m.rss * 0.9);
     // The model is now loaded and its status says so.
     await client.waitForNotification("ifai/status", (p: StatusParams) => p.model.state === "ready");
   });

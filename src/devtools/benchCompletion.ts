@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import type { CompletionMetricsRecord, CompletionMetricsResult } from "../server/protocol.js";
+import type { CompletionMetricsRecord, CompletionMetricsResult, MemorySnapshot } from "../server/protocol.js";
 import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
 import { buildTrace, type TraceEvent } from "./bench/typingTrace.js";
 import { formatSummary, summarize } from "./bench/stats.js";
@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});
   const metrics = async (): Promise<CompletionMetricsResult> => connection.sendRequest("ifai/completionMetrics", {});
-  const idleRss = (await metrics()).rss;
+  const idle = await metrics();
+  const idleRss = idle.rss;
+  const memoryAt: Array<[string, MemorySnapshot | undefined]> = [["idle (initialized)", idle.memory]];
   await connection.sendNotification("textDocument/didOpen", { textDocument: { uri: doc.uri, languageId: "javascript", version: 1, text: initial } });
 
   const sent: Sent[] = [];
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
   request("type");
   await pending!.done;
   const coldMs = sent[0]!.clientMs ?? Number.NaN;
+  memoryAt.push(["model loaded, first suggestion", (await metrics()).memory]);
 
   const trace = buildTrace(region, { keyIntervalMs: 110, pauseMs: 450 });
   let typedThrough = 0;
@@ -160,6 +163,7 @@ async function main(): Promise<void> {
   const result = (await connection.sendRequest("ifai/completionMetrics", { last: sent.length })) as CompletionMetricsResult;
   const records = result.records.sort((a, b) => a.requestId - b.requestId);
   if (records.length !== sent.length) throw new Error(`expected ${sent.length} metric records, got ${records.length}`);
+  memoryAt.push(["after the trace", result.memory]);
   await connection.sendRequest("shutdown");
   await connection.sendNotification("exit");
   connection.dispose();
@@ -195,6 +199,7 @@ async function main(): Promise<void> {
   log(formatSummary("mid-line edit → first token", cold, "ms"));
   log(`model answers with a cold prompt after the first (prefix window re-anchored): ${reanchored}`);
   log(`server RSS idle ${(idleRss / 2 ** 20).toFixed(0)} MiB, after the trace ${(result.rss / 2 ** 20).toFixed(0)} MiB`);
+  for (const line of formatMemory(memoryAt, fs.statSync(modelPath).size)) log(line);
 
   log();
   log("naive baseline: a fresh infill per keystroke (no KV-cache reuse), same prompts, same engine, same threads");
@@ -224,10 +229,29 @@ async function main(): Promise<void> {
     superseded,
     rssIdleMiB: Math.round(idleRss / 2 ** 20),
     rssAfterMiB: Math.round(result.rss / 2 ** 20),
+    ...(result.memory?.anon !== undefined ? { rssAfterAnonMiB: mib(result.memory.anon), rssAfterFileMiB: mib(result.memory.file ?? 0) } : {}),
     naiveFirstTokenMs: naiveFirst,
     naiveOverOursP50: Number(ratio.toFixed(2)),
   };
   log(JSON.stringify(figures));
+}
+
+const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
+
+/**
+ * The server's memory at each stage. RSS counts the mapped GGUF's pages, which are file-backed,
+ * shared with the page cache and reclaimable; "anon" is what only the server holds, so anon plus
+ * the model file's size is the honest cost of a loaded model.
+ */
+function formatMemory(stages: Array<[string, MemorySnapshot | undefined]>, modelBytes: number): string[] {
+  const known = stages.filter((s): s is [string, MemorySnapshot] => s[1] !== undefined);
+  if (known.length === 0) return [];
+  const cell = (n: number | undefined): string => (n === undefined ? "?" : String(mib(n))).padStart(6);
+  const lines = [`server memory, MiB (model file ${mib(modelBytes)}):   rss   anon   file   heap  heapUsed  external`];
+  for (const [stage, m] of known) {
+    lines.push(`  ${stage.padEnd(46)}${cell(m.rss)} ${cell(m.anon)} ${cell(m.file)} ${cell(m.heapTotal)} ${cell(m.heapUsed)}    ${cell(m.external)}`);
+  }
+  return lines;
 }
 
 main().catch((error: unknown) => {

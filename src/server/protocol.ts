@@ -56,6 +56,27 @@ export interface CompletionMetricsResult {
   records: CompletionMetricsRecord[];
   /** Resident memory of the server process, bytes. */
   rss: number;
+  /** Where that memory is (anonymous vs file-backed, V8 heap), bytes: the mapped model counts in rss but is reclaimable. */
+  memory?: MemorySnapshot;
+}
+/**
+ * Where the server's resident memory is, bytes. The GGUF weights are mapped from the file, so
+ * their pages count in `rss` but are shared with the page cache and reclaimable: `anon` is what
+ * only this process holds (heaps, KV cache, llama.cpp buffers), `file` the file-backed rest (the
+ * mapped model, the node binary, libraries).
+ */
+export interface MemorySnapshot {
+  rss: number;
+  /** Anonymous resident memory (Linux only). */
+  anon?: number;
+  /** File-backed resident memory (Linux only). */
+  file?: number;
+  /** V8's heap: committed and in use. */
+  heapTotal: number;
+  heapUsed: number;
+  /** Memory of JS objects held outside V8's heap (Buffers, ArrayBuffers). */
+  external: number;
+  arrayBuffers: number;
 }
 
 /** `ifai/indexStatus` (client → server request): the state of the codebase index. */

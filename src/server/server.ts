@@ -31,6 +31,7 @@ import { registerModelHandlers } from "./modelHandlers.js";
 import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
+import { memorySnapshot } from "../util/memory.js";
 
 export function completionSettings(settings: Settings): CompletionSettings {
   return {
@@ -159,7 +160,8 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       guard(logger, CompletionMetricsRequest.method, (p: CompletionMetricsParams | undefined): CompletionMetricsResult => {
         const records = service.recentMetrics();
         const last = p?.last;
-        return { records: last && last > 0 ? records.slice(-last) : records, rss: process.memoryUsage().rss };
+        const memory = memorySnapshot();
+        return { records: last && last > 0 ? records.slice(-last) : records, rss: memory.rss, memory };
       }),
     );
 

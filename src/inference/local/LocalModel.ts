@@ -6,6 +6,7 @@ import type { Logger } from "../../util/logger.js";
 import { ModelUnavailableError, type ModelStatus } from "../types.js";
 import { getLlamaRuntime, type GpuSetting } from "./llamaRuntime.js";
 import { estimateMemory, InsufficientMemoryError, planContext, type ContextPlan } from "./memoryGuard.js";
+import { nativeGarbage } from "./nativeGarbage.js";
 
 export interface LocalModelOptions {
   modelPath: string;
@@ -209,6 +210,7 @@ export class LocalModel {
       });
       if (plan.notice) this.logger.warn({ modelPath: options.modelPath }, plan.notice);
       this.logger.info({ modelPath: options.modelPath, loadMs, gpu: llama.gpu, threads: options.threads }, "model loaded");
+      nativeGarbage.collectSoon();
       return loaded;
     } catch (error) {
       const message = describeLoadError(options.modelPath, error);

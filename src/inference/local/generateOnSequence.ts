@@ -1,5 +1,6 @@
 import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import type { StopReason } from "../types.js";
+import { nativeGarbage } from "./nativeGarbage.js";
 
 export interface SequenceGeneration {
   model: LlamaModel;
@@ -42,6 +43,16 @@ export interface SequenceOutcome {
  * then sample until a stop token, the callback, the token cap, the deadline or a cancel.
  */
 export async function generateOnSequence(g: SequenceGeneration): Promise<SequenceOutcome> {
+  const counter = { evaluations: 0 };
+  try {
+    return await generate(g, counter);
+  } finally {
+    // Every evaluation call leaves a sampler whose native buffer only a collection frees.
+    nativeGarbage.noteEvaluations(g.model, counter.evaluations);
+  }
+}
+
+async function generate(g: SequenceGeneration, counter: { evaluations: number }): Promise<SequenceOutcome> {
   const { model, sequence, tokens, signal } = g;
   await sequence.adaptStateToTokens(tokens, false);
   let position = Math.min(sequence.nextTokenIndex, tokens.length);
@@ -55,6 +66,7 @@ export async function generateOnSequence(g: SequenceGeneration): Promise<Sequenc
 
   while (tokens.length - position > g.step) {
     if (signal.aborted) return outcome;
+    counter.evaluations++;
     await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(position, position + g.step));
     position += g.step;
     outcome.evaluatedTokens = position - reusedTokens;
@@ -64,6 +76,7 @@ export async function generateOnSequence(g: SequenceGeneration): Promise<Sequenc
 
   const generated: Token[] = [];
   let reason: StopReason = "end-of-generation";
+  counter.evaluations++;
   const iterator = sequence.evaluate(tokens.slice(position), g.sampling(generated));
   try {
     for await (const token of iterator) {
