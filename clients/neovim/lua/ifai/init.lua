@@ -72,21 +72,30 @@ local function real_file(bufnr)
   return vim.bo[bufnr].buftype == '' and name ~= '' and not name:match('^%a+://')
 end
 
---- 0.7: attaches the buffer to its root's client, starting that client first when needed.
-local function attach_07(bufnr)
+--- The client config for a buffer's project root, or nil for buffers the server should not see.
+local function config_for(bufnr)
   local options = config.options
   if not real_file(bufnr) or not executable(options.cmd) then
+    return nil
+  end
+  local cfg = config.client_config(options)
+  cfg.root_dir = config.find_root(vim.api.nvim_buf_get_name(bufnr), options.root_markers)
+  cfg.filetypes = nil
+  cfg.root_markers = nil
+  return cfg
+end
+
+--- 0.7: attaches the buffer to its root's client, starting that client first when needed.
+local function attach_07(bufnr)
+  local cfg = config_for(bufnr)
+  if not cfg then
     return
   end
-  local root = config.find_root(vim.api.nvim_buf_get_name(bufnr), options.root_markers)
+  local root = cfg.root_dir
   local id = clients_by_root[root]
   local client = id and vim.lsp.get_client_by_id(id)
   if not client or client.is_stopped() then
-    local cfg = config.client_config(options)
-    cfg.root_dir = root
     cfg.workspace_folders = { { uri = vim.uri_from_fname(root), name = root } }
-    cfg.filetypes = nil
-    cfg.root_markers = nil
     id = vim.lsp.start_client(cfg)
     if not id then
       return
@@ -98,15 +107,10 @@ end
 
 --- 0.8-0.10: `vim.lsp.start` reuses a client with the same name and root.
 local function attach_08(bufnr)
-  local options = config.options
-  if not real_file(bufnr) or not executable(options.cmd) then
-    return
+  local cfg = config_for(bufnr)
+  if cfg then
+    vim.lsp.start(cfg, { bufnr = bufnr })
   end
-  local cfg = config.client_config(options)
-  cfg.root_dir = config.find_root(vim.api.nvim_buf_get_name(bufnr), options.root_markers)
-  cfg.filetypes = nil
-  cfg.root_markers = nil
-  vim.lsp.start(cfg, { bufnr = bufnr })
 end
 
 --- Sets the plugin up and starts the server for the configured filetypes.
