@@ -5,13 +5,14 @@ import { describeWithEditor } from "../helpers/editors.js";
 import { tinyModel } from "../helpers/models.js";
 import { OpenAIFixture } from "../helpers/openaiFixture.js";
 import { quickOpen, quickPickRow, runCommand, statusBarItem, webview } from "./vscode/ui.js";
-import { clientDir, findCodeServer, settings, withDeadline, Workbench } from "./vscode/workbench.js";
+import { clientDir, EXTENSION_ID as EXTENSION, findCodeServer, settings, vsixPath, withDeadline, Workbench } from "./vscode/workbench.js";
 
 /**
  * The VS Code client in a real VS Code: code-server 4.100.3 (VS Code 1.100.3, installed by
  * .ci/editors-vscode.sh) runs the extension host once a headless Chromium, started by Playwright,
- * opens its workbench (set-up in ./vscode/workbench.ts). A driver extension
- * (test/fixtures/vscode-driver) first exercises the bundled ifai extension through public VS Code
+ * opens its workbench (set-up in ./vscode/workbench.ts). The ifai extension is the .vsix that
+ * `npm run package:vscode` packs from the current sources, installed by code-server's own CLI, as
+ * users install it. A driver extension (test/fixtures/vscode-driver) first exercises it through public VS Code
  * APIs and posts each step's result to this test's HTTP server; the first tests assert on them.
  * Then the tests use the workbench as a user does, through Playwright: the command palette, the
  * chat webview, the status bar and its quick pick, asking the driver about VS Code's state where
@@ -21,7 +22,6 @@ import { clientDir, findCodeServer, settings, withDeadline, Workbench } from "./
  * in order: each UI test starts where the one before left the workbench.
  */
 
-const EXTENSION = "ifai.ifai-lsp-vscode";
 const FILE = "src/calc.py";
 const SOURCE = "def add_numbers(a, b):\n    return a + b\n\n\ndef average(values):\n    total = \n";
 const DOCS_REPLY = '```python\ndef add_numbers(a, b):\n    """Return the sum of a and b."""\n    return a + b\n```\n';
@@ -59,8 +59,21 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     await fixture?.stop();
   });
 
-  it("activates the extension in VS Code's extension host and starts the server", () => {
+  it("installs the packaged .vsix with code-server's CLI, activates that copy in the extension host and starts the server", () => {
+    const install = bench.install!;
+    expect(install.vsix).toBe(vsixPath);
+    expect(install.output).toMatch(/Extension 'ifai-lsp-vscode\.vsix' was successfully installed/);
+    // A real folder unpacked from the package (not a link to the sources), holding the fresh bundle.
+    expect(path.basename(install.dir)).toBe("ifai.ifai-lsp-vscode-0.1.0");
+    expect(fs.lstatSync(install.dir).isDirectory()).toBe(true);
+    const listed = JSON.parse(fs.readFileSync(path.join(bench.dirs.extensions, "extensions.json"), "utf8")) as Array<{ identifier: { id: string }; relativeLocation: string; metadata?: { source?: string } }>;
+    expect(listed.find((e) => e.identifier.id === EXTENSION)).toMatchObject({ relativeLocation: "ifai.ifai-lsp-vscode-0.1.0", metadata: { source: "vsix" } });
+    const installed = JSON.parse(fs.readFileSync(path.join(install.dir, "package.json"), "utf8"));
+    expect(`${installed.publisher}.${installed.name}`).toBe(EXTENSION);
+    expect(fs.readFileSync(path.join(install.dir, "dist", "extension.js"), "utf8")).toBe(fs.readFileSync(path.join(clientDir, "dist", "extension.js"), "utf8"));
     const value = step("activate");
+    expect(value.isActive).toBe(true);
+    expect(value.extensionPath).toBe(install.dir);
     expect(value.appName).toMatch(/code/i);
     expect(value.pid).toBeGreaterThan(0);
     // The extension host received code-server's environment (the driver URL proves it too).

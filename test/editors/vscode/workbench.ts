@@ -12,8 +12,9 @@ import { binPath, nodeBinary, projectRoot } from "../../helpers/paths.js";
 
 /**
  * The set-up behind test/editors/vscode.test.ts: code-server 4.100.3 (VS Code 1.100.3, installed by
- * .ci/editors-vscode.sh) with the ifai extension and the test driver extension
- * (test/fixtures/vscode-driver) in its extensions folder, and a headless Chromium that Playwright
+ * .ci/editors-vscode.sh) with the ifai extension installed as users install it (the .vsix packed from
+ * the current sources, installed by code-server's CLI) and the test driver extension
+ * (test/fixtures/vscode-driver, symlinked) in its extensions folder, and a headless Chromium that Playwright
  * starts and points at the workbench (the extension host only starts once a browser opens it).
  * The driver posts each step's result to a small HTTP server here. After its API steps it waits
  * on GET /next, so that the test can drive the workbench UI while the ifai server still runs and
@@ -23,6 +24,9 @@ import { binPath, nodeBinary, projectRoot } from "../../helpers/paths.js";
 
 const codeServerEntry = path.join(projectRoot, ".cache", "code-server", "node_modules", "code-server", "out", "node", "entry.js");
 export const clientDir = path.join(projectRoot, "clients", "vscode");
+/** Where `npm run package:vscode` writes the extension's package. */
+export const vsixPath = path.join(clientDir, "ifai-lsp-vscode.vsix");
+export const EXTENSION_ID = "ifai.ifai-lsp-vscode";
 const driverDir = path.join(projectRoot, "test", "fixtures", "vscode-driver");
 
 /** code-server must run on Node 20 (its native modules are built for it), not the project's Node 24 first on PATH. */
@@ -33,6 +37,11 @@ function systemNode(): string | undefined {
     if (fs.existsSync(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** The extension's version, from its manifest (the installed folder is named `<publisher>.<name>-<version>`). */
+export function clientVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(clientDir, "package.json"), "utf8")) as { version: string }).version;
 }
 
 export type CodeServerCheck = EditorCheck & { node?: string; chromium?: string };
@@ -109,6 +118,8 @@ export class Workbench {
   readonly steps = new Map<string, StepResult>();
   finished: { failed: boolean; error?: string } | undefined;
   codeServer: ChildProcess | undefined;
+  /** The .vsix installed, what code-server's CLI said, and the folder it installed the extension into. */
+  install: { vsix: string; output: string; dir: string } | undefined;
   browser: Browser | undefined;
   page!: Page;
   /** Errors the workbench's scripts wrote to the browser console (shown with the logs when a step fails). */
@@ -152,25 +163,19 @@ export class Workbench {
 
   /** Starts everything and resolves once the driver has run its API steps and waits for the UI tests (or gave up). */
   async start(check: CodeServerCheck): Promise<void> {
-    // The extension is tested as users get it: the real esbuild bundle, rebuilt from the sources now.
-    execFileSync("npm", ["run", "--silent", "build:vscode"], { cwd: projectRoot, stdio: "pipe", timeout: 60_000 });
     for (const dir of Object.values(this.dirs)) fs.mkdirSync(dir, { recursive: true });
-    fs.symlinkSync(clientDir, path.join(this.dirs.extensions, "ifai.ifai-lsp-vscode-0.1.0"));
+    // The driver is a test fixture, not something users install: its folder is linked in as it is.
+    // First, because VS Code loads only what the folder's extensions.json lists, and the install
+    // below writes that file, listing the folders it finds there besides the one it installs.
     fs.symlinkSync(driverDir, path.join(this.dirs.extensions, "ifai-test.ifai-vscode-driver-0.0.1"));
+    this.installFromVsix(check);
     fs.mkdirSync(path.join(this.dirs.userData, "User"), { recursive: true });
     fs.writeFileSync(path.join(this.dirs.userData, "User", "settings.json"), JSON.stringify(this.options.settings, null, 2));
     await new Promise<void>((resolve) => this.driverServer.listen(0, "127.0.0.1", resolve));
     const driverUrl = `http://127.0.0.1:${(this.driverServer.address() as AddressInfo).port}`;
 
-    const env = {
-      ...process.env,
-      // code-server hands its environment to the extension host: the driver and the ifai server read these.
-      IFAI_VSCODE_DRIVER_URL: driverUrl,
-      IFAI_CACHE_DIR: this.dirs.cache,
-      // code-server keeps its own state under XDG folders; keep it out of the user's home.
-      XDG_DATA_HOME: path.join(this.dirs.xdg, "data"),
-      XDG_CONFIG_HOME: path.join(this.dirs.xdg, "config"),
-    };
+    // code-server hands its environment to the extension host: the driver and the ifai server read these.
+    const env = { ...this.codeServerEnv(), IFAI_VSCODE_DRIVER_URL: driverUrl, IFAI_CACHE_DIR: this.dirs.cache };
     this.codeServer = spawn(
       check.node!,
       [
@@ -181,9 +186,7 @@ export class Workbench {
         "--disable-update-check",
         "--disable-workspace-trust",
         "--disable-getting-started-override",
-        "--config", path.join(this.dirs.xdg, "code-server.yaml"),
-        "--user-data-dir", this.dirs.userData,
-        "--extensions-dir", this.dirs.extensions,
+        ...this.stateArgs(),
         this.workspace.root,
       ],
       { env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
@@ -226,6 +229,32 @@ export class Workbench {
       this.dumpLogs();
       throw error;
     }
+  }
+
+  /**
+   * Installs the extension as users do: `npm run package:vscode` bundles the current sources and
+   * packs the .vsix, and code-server's own CLI installs that file into the extensions folder.
+   * (test/vscodeClient.test.ts packs the same file; vitest runs test files one at a time.)
+   */
+  private installFromVsix(check: CodeServerCheck): void {
+    execFileSync("npm", ["run", "--silent", "package:vscode"], { cwd: projectRoot, stdio: "pipe", timeout: 60_000 });
+    const output = execFileSync(check.node!, [codeServerEntry, ...this.stateArgs(), "--install-extension", vsixPath], {
+      env: this.codeServerEnv(),
+      encoding: "utf8",
+      stdio: "pipe",
+      timeout: 30_000,
+    });
+    this.install = { vsix: vsixPath, output, dir: path.join(this.dirs.extensions, `${EXTENSION_ID}-${clientVersion()}`) };
+  }
+
+  /** code-server keeps its own state under XDG folders and its config file; these keep it out of the user's home. */
+  private codeServerEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, XDG_DATA_HOME: path.join(this.dirs.xdg, "data"), XDG_CONFIG_HOME: path.join(this.dirs.xdg, "config") };
+  }
+
+  /** The config file and the folders that both the install CLI and the server use. */
+  private stateArgs(): string[] {
+    return ["--config", path.join(this.dirs.xdg, "code-server.yaml"), "--user-data-dir", this.dirs.userData, "--extensions-dir", this.dirs.extensions];
   }
 
   /** A step's value; throws (with the logs) when the driver never reported it or it failed. */
