@@ -82,7 +82,9 @@ describe("ONNX embedder on the tiny model", () => {
 
   it("runs query requests before queued document batches", async () => {
     const order: string[] = [];
-    const documents = embedder.embed(Array.from({ length: 80 }, (_, i) => `${SNIPPETS[i % 6]} ${i}`), "document").then(() => order.push("documents"));
+    // The worker runs on its own thread and starts on the documents at once, so the request must
+    // be long enough (300 batches of 4) that the query is surely posted while most are still queued.
+    const documents = embedder.embed(Array.from({ length: 1200 }, (_, i) => `${SNIPPETS[i % 6]} ${i}`), "document").then(() => order.push("documents"));
     const query = embedder.embed(["find the user by id"], "query").then(() => order.push("query"));
     await Promise.all([documents, query]);
     expect(order).toEqual(["query", "documents"]);
