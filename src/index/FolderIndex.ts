@@ -1,14 +1,19 @@
 import type { Logger } from "../util/logger.js";
 import { Mutex } from "../util/Mutex.js";
 import { contentHash } from "./chunking/chunkFile.js";
-import { discoverFiles, statIndexable, type DiscoveredFile } from "./discovery.js";
+import { CompactionScheduler } from "./CompactionScheduler.js";
+import { discoverFiles } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
+import { collectChanges, diffScan } from "./folderChanges.js";
 import { IgnoreRules } from "./ignoreRules.js";
+import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
-import { IndexStore, MissingIndexError, type ChunkRow, type FileRecord, type StoredHit } from "./store/IndexStore.js";
-import { emptyStats, type FolderStatus, type HashedChunk, type IndexState, type PassStats } from "./types.js";
+import { IndexStore, MissingIndexError, type FileRecord, type StoredHit } from "./store/IndexStore.js";
+import { emptyStats, type FolderStatus, type IndexState, type PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
-import type { PoolOutcome } from "./worker/protocol.js";
+
+// IndexService imports the error from here; it is defined with the indexing pass that throws it.
+export { EmbedderDimensionError };
 
 export interface FolderIndexOptions {
   /** Workspace folder URI and path. */
@@ -31,28 +36,8 @@ export interface FolderIndexOptions {
   onEmbedderMismatch?: (error: EmbedderDimensionError) => void;
 }
 
-/** Files per write: bounded so progress shows and a completion never waits behind a long write. */
-const BATCH_FILES = 200;
-const BATCH_CHUNKS = 3000;
-/** Texts per embedder call (the embedder batches further by tokens). */
-const EMBED_BATCH = 32;
-/** Table writes after which a compaction runs at the next quiet moment. */
-const COMPACT_AFTER_WRITES = 60;
-/** Compaction after the last write, so the full-text index catches up with live edits. */
-const COMPACT_IDLE_MS = 30_000;
 /** Recovering from a broken store is tried at most this often. */
 const RECOVERY_INTERVAL_MS = 20_000;
-
-export class EmbedderDimensionError extends Error {
-  constructor(readonly expected: number, readonly actual: number) {
-    super(`the embedder returned vectors of ${actual} dimensions, not ${expected}`);
-  }
-}
-
-interface Processed {
-  file: DiscoveredFile | { rel: string; size: number; mtimeMs: number };
-  outcome: PoolOutcome & { bytes?: number };
-}
 
 /**
  * The index of one workspace folder: scans, chunks (in the worker pool), embeds when an embedder
@@ -71,7 +56,6 @@ export class FolderIndex {
   private chunkCount = 0;
   private progress: { done: number; total: number } | undefined;
   private lastIndexedAt: string | undefined;
-  private compactTimer: NodeJS.Timeout | undefined;
   private lastRecovery = 0;
   private disposed = false;
   private readonly controller = new AbortController();
@@ -82,9 +66,25 @@ export class FolderIndex {
   private processing: Promise<void> | undefined;
   /** Stats of the last completed pass. */
   lastPass: PassStats = emptyStats();
+  /** The folder as the indexing pass sees it; its functions read the current store and records. */
+  private readonly host: IndexingHost;
+  private readonly compaction: CompactionScheduler;
 
   constructor(readonly options: FolderIndexOptions) {
     this.rules = new IgnoreRules(options.root, { maxFileBytes: options.maxFileBytes });
+    this.host = {
+      options,
+      signal: this.signal,
+      store: () => this.store!,
+      files: () => this.files,
+      addChunks: (delta) => {
+        this.chunkCount += delta;
+      },
+      showProgress: (progress) => {
+        this.progress = progress;
+      },
+    };
+    this.compaction = new CompactionScheduler({ activity: options.activity, signal: this.signal, logger: options.logger, compact: () => this.compact() });
   }
 
   get signal(): AbortSignal {
@@ -170,17 +170,12 @@ export class FolderIndex {
       this.options.onProblem?.(`ifai: ${this.options.root} has more than ${this.options.maxFiles} indexable files; only the first ${this.options.maxFiles} are indexed (setting index.maxFiles).`);
     }
     stats.scanned = this.scanned = found.files.length;
-    const present = new Set(found.files.map((f) => f.rel));
-    const removed = [...this.files.keys()].filter((p) => !present.has(p));
-    const changed = found.files.filter((f) => {
-      const record = this.files.get(f.rel);
-      return !record || record.size !== f.size || record.mtime !== f.mtimeMs;
-    });
+    const { changed, removed } = diffScan(this.files, found.files);
     this.options.logger.info({ files: found.files.length, changed: changed.length, removed: removed.length, tooLarge: found.tooLarge }, "index scan");
     // New files first, removed ones after: a moved file's vectors are still there to be reused.
     if (changed.length > 0) {
       this.setState("indexing");
-      await this.processFiles(changed, stats, !fresh);
+      await indexFiles(this.host, changed, stats, !fresh);
     }
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
@@ -202,164 +197,6 @@ export class FolderIndex {
     this.setState("ready");
     this.options.logger.info({ ...stats, ms: Math.round(stats.ms) }, "index pass done");
     return stats;
-  }
-
-  /**
-   * Reads, chunks, embeds and writes files; `mayExist`: their old rows may be in the table.
-   * Chunking (worker threads) and writing (LanceDB's threads) overlap: one batch is written while
-   * the next is being chunked.
-   */
-  private async processFiles(files: ReadonlyArray<DiscoveredFile>, stats: PassStats, mayExist: boolean): Promise<void> {
-    const { pool, activity } = this.options;
-    const window = Math.max(4, pool.size * 4);
-    const inflight = new Map<number, Promise<{ index: number; result: Processed }>>();
-    let batch: Processed[] = [];
-    let batchChunks = 0;
-    let next = 0;
-    const progress = { done: 0, total: files.length };
-    this.progress = progress;
-    this.options.onChange?.();
-    let lastReport = performance.now();
-    let writing: Promise<void> = Promise.resolve();
-    let writeError: unknown;
-
-    const launch = async (): Promise<void> => {
-      while (inflight.size < window && next < files.length && writeError === undefined) {
-        await activity.idle(this.signal);
-        const index = next++;
-        const file = files[index]!;
-        inflight.set(
-          index,
-          pool.chunkFile(file.abs, file.rel, this.options.maxFileBytes).then((outcome) => ({ index, result: { file, outcome } })),
-        );
-      }
-    };
-    const flush = async (): Promise<void> => {
-      const full = batch;
-      batch = [];
-      batchChunks = 0;
-      // One write at a time; the next batch collects meanwhile.
-      await writing;
-      if (writeError !== undefined) return;
-      writing = this.writeBatch(full, stats, mayExist).then(
-        () => {
-          progress.done += full.length;
-          if (performance.now() - lastReport > 200 || progress.done === progress.total) {
-            lastReport = performance.now();
-            this.options.onChange?.();
-          }
-        },
-        (error: unknown) => {
-          writeError = error;
-        },
-      );
-    };
-    await launch();
-    while (inflight.size > 0) {
-      const { index, result } = await Promise.race(inflight.values());
-      inflight.delete(index);
-      batch.push(result);
-      if (result.outcome.status === "indexed") batchChunks += result.outcome.chunks.length;
-      await launch();
-      if (batch.length >= BATCH_FILES || batchChunks >= BATCH_CHUNKS || inflight.size === 0) await flush();
-      if (writeError !== undefined) break;
-    }
-    await writing;
-    if (writeError !== undefined) {
-      await Promise.allSettled(inflight.values());
-      throw writeError;
-    }
-  }
-
-  private async writeBatch(batch: readonly Processed[], stats: PassStats, mayExist: boolean): Promise<void> {
-    const store = this.store!;
-    const replace: Array<{ record: FileRecord; chunks: ChunkRow[]; existed: boolean }> = [];
-    const touched: FileRecord[] = [];
-    const embedQueue: Array<{ rows: ChunkRow[]; chunks: HashedChunk[] }> = [];
-    for (const { file, outcome } of batch) {
-      stats.read++;
-      if (outcome.bytes) stats.bytesRead += outcome.bytes;
-      const previous = this.files.get(file.rel);
-      if (outcome.status === "unreadable") {
-        this.options.logger.debug({ path: file.rel, reason: outcome.message }, "file not readable; skipped");
-        stats.skipped++;
-        // Not recorded: it is tried again on the next pass. Its old rows, if any, go.
-        if (previous) {
-          replace.push({ record: { ...previous, status: "unreadable", chunks: 0, hash: "", mtime: -2 }, chunks: [], existed: true });
-        }
-        continue;
-      }
-      const record: FileRecord = {
-        path: file.rel,
-        size: file.size,
-        mtime: file.mtimeMs,
-        hash: outcome.hash,
-        chunks: outcome.status === "indexed" ? outcome.chunks.length : 0,
-        status: outcome.status === "indexed" ? "indexed" : outcome.reason,
-      };
-      if (previous && previous.hash === outcome.hash && previous.status === record.status) {
-        // Touched, not changed: only the size/mtime record moves.
-        touched.push(record);
-        continue;
-      }
-      if (outcome.status === "skipped") stats.skipped++;
-      stats.changed++;
-      const rows = outcome.status === "indexed" ? outcome.chunks.map((c) => toRow(file.rel, c, this.options.embedder?.modelId ?? "")) : [];
-      if (outcome.status === "indexed" && this.options.embedder) embedQueue.push({ rows, chunks: outcome.chunks });
-      replace.push({ record, chunks: rows, existed: mayExist || previous !== undefined });
-    }
-    const embedStarted = performance.now();
-    if (embedQueue.length > 0) await this.embedRows(embedQueue, stats);
-    stats.embedMs = (stats.embedMs ?? 0) + (performance.now() - embedStarted);
-    await this.options.activity.idle(this.signal);
-    const writeStarted = performance.now();
-    if (replace.length > 0) await store.replaceFiles(replace);
-    if (touched.length > 0) await store.recordFiles(touched);
-    stats.writeMs = (stats.writeMs ?? 0) + (performance.now() - writeStarted);
-    for (const r of replace) {
-      this.chunkCount += r.chunks.length - (this.files.get(r.record.path)?.chunks ?? 0);
-      if (r.record.status === "unreadable") this.files.delete(r.record.path);
-      else this.files.set(r.record.path, r.record);
-      stats.chunksWritten += r.chunks.length;
-    }
-    for (const t of touched) this.files.set(t.path, t);
-    // The full-text index is made as soon as there are rows, so search works while the rest is indexed.
-    if (!store.ftsIndexed && replace.some((r) => r.chunks.length > 0)) await store.ensureFtsIndex();
-  }
-
-  /** Vectors for new chunks: reused by content hash when the table has them, embedded otherwise. */
-  private async embedRows(items: ReadonlyArray<{ rows: ChunkRow[]; chunks: HashedChunk[] }>, stats: PassStats): Promise<void> {
-    const embedder = this.options.embedder!;
-    const rows = items.flatMap((i) => i.rows);
-    const known = await this.store!.vectorsByHash(rows.map((r) => r.hash));
-    const missing = new Map<string, ChunkRow[]>();
-    for (const row of rows) {
-      const vector = known.get(row.hash);
-      if (vector) {
-        row.vector = vector;
-        stats.vectorsReused++;
-      } else {
-        const list = missing.get(row.hash) ?? [];
-        list.push(row);
-        missing.set(row.hash, list);
-      }
-    }
-    const hashes = [...missing.keys()];
-    for (let i = 0; i < hashes.length; i += EMBED_BATCH) {
-      await this.options.activity.idle(this.signal);
-      const part = hashes.slice(i, i + EMBED_BATCH);
-      const vectors = await embedder.embed(
-        part.map((h) => missing.get(h)![0]!.text),
-        "document",
-        this.signal,
-      );
-      part.forEach((h, j) => {
-        const vector = vectors[j];
-        if (!vector || vector.length !== embedder.dimensions) throw new EmbedderDimensionError(embedder.dimensions, vector?.length ?? 0);
-        for (const row of missing.get(h)!) row.vector = vector;
-      });
-      stats.chunksEmbedded += part.length;
-    }
   }
 
   /** Queues files (or folders, with a trailing "/") that changed on disk. */
@@ -419,30 +256,8 @@ export class FolderIndex {
   private async applyChanges(rels: readonly string[]): Promise<void> {
     const store = this.store!;
     const stats = emptyStats();
-    const removed: string[] = [];
-    const files: DiscoveredFile[] = [];
-    for (const raw of rels) {
-      const rel = raw.endsWith("/") ? raw.slice(0, -1) : raw;
-      const stat = await statIndexable(this.rules, rel);
-      if (stat === "directory") {
-        // A folder appeared, moved or changed: files below it are compared with the index.
-        const below = [...this.files.keys()].filter((p) => p.startsWith(`${rel}/`));
-        const found = (await discoverFiles(new SubtreeRules(this.rules, rel), { maxFiles: this.options.maxFiles, signal: this.signal })).files;
-        const present = new Set(found.map((f) => f.rel));
-        removed.push(...below.filter((p) => !present.has(p)));
-        files.push(...found.filter((f) => changedFrom(this.files.get(f.rel), f)));
-        continue;
-      }
-      if (stat === "gone" || stat === "excluded") {
-        // A file or a whole folder went (editors report deleted folders without saying so).
-        if (this.files.has(rel)) removed.push(rel);
-        for (const p of this.files.keys()) if (p.startsWith(`${rel}/`)) removed.push(p);
-        continue;
-      }
-      if (changedFrom(this.files.get(rel), stat)) files.push(stat);
-    }
-    const unique = [...new Map(files.map((f) => [f.rel, f])).values()];
-    if (unique.length > 0) await this.processFiles(unique, stats, true);
+    const { changed: unique, removed } = await collectChanges(this.rules, () => this.files, rels, { maxFiles: this.options.maxFiles, signal: this.signal });
+    if (unique.length > 0) await indexFiles(this.host, unique, stats, true);
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
       await store.removePaths(removed);
@@ -472,7 +287,7 @@ export class FolderIndex {
       const outcome = await this.options.pool.chunkText(rel, text);
       const stats = emptyStats();
       // mtime -1: the row is not the file on disk, so the next pass reads the file again.
-      await this.writeBatch([{ file: { rel, size: Buffer.byteLength(text), mtimeMs: -1 }, outcome }], stats, true);
+      await writeBatch(this.host, [{ file: { rel, size: Buffer.byteLength(text), mtimeMs: -1 }, outcome }], stats, true);
       await this.refreshCounts();
       this.options.onChange?.();
     } catch (error) {
@@ -515,25 +330,7 @@ export class FolderIndex {
 
   private scheduleCompaction(): void {
     if (!this.store || this.options.readOnly || this.disposed) return;
-    if (this.store.writesSinceCompaction === 0) return;
-    if (this.compactTimer) clearTimeout(this.compactTimer);
-    const delay = this.store.writesSinceCompaction >= COMPACT_AFTER_WRITES ? 1000 : COMPACT_IDLE_MS;
-    this.compactTimer = setTimeout(() => {
-      this.compactTimer = undefined;
-      void this.compactWhenIdle();
-    }, delay);
-    this.compactTimer.unref?.();
-  }
-
-  private async compactWhenIdle(): Promise<void> {
-    try {
-      await this.options.activity.idle(this.signal);
-      const started = performance.now();
-      await this.compact();
-      this.options.logger.debug({ ms: Math.round(performance.now() - started) }, "index compacted");
-    } catch (error) {
-      if (!this.signal.aborted) this.options.logger.warn({ err: error }, "index compaction failed");
-    }
+    this.compaction.schedule(this.store.writesSinceCompaction);
   }
 
   private async refreshCounts(): Promise<void> {
@@ -598,7 +395,7 @@ export class FolderIndex {
     this.disposed = true;
     this.controller.abort(new Error("index disposed"));
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
-    if (this.compactTimer) clearTimeout(this.compactTimer);
+    this.compaction.cancel();
     const release = await this.work.acquire().catch(() => undefined);
     try {
       this.store?.close();
@@ -610,45 +407,7 @@ export class FolderIndex {
   }
 }
 
-function changedFrom(record: FileRecord | undefined, file: DiscoveredFile): boolean {
-  return !record || record.size !== file.size || record.mtime !== file.mtimeMs;
-}
-
-function toRow(path: string, chunk: HashedChunk, model: string): ChunkRow {
-  return {
-    path,
-    start_line: chunk.startLine,
-    start_col: chunk.startCol,
-    end_line: chunk.endLine,
-    end_col: chunk.endCol,
-    language: chunk.language,
-    symbol: chunk.symbol,
-    kind: chunk.kind,
-    text: chunk.text,
-    symbols: chunk.symbols,
-    hash: chunk.hash,
-    model,
-  };
-}
-
 export function errorMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0]!.slice(0, 300);
-}
-
-/** The folder's rules, walking only below `dir`. */
-class SubtreeRules extends IgnoreRules {
-  constructor(
-    private readonly base: IgnoreRules,
-    private readonly dir: string,
-  ) {
-    super(base.root, { maxFileBytes: base.maxFileBytes });
-  }
-
-  override ignores(rel: string, isDir: boolean): boolean {
-    if (rel === "" || rel === ".") return false;
-    // discoverFiles starts at "" and asks about the root's entries: keep only the path to `dir`.
-    if (!(rel === this.dir || rel.startsWith(`${this.dir}/`) || this.dir.startsWith(`${rel}/`))) return true;
-    return this.base.ignores(rel, isDir);
-  }
 }

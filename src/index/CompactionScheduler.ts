@@ -1,0 +1,56 @@
+import type { Logger } from "../util/logger.js";
+import type { ForegroundActivity } from "./priority.js";
+
+/** Table writes after which a compaction runs at the next quiet moment. */
+const COMPACT_AFTER_WRITES = 60;
+/** Compaction after the last write, so the full-text index catches up with live edits. */
+const COMPACT_IDLE_MS = 30_000;
+
+/** What a folder lends its scheduler: how to compact, and when to wait or give up. */
+export interface CompactionTarget {
+  readonly activity: ForegroundActivity;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  compact(): Promise<void>;
+}
+
+/**
+ * When a folder's table is compacted: soon after many writes, else once writes have gone quiet,
+ * and never while foreground work runs. It is a class of its own so the timer policy is separate
+ * from the folder's queue of work, which the compaction itself still goes through.
+ */
+export class CompactionScheduler {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly target: CompactionTarget) {}
+
+  /** Called after each write; a later call moves the compaction back, so it waits for a quiet moment. */
+  schedule(writesSinceCompaction: number): void {
+    if (writesSinceCompaction === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    const delay = writesSinceCompaction >= COMPACT_AFTER_WRITES ? 1000 : COMPACT_IDLE_MS;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.compactWhenIdle();
+    }, delay);
+    // A pending compaction must not keep the process alive (the CLI, tests).
+    this.timer.unref?.();
+  }
+
+  /** Drops a pending compaction; one already running finishes or fails through the abort signal. */
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async compactWhenIdle(): Promise<void> {
+    const { activity, signal, logger } = this.target;
+    try {
+      await activity.idle(signal);
+      const started = performance.now();
+      await this.target.compact();
+      logger.debug({ ms: Math.round(performance.now() - started) }, "index compacted");
+    } catch (error) {
+      if (!signal.aborted) logger.warn({ err: error }, "index compaction failed");
+    }
+  }
+}
