@@ -1,3 +1,4 @@
+import { watch, type FSWatcher } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -46,6 +47,8 @@ export class LocalModel {
   private failedFileStamp: string | undefined;
   private readonly listeners = new Set<(status: ModelStatus) => void>();
   private chat: { model: LlamaModel; context: Promise<LlamaContext> } | undefined;
+  /** Watches the loaded model's file; a change unloads the model so the next use loads the new file. */
+  private fileWatch: { watcher: FSWatcher; stamp: string; changed: boolean } | undefined;
 
   constructor(
     options: LocalModelOptions,
@@ -92,7 +95,8 @@ export class LocalModel {
       return await fn(loaded);
     } finally {
       this.users--;
-      this.scheduleIdleUnload();
+      if (this.users === 0 && this.fileWatch?.changed) void this.unloadChangedFile();
+      else this.scheduleIdleUnload();
     }
   }
 
@@ -145,6 +149,7 @@ export class LocalModel {
     if (pending) await pending.catch(() => undefined);
     const loaded = this.loaded;
     this.loaded = undefined;
+    this.stopWatching();
     if (!loaded) return;
     const chat = this.chat;
     this.chat = undefined;
@@ -177,9 +182,15 @@ export class LocalModel {
       await checkGguf(options.modelPath);
       const llama = await getLlamaRuntime(options.gpu, options.threads, this.logger);
       const plan = await this.planMemory(llama, options);
+      const stamp = await fileStamp(options.modelPath);
       const model = await llama.loadModel({
         modelPath: options.modelPath,
         gpuLayers: llama.gpu === false ? 0 : "auto",
+        // The weights are read into the process's own memory instead of being mapped from the
+        // file: a mapped file truncated in place (`cp other.gguf model.gguf`) kills the process
+        // with SIGBUS at the next access. Same resident size, ~0.2 s more per load; see
+        // ARCHITECTURE.md, "Replacing the model file".
+        useMmap: false,
       });
       let context: LlamaContext;
       try {
@@ -199,6 +210,7 @@ export class LocalModel {
       // load to finish and then unloads the stale model.
       this.loaded = loaded;
       this.failedFileStamp = undefined;
+      this.watchFile(options.modelPath, stamp);
       this.setStatus({
         state: "ready",
         modelPath: options.modelPath,
@@ -245,6 +257,56 @@ export class LocalModel {
     return (await fileStamp(this.options.modelPath)) !== this.failedFileStamp;
   }
 
+  /**
+   * Watches the folder of the loaded file (a replacement by rename gives the name a new inode, so
+   * the file itself cannot be watched) and compares size and modification time on each event for
+   * its name. The weights are in memory, so the loaded model keeps working; it is unloaded as soon
+   * as no request uses it, and the next use loads whatever the file then holds.
+   */
+  private watchFile(file: string, stamp: string): void {
+    this.stopWatching();
+    const name = path.basename(file);
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(path.dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== name) return;
+        void this.checkFile(watched, file);
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, modelPath: file }, "cannot watch the model file; a replaced file is noticed only after the next unload");
+      return;
+    }
+    watcher.on("error", (error) => this.logger.warn({ err: error, modelPath: file }, "watching the model file failed"));
+    const watched = { watcher, stamp, changed: false };
+    this.fileWatch = watched;
+    // A change during the load itself came before the watcher: compare once now.
+    void this.checkFile(watched, file);
+  }
+
+  private async checkFile(watched: NonNullable<LocalModel["fileWatch"]>, file: string): Promise<void> {
+    if (this.fileWatch !== watched || watched.changed) return;
+    const now = await fileStamp(file);
+    if (this.fileWatch !== watched || watched.changed || now === watched.stamp) return;
+    watched.changed = true;
+    this.logger.warn({ modelPath: file }, "the model file changed on disk; the model is unloaded and loaded again on next use");
+    if (this.users === 0) await this.unloadChangedFile();
+  }
+
+  private async unloadChangedFile(): Promise<void> {
+    if (!this.fileWatch?.changed) return;
+    const modelPath = this.options.modelPath;
+    // unload() lets go of the model synchronously when no load is pending, so the status set
+    // right after it is the one a request that loads the file again replaces.
+    const unloading = this.unload();
+    this.setStatus({ state: "unloaded", modelPath, message: `The model file ${modelPath} changed on disk; the model was unloaded and is loaded again on next use.` });
+    await unloading;
+  }
+
+  private stopWatching(): void {
+    this.fileWatch?.watcher.close();
+    this.fileWatch = undefined;
+  }
+
   private scheduleIdleUnload(): void {
     this.clearIdleTimer();
     const { idleUnloadMs, keepLoaded } = this.options;
@@ -269,7 +331,7 @@ export class LocalModel {
 async function fileStamp(file: string): Promise<string> {
   try {
     const st = await fs.stat(file);
-    return `${st.size}:${st.mtimeMs}`;
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch {
     return "missing";
   }
