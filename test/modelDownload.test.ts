@@ -227,6 +227,92 @@ describe("downloadFile against a real HTTP server", () => {
   });
 });
 
+describe("resume never splices two files (identity of the partial file's source)", () => {
+  // Same length, different bytes: the length alone cannot tell them apart.
+  const other = Buffer.from(payload.map((b) => b ^ 0x5a));
+  const otherSha = sha(other);
+  const cut = 1_000_000;
+
+  it("a transfer cut on mirror A and resumed on mirror B that serves other bytes starts over on B and installs B's whole file", async () => {
+    const dir = newDir();
+    const dest = path.join(dir, "m.bin");
+    const a = server.serve("a/repo", "m.bin", { data: payload, fault: { kind: "cut", afterBytes: cut } });
+    const b = server.serve("b/repo", "m.bin", { data: other });
+    const result = await downloadFile({ urls: [url(a), url(b)], dest });
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    expect(result.sha256).toBe(otherSha);
+    expect(result.resumedFromBytes).toBe(0);
+    expect(result.restarts).toHaveLength(1);
+    expect(result.restarts[0]).toMatch(/ETag .* differs .*started over/);
+    // B was asked to resume (with A's ETag as If-Range, which this server ignores), then for the whole file.
+    const asked = server.requests.filter((r) => r.path === b);
+    expect(asked.map((r) => r.status)).toEqual([206, 200]);
+    expect(asked[0]!.ifRange).toMatch(/^"[0-9a-f]+"$/);
+    expect(asked[1]!.range).toBeUndefined();
+    expect(leftovers(dir)).toEqual(["m.bin"]);
+  });
+
+  it("keeps the source's identity beside the .part between runs, and resumes only where it matches", async () => {
+    const dir = newDir();
+    const dest = path.join(dir, "m.bin");
+    const a = server.serve("a/repo", "m.bin", { data: payload, fault: { kind: "cut", afterBytes: cut } });
+    await expect(downloadFile({ urls: [url(a)], dest })).rejects.toThrow(/resumes/);
+    const identity = JSON.parse(fs.readFileSync(`${dest}.part.json`, "utf8")) as { etag?: string; totalBytes?: number };
+    expect(identity).toMatchObject({ totalBytes: payload.length, etag: expect.stringMatching(/^"/) });
+
+    // The file behind the same URL changed (another upload): its new ETag forbids the resume.
+    server.serve("a/repo", "m.bin", { data: other });
+    const changed = await downloadFile({ urls: [url(a)], dest });
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    expect(changed.restarts[0]).toMatch(/differs/);
+    fs.rmSync(dest);
+
+    // A mirror with the same bytes but a different ETag, both hub-style with the LFS hash: the hash decides, so it resumes.
+    const hubA = server.serve("hub-a/repo", "m.bin", { data: payload, linkedEtag: payloadSha, redirect: true, etag: '"cdn-a"', fault: { kind: "cut", afterBytes: cut } });
+    const hubB = server.serve("hub-b/repo", "m.bin", { data: payload, linkedEtag: payloadSha, redirect: true, etag: '"cdn-b"' });
+    const resumed = await downloadFile({ urls: [url(hubA), url(hubB)], dest });
+    expect(resumed.restarts).toEqual([]);
+    expect(server.requests.filter((r) => r.path === `/cdn${hubB}`).map((r) => r.status)).toEqual([206]);
+    expect(resumed.verifiedBy).toBe("x-linked-etag");
+    expect(fs.readFileSync(dest).equals(payload)).toBe(true);
+  });
+
+  it("does not resume from a source that gives nothing to compare (no hash, ETag or Last-Modified)", async () => {
+    const dir = newDir();
+    const dest = path.join(dir, "m.bin");
+    const a = server.serve("a/repo", "m.bin", { data: payload, etag: null, fault: { kind: "cut", afterBytes: cut } });
+    const b = server.serve("b/repo", "m.bin", { data: other, etag: null });
+    const result = await downloadFile({ urls: [url(a), url(b)], dest });
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    expect(result.restarts[0]).toMatch(/nothing shows that it serves the same file/);
+    expect(result.verifiedBy).toBe("none");
+  });
+
+  it("never installs a file that differs from a pinned hash, however the transfer went", async () => {
+    const dir = newDir();
+    const dest = path.join(dir, "m.bin");
+    const a = server.serve("a/repo", "m.bin", { data: payload, fault: { kind: "cut", afterBytes: cut } });
+    const b = server.serve("b/repo", "m.bin", { data: other });
+    const error = (await downloadFile({ urls: [url(a), url(b)], dest, sha256: payloadSha }).catch((e: unknown) => e)) as DownloadError;
+    expect(error).toBeInstanceOf(DownloadError);
+    expect(error.message).toMatch(/SHA-256 mismatch/);
+    expect(fs.existsSync(dest)).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it("does not resume a .part whose source is unknown (left by an older version)", async () => {
+    const dir = newDir();
+    const dest = path.join(dir, "m.bin");
+    fs.writeFileSync(`${dest}.part`, other.subarray(0, cut));
+    const key = server.serve("org/repo", "m.bin", { data: payload });
+    const result = await downloadFile({ urls: [url(key)], dest });
+    expect(fs.readFileSync(dest).equals(payload)).toBe(true);
+    expect(result.resumedFromBytes).toBe(0);
+    expect(result.restarts[0]).toMatch(/unknown origin discarded/);
+    expect(server.requests.at(-1)!.range).toBeUndefined();
+  });
+});
+
 describe("ModelManager", () => {
   const entry = findEntry("qwen2.5-coder-0.5b")!;
   const manager = (modelsDir: string, extra: Partial<ConstructorParameters<typeof ModelManager>[0]> = {}): ModelManager =>
@@ -247,8 +333,12 @@ describe("ModelManager", () => {
     expect(again.files[0]!.alreadyPresent).toBe(true);
 
     const listed = (await m.list()).find((e) => e.id === entry.id)!;
-    expect(listed).toMatchObject({ installed: true, inUse: true, hashKnown: true, installedBytes: gguf.length });
-    expect((await m.verify(entry.id)).files[0]).toMatchObject({ status: "ok", sha256: sha(gguf) });
+    // Not pinned by the catalogue: checked against the hub's hash while downloading, and said so.
+    expect(listed).toMatchObject({ installed: true, inUse: true, integrity: "checked-at-download", installedBytes: gguf.length });
+    const verified = await m.verify(entry.id);
+    expect(verified.ok).toBe(true);
+    expect(verified.files[0]).toMatchObject({ status: "unchanged", reference: "checked-at-download", sha256: sha(gguf) });
+    expect(verified.files[0]!.detail).toMatch(/^matches the hash recorded when it was downloaded, which was checked then against the hash its source published/);
 
     // A corrupted byte is caught by verify.
     const fd = fs.openSync(pulled.path, "r+");
@@ -284,7 +374,7 @@ describe("ModelManager", () => {
     const pulled = await m.pull(url(key), { sha256: payloadSha });
     expect(pulled.id).toBe("custom/our-coder.gguf");
     const listed = (await m.list()).find((e) => e.id === "custom/our-coder.gguf");
-    expect(listed).toMatchObject({ source: "custom", installed: true, hashKnown: true });
+    expect(listed).toMatchObject({ source: "custom", installed: true, integrity: "checked-at-download" });
     await expect(m.pull(url(key), { sha256: "nothex" })).rejects.toThrow(/not a SHA-256/);
     await expect(m.pull("ftp//nonsense")).rejects.toThrow(/Unknown model id/);
     await expect(m.pull("ftp://example.com/x.gguf")).rejects.toThrow(/Only http and https URLs/);
@@ -303,14 +393,15 @@ describe("ModelManager", () => {
     expect(server.requests).toEqual([]);
   });
 
-  it("verifies a user-supplied model file anywhere on disk", async () => {
+  it("verifies a user-supplied model file anywhere on disk when asked from the command line", async () => {
     const model = await tinyModel();
     const m = manager(path.join(newDir(), "models"));
-    const result = await m.verify(model);
-    expect(result.files[0]).toMatchObject({ status: "unverified", sha256: sha(fs.readFileSync(model)) });
+    const result = await m.verify(model, { paths: "any" });
+    expect(result.files[0]).toMatchObject({ status: "unverified", reference: "none", sha256: sha(fs.readFileSync(model)) });
+    expect(result.files[0]!.detail).toMatch(/^no reference hash/);
     const notGguf = path.join(newDir(), "fake.gguf");
     fs.writeFileSync(notGguf, "hello");
-    expect((await m.verify(notGguf)).files[0]!.status).toBe("not-gguf");
+    expect((await m.verify(notGguf, { paths: "any" })).files[0]!.status).toBe("not-gguf");
   });
 });
 

@@ -51,21 +51,24 @@ describe("ifai-lsp models (spawned CLI)", () => {
   it("lists the catalogue, pulls with a progress bar on stderr, verifies and removes", async () => {
     const listed = await cli(["models", "list"], env);
     expect(listed.status).toBe(0);
-    expect(listed.stdout).toMatch(/qwen2\.5-coder-0\.5b\s+gguf Q4_K_M fim\s+~398 MB\s+Apache-2\.0/);
+    expect(listed.stdout).toMatch(/qwen2\.5-coder-0\.5b\s+gguf Q4_K_M fim\s+~398 MB\s+Apache-2\.0\s+unpinned/);
     expect(listed.stdout).toMatch(/jina-embeddings-v2-base-code/);
 
     const pulled = await cli(["models", "pull", "qwen2.5-coder-0.5b", "--mirror", base, "--no-public-mirrors"], env);
     expect(pulled.stderr).toMatch(/qwen2\.5-coder-0\.5b \[#+\] 100% .* from 127\.0\.0\.1:\d+/);
-    expect(pulled.stdout).toMatch(/sha256 [0-9a-f]{64}: verified \(x-linked-etag\)/);
+    expect(pulled.stdout).toMatch(/sha256 [0-9a-f]{64}: matches the hash the source published \(X-Linked-Etag\); the catalogue pins none/);
     expect(pulled.status).toBe(0);
     const file = path.join(cache, "models", "qwen2.5-coder-0.5b-q4_k_m.gguf");
     expect(fs.readFileSync(file).equals(gguf)).toBe(true);
 
     const json = JSON.parse((await cli(["models", "list", "--json"], env)).stdout) as Array<{ id: string; installed: boolean; inUse: boolean }>;
-    expect(json.find((e) => e.id === "qwen2.5-coder-0.5b")).toMatchObject({ installed: true, inUse: true });
+    expect(json.find((e) => e.id === "qwen2.5-coder-0.5b")).toMatchObject({ installed: true, inUse: true, integrity: "checked-at-download" });
+    expect((await cli(["models", "list"], env)).stdout).toMatch(/\* installed\s+qwen2\.5-coder-0\.5b\s.*Apache-2\.0\s+checked at download/);
 
+    // No pinned hash: verify says it compared with the hash recorded at download, not that the file is "verified".
     const verified = await cli(["models", "verify", "qwen2.5-coder-0.5b"], env);
-    expect(verified.stdout).toMatch(/^ok\s+.*SHA-256 matches/ms);
+    expect(verified.stdout).toMatch(/^unchanged\s+.*matches the hash recorded when it was downloaded, which was checked then against the hash its source published/ms);
+    expect(verified.stdout).not.toMatch(/^ok /m);
     expect(verified.status).toBe(0);
 
     const removed = await cli(["models", "rm", "qwen2.5-coder-0.5b"], env);

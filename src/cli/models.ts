@@ -18,7 +18,7 @@ export const MODELS_HELP = `Usage:
       --mirror URL          a Hugging Face-compatible mirror tried first (repeatable)
       --no-public-mirrors   do not try huggingface.co, hf-mirror.com, modelscope.cn
   ifai-lsp models rm <id>                        delete a downloaded model
-  ifai-lsp models verify <id|FILE>               re-hash a model and compare with its known SHA-256
+  ifai-lsp models verify <id|FILE>               re-hash a model; says what it was compared with
 
 Environment: IFAI_CACHE_DIR (models go to <cache>/models), IFAI_MODEL_MIRRORS (comma-separated
 mirrors), IFAI_LOCAL_ONLY=1 (refuse downloads), IFAI_MODEL (the model file in use).
@@ -94,7 +94,8 @@ export async function runModels(args: string[], env: NodeJS.ProcessEnv = process
       }
       case "verify": {
         if (!target) break;
-        const result = await manager.verify(target);
+        // The command line is the user's own shell: any file they name can be checked.
+        const result = await manager.verify(target, { paths: "any" });
         for (const f of result.files) process.stdout.write(`${f.status.padEnd(10)} ${f.path}${f.sha256 ? `\n           sha256 ${f.sha256}` : ""}\n           ${f.detail}\n`);
         process.stdout.write(`${result.ok ? "OK" : "FAILED"}: ${result.id} (${result.ms} ms)\n`);
         return result.ok ? 0 : 1;
@@ -127,10 +128,15 @@ async function list(manager: ModelManager, json: boolean): Promise<number> {
     e.source === "catalogue" ? `${e.format} ${e.quantization} ${e.roles.join("+")}` : `${e.format} custom`,
     e.installed ? mb(e.installedBytes) : `~${mb(e.approxBytes)}`,
     e.licence ?? "",
+    e.integrity === "none" && !e.installed && e.source === "catalogue" ? "unpinned" : INTEGRITY_LABEL[e.integrity],
   ]);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join("  ")}\n`);
-  process.stdout.write(`\n* = the model in use (model.path). Pull one with: ifai-lsp models pull <id>\n`);
+  const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c)).join("  ")}\n`);
+  process.stdout.write(
+    `\n* = the model in use (model.path). Pull one with: ifai-lsp models pull <id>\n` +
+      `Last column: what the files' integrity rests on. "unpinned": the catalogue pins no SHA-256 for it; a download is then\n` +
+      `checked against the hash its source publishes, where it sends one ("checked at download"), else only recorded.\n`,
+  );
   return 0;
 }
 
@@ -150,7 +156,7 @@ async function pull(manager: ModelManager, target: string, parsed: Parsed): Prom
         continue;
       }
       const speed = f.ms > 0 ? ` at ${mb(((f.bytes - f.resumedFromBytes) * 1000) / f.ms)}/s` : "";
-      const check = f.verifiedBy === "none" ? "no reference hash known; recorded" : `verified (${f.verifiedBy})`;
+      const check = CHECKED[f.verifiedBy];
       process.stdout.write(`downloaded  ${f.path}\n  ${mb(f.bytes)}${f.resumedFromBytes > 0 ? ` (resumed after ${mb(f.resumedFromBytes)})` : ""} in ${(f.ms / 1000).toFixed(1)} s${speed} from ${f.url}\n  sha256 ${f.sha256}: ${check}\n`);
     }
     process.stdout.write(`Pulled ${result.id}: ${result.path}\n`);
@@ -194,6 +200,20 @@ function progressBar(): { update: (p: PullProgress) => void; done: () => void } 
     },
   };
 }
+
+/** What a download's hash was checked against, in words. */
+const CHECKED: Record<"pinned" | "x-linked-etag" | "none", string> = {
+  pinned: "matches the pinned SHA-256",
+  "x-linked-etag": "matches the hash the source published (X-Linked-Etag); the catalogue pins none",
+  none: "NOT verified: no reference hash was available; recorded for later `verify`",
+};
+
+const INTEGRITY_LABEL: Record<ModelListEntry["integrity"], string> = {
+  pinned: "sha256 pinned",
+  "checked-at-download": "checked at download",
+  recorded: "recorded only",
+  none: "no hash",
+};
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;

@@ -80,7 +80,9 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
 
   commands.add(ModelCommands.verify, async (args, signal): Promise<ModelsVerifyResult> => {
     const { id } = idArgument(args, ModelCommands.verify);
-    return manager().verify(id, signal);
+    // A path argument comes from the client, not from the user's own configuration: only files in
+    // the model folder and the configured model.path are read (symlinks resolved first).
+    return manager().verify(id, { signal, paths: "models" });
   });
   return { pull };
 }

@@ -56,14 +56,14 @@ export interface CompletionMetricsResult {
   records: CompletionMetricsRecord[];
   /** Resident memory of the server process, bytes. */
   rss: number;
-  /** Where that memory is (anonymous vs file-backed, V8 heap), bytes: the mapped model counts in rss but is reclaimable. */
+  /** Where that memory is (anonymous vs file-backed, V8 heap), bytes. */
   memory?: MemorySnapshot;
 }
 /**
- * Where the server's resident memory is, bytes. The GGUF weights are mapped from the file, so
- * their pages count in `rss` but are shared with the page cache and reclaimable: `anon` is what
- * only this process holds (heaps, KV cache, llama.cpp buffers), `file` the file-backed rest (the
- * mapped model, the node binary, libraries).
+ * Where the server's resident memory is, bytes. `anon` is what only this process holds (heaps,
+ * KV cache, llama.cpp buffers, and the GGUF weights, which are read into memory rather than mapped
+ * from the file so that replacing the file cannot crash the server), `file` the file-backed rest
+ * (the node binary, libraries).
  */
 export interface MemorySnapshot {
   rss: number;
@@ -118,7 +118,8 @@ export type InitializationOptions = Record<string, unknown>;
  * list: no arguments → ModelsListResult. pull: [id or https URL] or [{ id, sha256?, name? }] →
  * ModelsPullResult, reporting `$/progress` on the request's workDoneToken (or a server-created
  * one when the client supports window.workDoneProgress). remove: [id] → ModelsRemoveResult.
- * verify: [id or file path] → ModelsVerifyResult. In privacy.localOnly mode pull is refused.
+ * verify: [id, or the path of a file in the model folder or of the configured model.path] →
+ * ModelsVerifyResult; any other path is refused. In privacy.localOnly mode pull is refused.
  */
 export const ModelCommands = {
   list: "ifai.models.list",
@@ -144,7 +145,13 @@ export interface ModelInfo {
   path: string;
   /** The file configured as model.path. */
   inUse: boolean;
-  hashKnown: boolean;
+  /**
+   * What the files' integrity rests on: "pinned" (a SHA-256 in the catalogue), "checked-at-download"
+   * (the hash the source published, or the one given, was checked while downloading and recorded),
+   * "recorded" (a hash recorded at download with nothing to check it against), "none".
+   */
+  integrity: "pinned" | "checked-at-download" | "recorded" | "none";
+  integrityDetail: string;
 }
 export interface ModelsListResult {
   modelsDir: string;
@@ -177,7 +184,20 @@ export interface ModelsRemoveResult {
 export interface ModelsVerifyResult {
   id: string;
   ok: boolean;
-  files: Array<{ path: string; status: "ok" | "mismatch" | "missing" | "unverified" | "not-gguf"; bytes?: number; sha256?: string; expected?: string; detail: string }>;
+  /**
+   * status "ok": matches the catalogue's pinned SHA-256; "unchanged": matches the hash recorded at
+   * download (`reference` says whether that was checked against the source then); "unverified": no
+   * reference hash. `detail` says what was compared with what.
+   */
+  files: Array<{
+    path: string;
+    status: "ok" | "unchanged" | "mismatch" | "missing" | "unverified" | "not-gguf";
+    reference: "pinned" | "checked-at-download" | "recorded" | "none";
+    bytes?: number;
+    sha256?: string;
+    expected?: string;
+    detail: string;
+  }>;
   ms: number;
 }
 

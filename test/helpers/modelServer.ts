@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs";
 import http from "node:http";
@@ -24,12 +25,17 @@ export interface ServedFile {
   linkedEtag?: string;
   /** Answer with a hub-style 302 to /cdn/<path> first, carrying the X-Linked-* headers. */
   redirect?: boolean;
+  /** The ETag sent (quotes included); by default a strong ETag derived from the content, as CDNs send; null sends none. */
+  etag?: string | null;
+  /** Sent as Last-Modified when given. */
+  lastModified?: string;
   fault?: Fault;
 }
 
 export interface RequestRecord {
   path: string;
   range?: string;
+  ifRange?: string;
   status: number;
 }
 
@@ -74,7 +80,8 @@ export class ModelServer {
     const key = isCdn ? url.pathname.slice("/cdn".length) : url.pathname;
     const served = this.files.get(decodeURIComponent(key)) ?? this.files.get(key);
     const record = (status: number): void => {
-      this.requests.push({ path: url.pathname, ...(req.headers.range ? { range: req.headers.range } : {}), status });
+      const ifRange = req.headers["if-range"];
+      this.requests.push({ path: url.pathname, ...(req.headers.range ? { range: req.headers.range } : {}), ...(typeof ifRange === "string" ? { ifRange } : {}), status });
     };
     if (!served) {
       record(404);
@@ -114,10 +121,13 @@ export class ModelServer {
       status = 206;
     }
     record(status);
+    const etag = served.etag === undefined ? defaultEtag(served, size) : served.etag;
     const headers: Record<string, string> = {
       "content-type": "application/octet-stream",
       "content-length": String(end - start + 1),
       "accept-ranges": "bytes",
+      ...(etag ? { etag } : {}),
+      ...(served.lastModified ? { "last-modified": served.lastModified } : {}),
       ...(isCdn ? {} : linked),
     };
     if (status === 206) headers["content-range"] = `bytes ${start}-${end}/${size}`;
@@ -137,6 +147,12 @@ export class ModelServer {
     });
     stream.pipe(res, { end: !stop });
   }
+}
+
+/** Like a CDN: a strong ETag from the content (in memory) or from size and modification time (on disk). This server ignores If-Range. */
+function defaultEtag(served: ServedFile, size: number): string {
+  if (served.data) return `"${createHash("sha256").update(served.data).digest("hex").slice(0, 32)}"`;
+  return `"${size.toString(16)}-${Math.round(fs.statSync(served.file!).mtimeMs).toString(16)}"`;
 }
 
 function bufferStream(data: Buffer): Readable {

@@ -49,9 +49,19 @@ export interface ModelListEntry {
   path: string;
   /** True when it is the file configured as model.path. */
   inUse: boolean;
-  /** A SHA-256 is pinned in the catalogue or was recorded when it was downloaded. */
-  hashKnown: boolean;
+  /** What the files' integrity rests on; see `Integrity`. */
+  integrity: Integrity;
+  /** The same in words, for listings. */
+  integrityDetail: string;
 }
+
+/**
+ * What a model's files can be checked against, strongest first: a SHA-256 pinned in the catalogue;
+ * the hash the download source published (the hub's X-Linked-Etag) or the one given with --sha256,
+ * checked while downloading and recorded; a hash merely recorded at download time (not checked
+ * against anything); nothing.
+ */
+export type Integrity = "pinned" | "checked-at-download" | "recorded" | "none";
 
 export interface PullProgress {
   id: string;
@@ -79,13 +89,29 @@ export interface PullResult {
   files: Array<Pick<DownloadResult, "path" | "bytes" | "sha256" | "verifiedBy" | "url" | "resumedFromBytes" | "ms"> & { alreadyPresent: boolean }>;
 }
 
-export type VerifyStatus = "ok" | "mismatch" | "missing" | "unverified" | "not-gguf";
+/**
+ * ok: matches the catalogue's pinned SHA-256. unchanged: matches the hash recorded when it was
+ * downloaded (which proves only that it did not change since). unverified: there is no reference.
+ */
+export type VerifyStatus = "ok" | "unchanged" | "mismatch" | "missing" | "unverified" | "not-gguf";
+
+/** What a file was compared with: see `Integrity`. */
+export type VerifyReference = Integrity;
 
 export interface VerifyResult {
   id: string;
   ok: boolean;
-  files: Array<{ path: string; status: VerifyStatus; bytes?: number; sha256?: string; expected?: string; detail: string }>;
+  files: Array<{ path: string; status: VerifyStatus; reference: VerifyReference; bytes?: number; sha256?: string; expected?: string; detail: string }>;
   ms: number;
+}
+
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /**
+   * Where a file path may point. "models" (what editors get): only files in the model folder and
+   * the configured model.path, symlinks resolved. "any" (the command line, the user's own shell).
+   */
+  paths?: "models" | "any";
 }
 
 export interface RemoveResult {
@@ -155,11 +181,11 @@ export class ModelManager {
         installedBytes,
         path: main,
         inUse: configured === main,
-        hashKnown: entry.files.every((f) => f.sha256 !== undefined || manifest.files[f.localPath]?.sha256 !== undefined),
+        ...integrityOf(entry.files.map((f) => ({ pinned: f.sha256 !== undefined, record: manifest.files[f.localPath] })), installed),
       });
     }
     for (const name of await listFiles(path.join(this.modelsDir, CUSTOM_DIR))) {
-      if (name.endsWith(".part")) continue;
+      if (name.endsWith(".part") || name.endsWith(".part.json")) continue;
       const abs = path.join(this.modelsDir, CUSTOM_DIR, name);
       const size = (await fileSize(abs)) ?? 0;
       const localPath = `${CUSTOM_PREFIX}${name}`;
@@ -211,56 +237,85 @@ export class ModelManager {
     return { id, removed, freedBytes };
   }
 
-  /** Re-hashes the files of a model and compares with the pinned or recorded SHA-256. */
-  async verify(idOrPath: string, signal?: AbortSignal): Promise<VerifyResult> {
+  /** Re-hashes the files of a model and says what each was compared with: the pinned or the recorded SHA-256, or nothing. */
+  async verify(idOrPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+    const { signal } = options;
     const started = performance.now();
     const manifest = await readManifest(this.modelsDir);
     let id: string;
-    let targets: Array<{ abs: string; expected?: string; gguf: boolean }>;
-    if (!findEntry(idOrPath) && !idOrPath.startsWith(CUSTOM_PREFIX) && (path.isAbsolute(idOrPath) || idOrPath.includes(path.sep) || /\.(gguf|onnx)$/i.test(idOrPath))) {
-      // A user-supplied model file anywhere on disk: check it is readable and a GGUF, and report its hash.
+    let targets: Array<{ abs: string; expected?: string; reference: Integrity; gguf: boolean }>;
+    if (!findEntry(idOrPath) && !idOrPath.startsWith(CUSTOM_PREFIX) && (path.isAbsolute(idOrPath) || idOrPath.includes("/") || idOrPath.includes(path.sep) || /\.(gguf|onnx)$/i.test(idOrPath))) {
+      // A model file given by path: check it is readable and a GGUF, and report its hash.
       const abs = path.resolve(idOrPath);
+      if (options.paths !== "any") await this.confine(abs, idOrPath);
       id = abs;
-      targets = [{ abs, gguf: /\.gguf$/i.test(abs) }];
+      targets = [{ abs, reference: "none", gguf: /\.gguf$/i.test(abs) }];
     } else {
       const files = await this.filesOf(idOrPath);
       id = files.id;
-      targets = files.localPaths.map((localPath) => ({
-        abs: path.join(this.modelsDir, localPath),
-        expected: files.pinned.get(localPath) ?? manifest.files[localPath]?.sha256,
-        gguf: localPath.toLowerCase().endsWith(".gguf"),
-      }));
+      targets = [];
+      for (const localPath of files.localPaths) {
+        const abs = path.join(this.modelsDir, localPath);
+        // A file in the model folder may be a symlink to anywhere; what it resolves to must stay inside.
+        if (options.paths !== "any") await this.confine(abs, localPath);
+        const pinned = files.pinned.get(localPath);
+        const record = manifest.files[localPath];
+        const reference: Integrity = pinned ? "pinned" : record?.sha256 ? (record.verifiedBy === "none" ? "recorded" : "checked-at-download") : "none";
+        targets.push({ abs, reference, gguf: localPath.toLowerCase().endsWith(".gguf"), ...(pinned ?? record?.sha256 ? { expected: pinned ?? record!.sha256 } : {}) });
+      }
     }
     const results: VerifyResult["files"] = [];
     for (const target of targets) {
       signal?.throwIfAborted();
+      const { reference } = target;
       const size = await fileSize(target.abs);
       if (size === undefined) {
-        results.push({ path: target.abs, status: "missing", detail: "not downloaded" });
+        results.push({ path: target.abs, status: "missing", reference, detail: "not downloaded" });
         continue;
       }
       if (target.gguf && !(await hasGgufMagic(target.abs))) {
-        results.push({ path: target.abs, status: "not-gguf", bytes: size, detail: "not a GGUF file (wrong magic bytes)" });
+        results.push({ path: target.abs, status: "not-gguf", reference, bytes: size, detail: "not a GGUF file (wrong magic bytes)" });
         continue;
       }
       const sha256 = await sha256File(target.abs, signal);
       if (!target.expected) {
-        results.push({ path: target.abs, status: "unverified", bytes: size, sha256, detail: "no reference hash is known; this is the file's hash" });
+        results.push({ path: target.abs, status: "unverified", reference, bytes: size, sha256, detail: "no reference hash: nothing was pinned or recorded for this file, so its integrity is unknown; this is its SHA-256" });
       } else if (sha256 === target.expected) {
-        results.push({ path: target.abs, status: "ok", bytes: size, sha256, expected: target.expected, detail: "SHA-256 matches" });
+        results.push({ path: target.abs, status: reference === "pinned" ? "ok" : "unchanged", reference, bytes: size, sha256, expected: target.expected, detail: MATCH_DETAIL[reference] });
       } else {
         results.push({
           path: target.abs,
           status: "mismatch",
+          reference,
           bytes: size,
           sha256,
           expected: target.expected,
-          detail: `SHA-256 mismatch: the file is corrupt or was replaced; remove it (ifai-lsp models rm ${id}) and pull again`,
+          detail: `SHA-256 differs from ${reference === "pinned" ? "the catalogue's pinned hash" : "the hash recorded when it was downloaded"}: the file is corrupt or was replaced; remove it (ifai-lsp models rm ${id}) and pull again`,
         });
       }
     }
-    const ok = results.every((r) => r.status === "ok" || r.status === "unverified");
+    const ok = results.every((r) => r.status === "ok" || r.status === "unchanged" || r.status === "unverified");
     return { id, ok, files: results, ms: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * Refuses a path that resolves (symlinks followed, `..` collapsed) outside the model folder,
+   * unless it is the configured model file itself: editors may ask about their own model, not
+   * about any file the server can read.
+   */
+  private async confine(abs: string, asGiven: string): Promise<void> {
+    const real = await realpathOrSelf(abs);
+    const root = await realpathOrSelf(this.modelsDir);
+    const inside = (dir: string, file: string): boolean => {
+      const rel = path.relative(dir, file);
+      return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
+    };
+    if (inside(root, real)) return;
+    const configured = this.options.configuredModelPath;
+    if (configured && real === (await realpathOrSelf(path.resolve(configured)))) return;
+    throw new ModelManagerError(
+      `${asGiven} is outside the model folder ${this.modelsDir}${configured ? ` and is not the configured model file (model.path)` : ""}; only those can be verified from the editor. Use \`ifai-lsp models verify FILE\` in a terminal for any other file.`,
+    );
   }
 
   private async pullEntry(entry: CatalogueEntry, options: PullOptions): Promise<PullResult> {
@@ -350,6 +405,7 @@ export class ModelManager {
         onProgress,
         onMirrorFailure: (url, reason) => logger?.warn({ url, reason }, "model mirror failed; trying the next"),
       });
+      for (const reason of result.restarts) logger?.warn({ dest: result.path, reason }, "partial download discarded");
       logger?.info({ dest: result.path, bytes: result.bytes, ms: result.ms, verifiedBy: result.verifiedBy, resumedFromBytes: result.resumedFromBytes }, "model file downloaded");
       return result;
     } catch (error) {
@@ -384,6 +440,37 @@ function record_(id: string, result: DownloadResult): ManifestRecord {
   return { id, sha256: result.sha256, bytes: result.bytes, url: result.url, verifiedBy: result.verifiedBy, downloadedAt: new Date().toISOString() };
 }
 
+const MATCH_DETAIL: Record<Integrity, string> = {
+  pinned: "matches the catalogue's pinned SHA-256",
+  "checked-at-download": "matches the hash recorded when it was downloaded, which was checked then against the hash its source published (or the one given with --sha256); the catalogue pins none",
+  recorded: "matches the hash recorded when it was downloaded (not independently verified: nothing to check it against existed then)",
+  none: "",
+};
+
+/** The weakest link among a model's files decides what its integrity rests on. */
+function integrityOf(files: Array<{ pinned: boolean; record: ManifestRecord | undefined }>, installed: boolean): { integrity: Integrity; integrityDetail: string } {
+  if (files.every((f) => f.pinned)) return { integrity: "pinned", integrityDetail: "SHA-256 pinned in the catalogue" };
+  if (!installed) return { integrity: "none", integrityDetail: "the catalogue pins no SHA-256; a download is checked against the hash its source publishes (X-Linked-Etag), where it sends one" };
+  if (files.some((f) => !f.pinned && !f.record?.sha256)) return { integrity: "none", integrityDetail: "no hash pinned or recorded (not downloaded by ifai-lsp)" };
+  if (files.some((f) => !f.pinned && f.record?.verifiedBy === "none")) {
+    return { integrity: "recorded", integrityDetail: "not verified: hash recorded at download, when no reference hash was available" };
+  }
+  return { integrity: "checked-at-download", integrityDetail: "checked at download against the hash its source published; the catalogue pins none" };
+}
+
+async function realpathOrSelf(file: string): Promise<string> {
+  try {
+    return await fs.realpath(file);
+  } catch {
+    // A missing file: resolve its folder, so a symlinked folder still counts where it points.
+    try {
+      return path.join(await fs.realpath(path.dirname(file)), path.basename(file));
+    } catch {
+      return path.resolve(file);
+    }
+  }
+}
+
 function customEntry(id: string, abs: string, size: number, installed: boolean, inUse: boolean, record: ManifestRecord | undefined): ModelListEntry {
   const lower = abs.toLowerCase();
   return {
@@ -398,7 +485,7 @@ function customEntry(id: string, abs: string, size: number, installed: boolean, 
     installedBytes: installed ? size : 0,
     path: abs,
     inUse,
-    hashKnown: record?.sha256 !== undefined,
+    ...integrityOf([{ pinned: false, record }], installed),
   };
 }
 

@@ -4,6 +4,10 @@
  * interruption; the hash is computed while writing (the kept prefix is hashed first), and only a
  * complete, verified file is renamed into place, so `dest` is either absent or whole.
  *
+ * A resume never splices two different files: the identity of the source the `.part` bytes came
+ * from (its hub hash, strong ETag, length, Last-Modified; `sourceIdentity.ts`) is kept beside it,
+ * and a source that cannot be shown to serve the same file gets the download from byte zero.
+ *
  * Why not node-llama-cpp's createModelDownloader (ipull): it takes a single URL (no mirror list),
  * checks no hash, trusts an existing file whose size matches, keeps partial data in its own
  * `.ipull` format with metadata appended, and accepts a 200 HTML error page as the model. Each of
@@ -13,6 +17,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { describeDifference, discardPartial, identityOf, readIdentity, writeIdentity } from "./sourceIdentity.js";
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, including a resumed prefix. */
@@ -52,8 +57,10 @@ export interface DownloadResult {
   /** Where the reference hash came from: the catalogue, the hub's header, or none (hash only recorded). */
   verifiedBy: "pinned" | "x-linked-etag" | "none";
   url: string;
-  /** Bytes that were already in the .part file when this download started. */
+  /** Bytes from an earlier, interrupted run that are part of the final file (0 when it started over). */
   resumedFromBytes: number;
+  /** Partial data thrown away because a source served a different (or unidentifiable) file; one reason each. */
+  restarts: string[];
   ms: number;
 }
 
@@ -155,14 +162,19 @@ interface Opened {
   finalUrl: string;
 }
 
-/** Follows redirects by hand so that headers of the first hop (the hub's X-Linked-Etag) are seen. */
-async function open(url: string, offset: number, signal: AbortSignal, userSignal: AbortSignal | undefined): Promise<Opened> {
+/**
+ * Performs the HTTP request (the only place that does), following redirects by hand so that
+ * headers of the first hop (the hub's X-Linked-Etag) are seen. A resume sends If-Range with the
+ * kept validator, so a server that knows the file changed answers with the whole new file.
+ */
+async function open(url: string, offset: number, signal: AbortSignal, userSignal: AbortSignal | undefined, ifRange?: string): Promise<Opened> {
   let current = url;
   let linkedSha256: string | undefined;
   let linkedSize: number | undefined;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const headers: Record<string, string> = { "user-agent": "ifai-lsp model manager", "accept-encoding": "identity" };
     if (offset > 0) headers.range = `bytes=${offset}-`;
+    if (offset > 0 && ifRange) headers["if-range"] = ifRange;
     let response: Response;
     try {
       response = await fetch(current, { headers, redirect: "manual", signal });
@@ -184,6 +196,13 @@ async function open(url: string, offset: number, signal: AbortSignal, userSignal
   throw new MirrorFailure(`more than ${MAX_REDIRECTS} redirects`);
 }
 
+/** State shared by the attempts of one download. */
+interface Run {
+  /** Bytes of the .part file from before this call that are still in it. */
+  keptFromEarlier: number;
+  restarts: string[];
+}
+
 /** Downloads `request.dest` from the first URL that serves it whole and with the right hash. */
 export async function downloadFile(request: DownloadRequest, options: DownloadOptions = {}): Promise<DownloadResult> {
   const started = performance.now();
@@ -196,9 +215,16 @@ export async function downloadFile(request: DownloadRequest, options: DownloadOp
   }
   await prepareFolder(dir);
 
-  const resumedFromBytes = await sizeOf(part);
+  const run: Run = { keptFromEarlier: await sizeOf(part), restarts: [] };
+  if (run.keptFromEarlier > 0 && !(await readIdentity(part))) {
+    // A partial file whose source is unknown (written by an older version, or its side file lost)
+    // cannot be shown to belong to any source: it is not resumed.
+    await discardPartial(part);
+    run.restarts.push(`${mb(run.keptFromEarlier)} of partial data of unknown origin discarded`);
+    run.keptFromEarlier = 0;
+  }
   if (request.expectedBytes !== undefined) {
-    const needed = request.expectedBytes - resumedFromBytes;
+    const needed = request.expectedBytes - run.keptFromEarlier;
     const free = await freeBytes(dir);
     if (needed > free) throw diskFull(dir, needed, free);
   }
@@ -207,8 +233,8 @@ export async function downloadFile(request: DownloadRequest, options: DownloadOp
   for (const url of request.urls) {
     if (signal?.aborted) break;
     try {
-      const result = await attempt(url, request, part, dir, freeBytes, options);
-      return { ...result, resumedFromBytes, ms: Math.round(performance.now() - started) };
+      const result = await attempt(url, request, part, dir, freeBytes, options, run);
+      return { ...result, resumedFromBytes: run.keptFromEarlier, restarts: run.restarts, ms: Math.round(performance.now() - started) };
     } catch (error) {
       if (error instanceof DownloadError && error.code !== "hash-mismatch") throw error;
       if (signal?.aborted) break;
@@ -221,7 +247,9 @@ export async function downloadFile(request: DownloadRequest, options: DownloadOp
     throw new DownloadError("cancelled", `Download of ${path.basename(request.dest)} cancelled; ${mb(await sizeOf(part))} kept in ${part}, and the next pull resumes from there.`);
   }
   const kept = await sizeOf(part);
-  const resume = kept > 0 ? ` ${mb(kept)} are kept in ${part}; pulling again resumes from there.` : "";
+  // An empty partial file (no source answered with bytes) leaves nothing behind.
+  if (kept === 0) await discardPartial(part);
+  const resume = kept > 0 ? ` ${mb(kept)} are kept in ${part}; pulling again resumes from there if the source still serves the same file.` : "";
   const mismatch = failures.some((f) => f.includes("SHA-256 mismatch"));
   throw new DownloadError(
     mismatch && failures.length === 1 ? "hash-mismatch" : "all-mirrors-failed",
@@ -236,7 +264,8 @@ async function attempt(
   dir: string,
   freeBytes: (dir: string) => Promise<number>,
   options: DownloadOptions,
-): Promise<Omit<DownloadResult, "resumedFromBytes" | "ms">> {
+  run: Run,
+): Promise<Omit<DownloadResult, "resumedFromBytes" | "restarts" | "ms">> {
   const { signal } = options;
   // One timer covers the whole attempt: it is reset by every answer and every chunk, so only a
   // mirror that goes silent is abandoned, however slow it is.
@@ -250,10 +279,22 @@ async function attempt(
   const attemptSignal = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
   touch();
   try {
-    return await transfer(url, request, part, dir, freeBytes, options, attemptSignal, touch);
+    return await transfer(url, request, part, dir, freeBytes, options, attemptSignal, touch, run);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The whole file's length from a 206's Content-Range, a 200's Content-Length, or the hub's X-Linked-Size. */
+function totalOf(response: Response, linkedSize: number | undefined): number | undefined {
+  if (response.status === 206) {
+    const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
+    if (match && match[3] !== "*") return Number(match[3]);
+  } else if (response.headers.has("content-length")) {
+    const length = Number(response.headers.get("content-length"));
+    if (Number.isSafeInteger(length) && length >= 0) return length;
+  }
+  return linkedSize;
 }
 
 async function transfer(
@@ -265,20 +306,30 @@ async function transfer(
   options: DownloadOptions,
   attemptSignal: AbortSignal,
   touch: () => void,
-): Promise<Omit<DownloadResult, "resumedFromBytes" | "ms">> {
+  run: Run,
+): Promise<Omit<DownloadResult, "resumedFromBytes" | "restarts" | "ms">> {
   const { signal } = options;
   let offset = await sizeOf(part);
-  let opened = await open(url, offset, attemptSignal, signal);
+  const kept = offset > 0 ? await readIdentity(part) : undefined;
+  if (offset > 0 && !kept) {
+    await discardPartial(part);
+    offset = 0;
+  }
+  const startOver = async (reason: string): Promise<void> => {
+    await discardPartial(part);
+    run.restarts.push(`${hostOf(url)}: ${reason}; the ${mb(offset)} kept were discarded and the download started over`);
+    run.keptFromEarlier = 0;
+    offset = 0;
+  };
+  const opened = await open(url, offset, attemptSignal, signal, kept?.etag ?? kept?.lastModified);
   touch();
-  let { response } = opened;
+  const { response } = opened;
 
   if (response.status === 416 && offset > 0) {
     // The kept prefix is as long as the file or longer (a different file): start over from this mirror.
     await response.body?.cancel();
-    await fs.rm(part, { force: true });
-    offset = 0;
-    opened = await open(url, 0, attemptSignal, signal);
-    response = opened.response;
+    await startOver("the partial file is longer than the file it serves");
+    return transfer(url, request, part, dir, freeBytes, options, attemptSignal, touch, run);
   }
   if (response.status !== 200 && response.status !== 206) {
     await response.body?.cancel();
@@ -290,23 +341,29 @@ async function transfer(
     throw new MirrorFailure("answered with an HTML page instead of the file (a login, error or captcha page)");
   }
 
-  let start = 0;
-  let total: number | undefined;
+  const identity = identityOf(url, response, opened.linkedSha256, totalOf(response, opened.linkedSize));
   if (response.status === 206) {
     const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
+    const difference = kept ? describeDifference(kept, identity) : "the partial file's source is unknown";
     if (!match || Number(match[1]) !== offset) {
       await response.body?.cancel();
-      await fs.rm(part, { force: true });
+      await discardPartial(part);
       throw new MirrorFailure("answered the range request with a different range; the partial file was discarded");
     }
-    start = offset;
-    if (match[3] !== "*") total = Number(match[3]);
-  } else {
-    // A 200 answer is the whole file: the server ignored Range, so the kept prefix is replaced.
-    const length = Number(response.headers.get("content-length"));
-    if (Number.isSafeInteger(length) && length >= 0 && response.headers.has("content-length")) total = length;
+    if (difference !== undefined) {
+      // Appending this source's bytes to another file's prefix would splice two files: start over here.
+      await response.body?.cancel();
+      await startOver(difference);
+      return transfer(url, request, part, dir, freeBytes, options, attemptSignal, touch, run);
+    }
+  } else if (offset > 0) {
+    // A 200 answer is the whole file: the server ignored Range (or If-Range found the file changed).
+    run.restarts.push(`${hostOf(url)}: answered with the whole file; the ${mb(offset)} kept were replaced`);
+    run.keptFromEarlier = 0;
+    offset = 0;
   }
-  total ??= opened.linkedSize;
+  const start = response.status === 206 ? offset : 0;
+  const total = identity.totalBytes;
 
   const expected = request.sha256?.toLowerCase() ?? opened.linkedSha256;
   const verifiedBy: DownloadResult["verifiedBy"] = request.sha256 ? "pinned" : opened.linkedSha256 ? "x-linked-etag" : "none";
@@ -324,6 +381,7 @@ async function transfer(
   if (!response.body) throw new MirrorFailure("sent no body");
 
   const hash = await hashPrefix(part, start);
+  if (start === 0) await writeIdentity(part, identity);
   const handle = await fs.open(part, start > 0 ? "a" : "w");
   let received = start;
   let lastReport = 0;
@@ -367,7 +425,7 @@ async function transfer(
   }
   const actual = hash.digest("hex");
   if (expected !== undefined && actual !== expected) {
-    await fs.rm(part, { force: true });
+    await discardPartial(part);
     throw new MirrorFailure(`SHA-256 mismatch (expected ${expected}, got ${actual}); the corrupt file was deleted`);
   }
   try {
@@ -375,6 +433,7 @@ async function transfer(
   } catch (error) {
     throw await writeFailure(error, dir, part);
   }
+  await discardPartial(part);
   return { path: request.dest, bytes: received, sha256: actual, verifiedBy, url };
 }
 
@@ -382,7 +441,7 @@ async function transfer(
 async function writeFailure(error: unknown, dir: string, part: string): Promise<DownloadError> {
   const code = (error as NodeJS.ErrnoException).code ?? "";
   // Nothing half-written stays behind when the disk is the problem: the .part is removed.
-  await fs.rm(part, { force: true }).catch(() => undefined);
+  await discardPartial(part).catch(() => undefined);
   if (code === "ENOSPC" || code === "EDQUOT") return diskFull(dir);
   return new DownloadError("not-writable", `Cannot write to ${dir} (${code || String(error)}). Make it writable or point IFAI_CACHE_DIR at a folder you can write to.`);
 }
