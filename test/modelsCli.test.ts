@@ -179,3 +179,45 @@ describe("model commands over LSP (real server over stdio)", () => {
     expect(server.requests.length).toBe(before);
   });
 });
+
+describe("commands that take a path act only in the model folder (real server over stdio)", () => {
+  it("refuses files outside the model folder, `..` escapes and symlinks out of it; allows its own files and model.path", async () => {
+    const cache = path.join(dir.path, "lsp-confined");
+    const modelsDir = path.join(cache, "models");
+    fs.mkdirSync(path.join(modelsDir, "custom"), { recursive: true });
+    const outside = path.join(dir.path, "secret.gguf");
+    fs.writeFileSync(outside, "GGUF not really a model, but a secret");
+    const inside = path.join(modelsDir, "mine.gguf");
+    fs.copyFileSync(modelPath, inside);
+    fs.symlinkSync(outside, path.join(modelsDir, "link.gguf"));
+    fs.symlinkSync(outside, path.join(modelsDir, "custom", "linked.gguf"));
+    const configured = path.join(dir.path, "configured.gguf");
+    fs.copyFileSync(modelPath, configured);
+
+    const client = startStdioServer({ IFAI_CACHE_DIR: cache });
+    clients.push(client);
+    await client.initialize(ITEMS_CLIENT, { model: { path: configured }, models: { mirrors: base, publicMirrors: false } });
+    const run = (command: string, ...args: unknown[]): Promise<unknown> => client.connection.sendRequest("workspace/executeCommand", { command, arguments: args });
+
+    for (const target of ["/etc/shadow", outside, path.join(modelsDir, "..", "secret.gguf"), `${modelsDir}/../../${path.basename(dir.path)}/secret.gguf`, path.join(modelsDir, "link.gguf"), "custom/linked.gguf", "secret.gguf", "../secret.gguf"]) {
+      const answer = await run(ModelCommands.verify, target).catch((e: Error) => e);
+      expect(answer, target).toBeInstanceOf(Error);
+      expect((answer as Error).message, target).toMatch(/outside the model folder|Unknown model id/);
+      expect((answer as Error).message).not.toMatch(/[0-9a-f]{64}/);
+    }
+
+    const own = (await run(ModelCommands.verify, inside)) as ModelsVerifyResult;
+    expect(own.files[0]).toMatchObject({ status: "unverified", reference: "none" });
+    const mine = (await run(ModelCommands.verify, configured)) as ModelsVerifyResult;
+    expect(mine.files[0]).toMatchObject({ path: configured, status: "unverified" });
+
+    // remove and pull take ids and file names, never paths out of the folder.
+    await expect(run(ModelCommands.remove, "/etc/passwd")).rejects.toThrow(/not managed by ifai-lsp/);
+    await expect(run(ModelCommands.remove, "custom/../../secret.gguf")).rejects.toThrow(/not a custom model id/);
+    await expect(run(ModelCommands.pull, { id: `${base}/corp/x/resolve/main/x.gguf`, name: "../evil.gguf" })).rejects.toThrow(/safe file name/);
+    // Removing a custom model that is a symlink removes the link, never what it points at.
+    const removed = (await run(ModelCommands.remove, "custom/linked.gguf")) as { removed: string[] };
+    expect(removed.removed).toEqual([path.join(modelsDir, "custom", "linked.gguf")]);
+    expect(fs.readFileSync(outside, "utf8")).toMatch(/secret/);
+  });
+});

@@ -14,7 +14,13 @@ import {
 } from "./catalogue.js";
 import { downloadFile, type DownloadProgress, type DownloadResult } from "./download.js";
 import { fileSize, hasGgufMagic, listFiles, sha256File } from "./files.js";
+import { confineToModels } from "./confine.js";
+import { ModelManagerError } from "./errors.js";
+import { integrityOf, MATCH_DETAIL, type Integrity } from "./integrity.js";
 import { readManifest, updateManifest, type ManifestRecord } from "./manifest.js";
+
+export type { Integrity } from "./integrity.js";
+export { ModelManagerError } from "./errors.js";
 
 export interface ModelManagerOptions {
   /** The folder models live in: <cache>/models. */
@@ -55,13 +61,7 @@ export interface ModelListEntry {
   integrityDetail: string;
 }
 
-/**
- * What a model's files can be checked against, strongest first: a SHA-256 pinned in the catalogue;
- * the hash the download source published (the hub's X-Linked-Etag) or the one given with --sha256,
- * checked while downloading and recorded; a hash merely recorded at download time (not checked
- * against anything); nothing.
- */
-export type Integrity = "pinned" | "checked-at-download" | "recorded" | "none";
+
 
 export interface PullProgress {
   id: string;
@@ -120,10 +120,6 @@ export interface RemoveResult {
   freedBytes: number;
 }
 
-/** Errors the user can act on (local-only mode, bad input); the message names the fix. */
-export class ModelManagerError extends Error {
-  override readonly name = "ModelManagerError";
-}
 
 const CUSTOM_DIR = "custom";
 const CUSTOM_PREFIX = "custom/";
@@ -247,7 +243,7 @@ export class ModelManager {
     if (!findEntry(idOrPath) && !idOrPath.startsWith(CUSTOM_PREFIX) && (path.isAbsolute(idOrPath) || idOrPath.includes("/") || idOrPath.includes(path.sep) || /\.(gguf|onnx)$/i.test(idOrPath))) {
       // A model file given by path: check it is readable and a GGUF, and report its hash.
       const abs = path.resolve(idOrPath);
-      if (options.paths !== "any") await this.confine(abs, idOrPath);
+      if (options.paths !== "any") await confineToModels(abs, idOrPath, this.modelsDir, this.options.configuredModelPath);
       id = abs;
       targets = [{ abs, reference: "none", gguf: /\.gguf$/i.test(abs) }];
     } else {
@@ -257,7 +253,7 @@ export class ModelManager {
       for (const localPath of files.localPaths) {
         const abs = path.join(this.modelsDir, localPath);
         // A file in the model folder may be a symlink to anywhere; what it resolves to must stay inside.
-        if (options.paths !== "any") await this.confine(abs, localPath);
+        if (options.paths !== "any") await confineToModels(abs, localPath, this.modelsDir, this.options.configuredModelPath);
         const pinned = files.pinned.get(localPath);
         const record = manifest.files[localPath];
         const reference: Integrity = pinned ? "pinned" : record?.sha256 ? (record.verifiedBy === "none" ? "recorded" : "checked-at-download") : "none";
@@ -296,26 +292,6 @@ export class ModelManager {
     }
     const ok = results.every((r) => r.status === "ok" || r.status === "unchanged" || r.status === "unverified");
     return { id, ok, files: results, ms: Math.round(performance.now() - started) };
-  }
-
-  /**
-   * Refuses a path that resolves (symlinks followed, `..` collapsed) outside the model folder,
-   * unless it is the configured model file itself: editors may ask about their own model, not
-   * about any file the server can read.
-   */
-  private async confine(abs: string, asGiven: string): Promise<void> {
-    const real = await realpathOrSelf(abs);
-    const root = await realpathOrSelf(this.modelsDir);
-    const inside = (dir: string, file: string): boolean => {
-      const rel = path.relative(dir, file);
-      return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-    };
-    if (inside(root, real)) return;
-    const configured = this.options.configuredModelPath;
-    if (configured && real === (await realpathOrSelf(path.resolve(configured)))) return;
-    throw new ModelManagerError(
-      `${asGiven} is outside the model folder ${this.modelsDir}${configured ? ` and is not the configured model file (model.path)` : ""}; only those can be verified from the editor. Use \`ifai-lsp models verify FILE\` in a terminal for any other file.`,
-    );
   }
 
   private async pullEntry(entry: CatalogueEntry, options: PullOptions): Promise<PullResult> {
@@ -438,37 +414,6 @@ export class ModelManager {
 
 function record_(id: string, result: DownloadResult): ManifestRecord {
   return { id, sha256: result.sha256, bytes: result.bytes, url: result.url, verifiedBy: result.verifiedBy, downloadedAt: new Date().toISOString() };
-}
-
-const MATCH_DETAIL: Record<Integrity, string> = {
-  pinned: "matches the catalogue's pinned SHA-256",
-  "checked-at-download": "matches the hash recorded when it was downloaded, which was checked then against the hash its source published (or the one given with --sha256); the catalogue pins none",
-  recorded: "matches the hash recorded when it was downloaded (not independently verified: nothing to check it against existed then)",
-  none: "",
-};
-
-/** The weakest link among a model's files decides what its integrity rests on. */
-function integrityOf(files: Array<{ pinned: boolean; record: ManifestRecord | undefined }>, installed: boolean): { integrity: Integrity; integrityDetail: string } {
-  if (files.every((f) => f.pinned)) return { integrity: "pinned", integrityDetail: "SHA-256 pinned in the catalogue" };
-  if (!installed) return { integrity: "none", integrityDetail: "the catalogue pins no SHA-256; a download is checked against the hash its source publishes (X-Linked-Etag), where it sends one" };
-  if (files.some((f) => !f.pinned && !f.record?.sha256)) return { integrity: "none", integrityDetail: "no hash pinned or recorded (not downloaded by ifai-lsp)" };
-  if (files.some((f) => !f.pinned && f.record?.verifiedBy === "none")) {
-    return { integrity: "recorded", integrityDetail: "not verified: hash recorded at download, when no reference hash was available" };
-  }
-  return { integrity: "checked-at-download", integrityDetail: "checked at download against the hash its source published; the catalogue pins none" };
-}
-
-async function realpathOrSelf(file: string): Promise<string> {
-  try {
-    return await fs.realpath(file);
-  } catch {
-    // A missing file: resolve its folder, so a symlinked folder still counts where it points.
-    try {
-      return path.join(await fs.realpath(path.dirname(file)), path.basename(file));
-    } catch {
-      return path.resolve(file);
-    }
-  }
 }
 
 function customEntry(id: string, abs: string, size: number, installed: boolean, inUse: boolean, record: ManifestRecord | undefined): ModelListEntry {

@@ -17,7 +17,10 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { diskFull, DownloadError, mb, prepareFolder, statfsFreeBytes, writeFailure } from "./downloadErrors.js";
 import { describeDifference, discardPartial, identityOf, readIdentity, writeIdentity } from "./sourceIdentity.js";
+
+export { DownloadError, statfsFreeBytes, type DownloadErrorCode } from "./downloadErrors.js";
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, including a resumed prefix. */
@@ -64,19 +67,6 @@ export interface DownloadResult {
   ms: number;
 }
 
-export type DownloadErrorCode = "disk-full" | "not-writable" | "hash-mismatch" | "all-mirrors-failed" | "cancelled" | "no-urls";
-
-/** A download failure with a message that names the fix. */
-export class DownloadError extends Error {
-  override readonly name = "DownloadError";
-  constructor(
-    readonly code: DownloadErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Raised inside one mirror attempt: decides whether the next mirror is tried. */
 class MirrorFailure extends Error {
   constructor(
@@ -90,46 +80,12 @@ class MirrorFailure extends Error {
 const MAX_REDIRECTS = 10;
 const PROGRESS_INTERVAL_MS = 200;
 
-export async function statfsFreeBytes(dir: string): Promise<number> {
-  const st = await fs.statfs(dir);
-  return Number(st.bavail) * Number(st.bsize);
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;
-}
-
 function hostOf(url: string): string {
   try {
     return new URL(url).host;
   } catch {
     return url;
   }
-}
-
-/** Creates the folder and proves it writable, turning OS errors into a message with the fix. */
-async function prepareFolder(dir: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    const probe = path.join(dir, `.write-test-${process.pid}-${Date.now()}`);
-    await fs.writeFile(probe, "");
-    await fs.rm(probe, { force: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "";
-    if (code === "ENOSPC") throw diskFull(dir);
-    throw new DownloadError(
-      "not-writable",
-      `Cannot write to the model folder ${dir} (${code || String(error)}). Make it writable, or point IFAI_CACHE_DIR (or XDG_CACHE_HOME) at a folder you can write to.`,
-    );
-  }
-}
-
-function diskFull(dir: string, needed?: number, free?: number): DownloadError {
-  const amounts = needed !== undefined && free !== undefined ? ` ${mb(needed)} more are needed and ${mb(free)} are free.` : "";
-  return new DownloadError(
-    "disk-full",
-    `Not enough disk space in ${dir}.${amounts} Free some space or point IFAI_CACHE_DIR at a bigger disk, then pull again.`,
-  );
 }
 
 async function sizeOf(file: string): Promise<number> {
@@ -435,13 +391,4 @@ async function transfer(
   }
   await discardPartial(part);
   return { path: request.dest, bytes: received, sha256: actual, verifiedBy, url };
-}
-
-/** A write failure ends the whole download: another mirror cannot help a full or read-only disk. */
-async function writeFailure(error: unknown, dir: string, part: string): Promise<DownloadError> {
-  const code = (error as NodeJS.ErrnoException).code ?? "";
-  // Nothing half-written stays behind when the disk is the problem: the .part is removed.
-  await discardPartial(part).catch(() => undefined);
-  if (code === "ENOSPC" || code === "EDQUOT") return diskFull(dir);
-  return new DownloadError("not-writable", `Cannot write to ${dir} (${code || String(error)}). Make it writable or point IFAI_CACHE_DIR at a folder you can write to.`);
 }
