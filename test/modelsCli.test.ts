@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WorkDoneProgress } from "vscode-languageserver-protocol";
 import { findEntry } from "../src/inference/models/catalogue.js";
-import { ModelCommands, type ModelsListResult, type ModelsPullResult, type ModelsVerifyResult } from "../src/server/protocol.js";
+import { ModelCommands, ServerCommands, type StatusParams, type ModelsListResult, type ModelsPullResult, type ModelsVerifyResult } from "../src/server/protocol.js";
 import { INLINE_CLIENT, ITEMS_CLIENT, startStdioServer, type TestClient } from "./helpers/lspClient.js";
 import { tempDir, tinyModel } from "./helpers/models.js";
 import { ModelServer } from "./helpers/modelServer.js";
@@ -211,10 +211,24 @@ describe("commands that take a path act only in the model folder (real server ov
     const mine = (await run(ModelCommands.verify, configured)) as ModelsVerifyResult;
     expect(mine.files[0]).toMatchObject({ path: configured, status: "unverified" });
 
+    // model.path comes from the client too: pointed at a file that is not a GGUF, neither its size nor its hash is told.
+    const hostile = path.join(dir.path, "not-a-model.txt");
+    fs.writeFileSync(hostile, "password=hunter2\n");
+    await client.connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { model: { path: hostile } } } });
+    await client.waitForNotification("ifai/status", (p: StatusParams) => p.model.path === hostile);
+    const leaked = (await run(ModelCommands.verify, hostile)) as ModelsVerifyResult;
+    expect(leaked.files[0]).toMatchObject({ status: "not-gguf" });
+    expect(leaked.files[0]!.bytes).toBeUndefined();
+    expect(leaked.files[0]!.sha256).toBeUndefined();
+    const listed = (await run(ModelCommands.list)) as ModelsListResult;
+    expect(listed.models.find((m) => m.path === hostile)).toMatchObject({ inUse: true, installedBytes: 0, approxBytes: 0 });
+
     // remove and pull take ids and file names, never paths out of the folder.
     await expect(run(ModelCommands.remove, "/etc/passwd")).rejects.toThrow(/not managed by ifai-lsp/);
     await expect(run(ModelCommands.remove, "custom/../../secret.gguf")).rejects.toThrow(/not a custom model id/);
     await expect(run(ModelCommands.pull, { id: `${base}/corp/x/resolve/main/x.gguf`, name: "../evil.gguf" })).rejects.toThrow(/safe file name/);
+    await expect(run(ServerCommands.downloadModel, { id: `${base}/corp/x/resolve/main/x.gguf`, name: "../../evil.gguf" })).rejects.toThrow(/safe file name/);
+    await expect(run(ModelCommands.pull, `${base}/corp/x/resolve/main/..%2F..%2Fevil.gguf`)).rejects.toThrow(/safe file name/);
     // Removing a custom model that is a symlink removes the link, never what it points at.
     const removed = (await run(ModelCommands.remove, "custom/linked.gguf")) as { removed: string[] };
     expect(removed.removed).toEqual([path.join(modelsDir, "custom", "linked.gguf")]);

@@ -188,8 +188,10 @@ export class ModelManager {
       out.push(customEntry(localPath, abs, size, true, configured === abs, manifest.files[localPath]));
     }
     if (configured && !out.some((e) => e.path === configured)) {
+      // The client may point model.path anywhere: the size of a file that is not a GGUF is not told.
       const size = await fileSize(configured);
-      out.push(customEntry(configured, configured, size ?? 0, size !== undefined, true, undefined));
+      const gguf = size !== undefined && (await hasGgufMagic(configured).catch(() => false));
+      out.push(customEntry(configured, configured, gguf ? size : 0, size !== undefined, true, undefined));
     }
     return out;
   }
@@ -239,13 +241,14 @@ export class ModelManager {
     const started = performance.now();
     const manifest = await readManifest(this.modelsDir);
     let id: string;
-    let targets: Array<{ abs: string; expected?: string; reference: Integrity; gguf: boolean }>;
+    let targets: Array<{ abs: string; expected?: string; reference: Integrity; gguf: boolean; quiet?: boolean }>;
     if (!findEntry(idOrPath) && !idOrPath.startsWith(CUSTOM_PREFIX) && (path.isAbsolute(idOrPath) || idOrPath.includes("/") || idOrPath.includes(path.sep) || /\.(gguf|onnx)$/i.test(idOrPath))) {
       // A model file given by path: check it is readable and a GGUF, and report its hash.
       const abs = path.resolve(idOrPath);
-      if (options.paths !== "any") await confineToModels(abs, idOrPath, this.modelsDir, this.options.configuredModelPath);
+      const where = options.paths === "any" ? "any" : await confineToModels(abs, idOrPath, this.modelsDir, this.options.configuredModelPath);
       id = abs;
-      targets = [{ abs, reference: "none", gguf: /\.gguf$/i.test(abs) }];
+      // model.path can be set by the client too: outside the model folder, only a GGUF file's size and hash are told.
+      targets = [{ abs, reference: "none", gguf: where === "configured" || /\.gguf$/i.test(abs), ...(where === "configured" ? { quiet: true } : {}) }];
     } else {
       const files = await this.filesOf(idOrPath);
       id = files.id;
@@ -270,7 +273,7 @@ export class ModelManager {
         continue;
       }
       if (target.gguf && !(await hasGgufMagic(target.abs))) {
-        results.push({ path: target.abs, status: "not-gguf", reference, bytes: size, detail: "not a GGUF file (wrong magic bytes)" });
+        results.push({ path: target.abs, status: "not-gguf", reference, ...(target.quiet ? {} : { bytes: size }), detail: "not a GGUF file (wrong magic bytes)" });
         continue;
       }
       const sha256 = await sha256File(target.abs, signal);

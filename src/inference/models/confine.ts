@@ -8,12 +8,12 @@ import { ModelManagerError } from "./errors.js";
  * unless it is the configured model file itself: editors may ask about their own model, not
  * about any file the server can read.
  */
-export async function confineToModels(abs: string, asGiven: string, modelsDir: string, configuredModelPath: string | undefined): Promise<void> {
+export async function confineToModels(abs: string, asGiven: string, modelsDir: string, configuredModelPath: string | undefined): Promise<"inside" | "configured"> {
   const real = await realpathOrSelf(abs);
   const root = await realpathOrSelf(modelsDir);
   const rel = path.relative(root, real);
-  if (rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel)) return;
-  if (configuredModelPath && real === (await realpathOrSelf(path.resolve(configuredModelPath)))) return;
+  if (rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel)) return "inside";
+  if (configuredModelPath && real === (await realpathOrSelf(path.resolve(configuredModelPath)))) return "configured";
   throw new ModelManagerError(
     `${asGiven} is outside the model folder ${modelsDir}${configuredModelPath ? " and is not the configured model file (model.path)" : ""}; only those can be verified from the editor. Use \`ifai-lsp models verify FILE\` in a terminal for any other file.`,
   );
