@@ -59,6 +59,19 @@ describe("catalogue", () => {
     expect(findEntry("qwen2.5-coder-0.5b")!.files[0]!.localPath).toBe("qwen2.5-coder-0.5b-q4_k_m.gguf");
   });
 
+  it("pins a hash only with a pinned revision, and lists unpinned entries as such", async () => {
+    for (const entry of CATALOGUE) {
+      // A branch can move to a new upload: a hash pinned to "main" would one day refuse the right file.
+      if (entry.files.some((f) => f.sha256 !== undefined)) expect(entry.revision, entry.id).toMatch(/^[0-9a-f]{40}$/);
+    }
+    const listed = await new ModelManager({ modelsDir: path.join(newDir(), "models"), mirrors: { mirrors: [], publicMirrors: false }, localOnly: false }).list();
+    for (const e of listed) {
+      const pinned = findEntry(e.id)!.files.every((f) => f.sha256 !== undefined);
+      expect(e.integrity, e.id).toBe(pinned ? "pinned" : "none");
+      if (!pinned) expect(e.integrityDetail).toMatch(/pins no SHA-256/);
+    }
+  });
+
   it("reads the hub's X-Linked-Etag in its quoted and weak forms and ignores non-SHA-256 etags", () => {
     expect(parseLinkedEtag(`"${payloadSha}"`)).toBe(payloadSha);
     expect(parseLinkedEtag(`W/"${payloadSha.toUpperCase()}"`)).toBe(payloadSha);
@@ -380,6 +393,17 @@ describe("ModelManager", () => {
     await expect(m.pull("ftp://example.com/x.gguf")).rejects.toThrow(/Only http and https URLs/);
     await expect(m.pull("https://")).rejects.toThrow(/not a valid URL/);
     expect((await m.remove("custom/our-coder.gguf")).removed).toHaveLength(1);
+  });
+
+  it("calls a hash recorded with nothing to check it against what it is: recorded, not verified", async () => {
+    const key = server.serve("corp/internal", "plain.bin", { data: payload });
+    const m = manager(path.join(newDir(), "models"));
+    const pulled = await m.pull(url(key));
+    expect(pulled.files[0]!.verifiedBy).toBe("none");
+    expect((await m.list()).find((e) => e.id === "custom/plain.bin")).toMatchObject({ integrity: "recorded", integrityDetail: expect.stringMatching(/^not verified/) });
+    const verified = await m.verify("custom/plain.bin");
+    expect(verified.files[0]).toMatchObject({ status: "unchanged", reference: "recorded" });
+    expect(verified.files[0]!.detail).toMatch(/not independently verified/);
   });
 
   it("names the known ids for an unknown one, and refuses downloads in local-only mode", async () => {

@@ -5,10 +5,16 @@
  * src/index/embedding), which refers to these entries by id only.
  *
  * Sizes are the hub's listed sizes, rounded: they feed the free-disk pre-check and the listing,
- * while the exact size always comes from the server's Content-Length. A SHA-256 is pinned only
- * where one is known; otherwise the download is checked against the Hugging Face hub's own LFS
- * SHA-256 (the X-Linked-Etag header of its resolve endpoint), and `verify` later compares with the
- * hash recorded at download time. Never add a hash that was not read from the file itself.
+ * while the exact size always comes from the server's Content-Length.
+ *
+ * Hashes: a `sha256` is pinned only where it is known for certain from a public source (the hub's
+ * LFS oid of that file at a pinned revision, which is the file's SHA-256). No entry pins one
+ * today: none could be confirmed from a source the project can cite, and an invented or
+ * half-remembered hash would be worse than none. Unpinned downloads are checked against the hash
+ * the source itself publishes (the hub's X-Linked-Etag), and that is all `models list`
+ * ("checked at download" / "unpinned") and `models verify` ("unchanged": matches the hash recorded
+ * at download) claim. To pin an entry, read the LFS SHA-256 from the hub's file page, set
+ * `revision` to the commit it belongs to (a branch can move), and add `sha256`.
  */
 import { DEFAULT_MODEL_FILE } from "../../config/paths.js";
 
@@ -24,7 +30,7 @@ export interface CatalogueFile {
   localPath: string;
   /** Approximate size in bytes, as the hub lists it. */
   approxBytes: number;
-  /** Lower-case hex SHA-256 of the file, only where it is known for certain. */
+  /** Lower-case hex SHA-256 of the file, only where it is known for certain; absent means unpinned (see the header). */
   sha256?: string;
 }
 
@@ -69,7 +75,7 @@ export const CATALOGUE_FIELD_DESCRIPTIONS: Readonly<Record<keyof CatalogueEntry,
   hubRepo: "The Hugging Face repository the files come from; hf-mirror.com and HF-compatible mirrors serve the same paths.",
   revision: "The git revision downloaded (a branch or a commit).",
   modelScopeRepo: "The same files on ModelScope, where they are published there (Qwen's official GGUF repositories).",
-  files: "The files to download: repository path, path inside <cache>/models, approximate size, and a SHA-256 where one is known for certain (else the hub's X-Linked-Etag is checked).",
+  files: "The files to download: repository path, path inside <cache>/models, approximate size, and a SHA-256 where one is known for certain (none is today: unpinned files are checked against the hub's X-Linked-Etag, and listings say they are unpinned).",
   approxRamBytes: "Rough resident memory once loaded with a 4k context, used by `ifai-lsp doctor` to recommend a model.",
   description: "When to choose this model, in one sentence.",
 };
