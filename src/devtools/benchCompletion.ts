@@ -239,9 +239,9 @@ async function main(): Promise<void> {
 const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
 
 /**
- * The server's memory at each stage. RSS counts the mapped GGUF's pages, which are file-backed,
- * shared with the page cache and reclaimable; "anon" is what only the server holds, so anon plus
- * the model file's size is the honest cost of a loaded model.
+ * The server's memory at each stage. The GGUF's weights are read into anonymous memory (not
+ * mapped, so replacing the file cannot crash the server), so "anon" is the cost of the loaded
+ * model and everything else the server holds; "file" is the node binary and libraries.
  */
 function formatMemory(stages: Array<[string, MemorySnapshot | undefined]>, modelBytes: number): string[] {
   const known = stages.filter((s): s is [string, MemorySnapshot] => s[1] !== undefined);
