@@ -395,6 +395,24 @@ describe("ModelManager", () => {
     expect((await m.remove("custom/our-coder.gguf")).removed).toHaveLength(1);
   });
 
+  it("reports a discarded partial download in the pull result, and rm removes a .part with its source identity", async () => {
+    const modelsDir = path.join(newDir(), "models");
+    const m = manager(modelsDir);
+    const dest = path.join(modelsDir, "custom", "p.bin");
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(`${dest}.part`, payload.subarray(0, 1000).map((b) => b ^ 1));
+    const key = server.serve("corp/internal", "p.bin", { data: payload, fault: { kind: "cut", afterBytes: 500_000 } });
+    await expect(m.pull(url(key))).rejects.toThrow(/resumes from there/);
+    expect(fs.existsSync(`${dest}.part.json`)).toBe(true);
+    const removed = await m.remove("custom/p.bin");
+    expect(removed.removed.map((f) => path.basename(f)).sort()).toEqual(["p.bin.part", "p.bin.part.json"]);
+
+    fs.writeFileSync(`${dest}.part`, payload.subarray(0, 1000));
+    const pulled = await m.pull(url(key));
+    expect(pulled.files[0]!.restarts).toEqual([expect.stringMatching(/unknown origin discarded/)]);
+    expect(fs.readFileSync(dest).equals(payload)).toBe(true);
+  });
+
   it("calls a hash recorded with nothing to check it against what it is: recorded, not verified", async () => {
     const key = server.serve("corp/internal", "plain.bin", { data: payload });
     const m = manager(path.join(newDir(), "models"));

@@ -157,6 +157,7 @@ async function pull(manager: ModelManager, target: string, parsed: Parsed): Prom
       }
       const speed = f.ms > 0 ? ` at ${mb(((f.bytes - f.resumedFromBytes) * 1000) / f.ms)}/s` : "";
       const check = CHECKED[f.verifiedBy];
+      for (const reason of f.restarts) process.stdout.write(`started over  ${reason}\n`);
       process.stdout.write(`downloaded  ${f.path}\n  ${mb(f.bytes)}${f.resumedFromBytes > 0 ? ` (resumed after ${mb(f.resumedFromBytes)})` : ""} in ${(f.ms / 1000).toFixed(1)} s${speed} from ${f.url}\n  sha256 ${f.sha256}: ${check}\n`);
     }
     process.stdout.write(`Pulled ${result.id}: ${result.path}\n`);

@@ -172,6 +172,8 @@ export interface ModelsPullResult {
     verifiedBy: "pinned" | "x-linked-etag" | "none";
     url: string;
     resumedFromBytes: number;
+    /** Partial data thrown away because a source served a different (or unidentifiable) file, one reason each. */
+    restarts: string[];
     ms: number;
     alreadyPresent: boolean;
   }>;

@@ -15,6 +15,7 @@ import {
 import { downloadFile, type DownloadProgress, type DownloadResult } from "./download.js";
 import { fileSize, hasGgufMagic, listFiles, sha256File } from "./files.js";
 import { confineToModels } from "./confine.js";
+import { identityFile } from "./sourceIdentity.js";
 import { ModelManagerError } from "./errors.js";
 import { integrityOf, MATCH_DETAIL, type Integrity } from "./integrity.js";
 import { readManifest, updateManifest, type ManifestRecord } from "./manifest.js";
@@ -86,7 +87,7 @@ export interface PullOptions {
 export interface PullResult {
   id: string;
   path: string;
-  files: Array<Pick<DownloadResult, "path" | "bytes" | "sha256" | "verifiedBy" | "url" | "resumedFromBytes" | "ms"> & { alreadyPresent: boolean }>;
+  files: Array<Pick<DownloadResult, "path" | "bytes" | "sha256" | "verifiedBy" | "url" | "resumedFromBytes" | "restarts" | "ms"> & { alreadyPresent: boolean }>;
 }
 
 /**
@@ -217,7 +218,7 @@ export class ModelManager {
     let freedBytes = 0;
     for (const localPath of localPaths) {
       const abs = path.join(this.modelsDir, localPath);
-      for (const candidate of [abs, `${abs}.part`]) {
+      for (const candidate of [abs, `${abs}.part`, identityFile(`${abs}.part`)]) {
         const size = await fileSize(candidate);
         if (size === undefined) continue;
         await fs.rm(candidate, { force: true });
@@ -310,7 +311,7 @@ export class ModelManager {
       const present = existing !== undefined && (record !== undefined || file.sha256 === undefined || (await sha256File(dest, options.signal)) === file.sha256);
       if (present) {
         // Present and complete (files only reach their final name after verification).
-        files.push({ path: dest, bytes: existing!, sha256: record?.sha256 ?? "", verifiedBy: record?.verifiedBy ?? "none", url: record?.url ?? "", resumedFromBytes: 0, ms: 0, alreadyPresent: true });
+        files.push({ path: dest, bytes: existing!, sha256: record?.sha256 ?? "", verifiedBy: record?.verifiedBy ?? "none", url: record?.url ?? "", resumedFromBytes: 0, restarts: [], ms: 0, alreadyPresent: true });
         doneBytes += existing!;
         continue;
       }
