@@ -277,7 +277,9 @@ async function transfer(
     run.keptFromEarlier = 0;
     offset = 0;
   };
-  const opened = await open(url, offset, attemptSignal, signal, kept?.etag ?? kept?.lastModified);
+  // If-Range only to the URL the bytes came from: another mirror's validators differ even for the
+  // same file, and the comparison below (hashes first) decides there.
+  const opened = await open(url, offset, attemptSignal, signal, kept?.url === url ? (kept.etag ?? kept.lastModified) : undefined);
   touch();
   const { response } = opened;
 
