@@ -10,7 +10,10 @@ export interface ModelStatus {
   state: ModelState;
   /** The GGUF file the backend is configured with. */
   modelPath: string;
-  /** For state "error": what went wrong and what to configure, in one sentence a user can act on. */
+  /**
+   * For state "error": what went wrong and what to configure, in one sentence a user can act on.
+   * For "unloaded": why, when it was not the user's doing (the model file changed on disk).
+   */
   message?: string;
   /** The compute backend in use once loaded: "cpu", "cuda", "vulkan" or "metal". */
   gpu?: string;

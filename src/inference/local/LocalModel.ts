@@ -259,8 +259,8 @@ export class LocalModel {
 
   /**
    * Watches the folder of the loaded file (a replacement by rename gives the name a new inode, so
-   * the file itself cannot be watched) and compares size and modification time on each event for
-   * its name. The weights are in memory, so the loaded model keeps working; it is unloaded as soon
+   * the file itself cannot be watched) and compares inode, size and modification time on each
+   * event for its name. The weights are in memory, so the loaded model keeps working; it is unloaded as soon
    * as no request uses it, and the next use loads whatever the file then holds.
    */
   private watchFile(file: string, stamp: string): void {
