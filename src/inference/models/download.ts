@@ -302,7 +302,7 @@ async function transfer(
   const identity = identityOf(url, response, opened.linkedSha256, totalOf(response, opened.linkedSize));
   if (response.status === 206) {
     const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
-    const difference = kept ? describeDifference(kept, identity) : "the partial file's source is unknown";
+    const difference = offset === 0 ? undefined : kept ? describeDifference(kept, identity) : "the partial file's source is unknown";
     if (!match || Number(match[1]) !== offset) {
       await response.body?.cancel();
       await discardPartial(part);
