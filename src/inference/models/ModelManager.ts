@@ -178,7 +178,7 @@ export class ModelManager {
         installedBytes,
         path: main,
         inUse: configured === main,
-        ...integrityOf(entry.files.map((f) => ({ pinned: f.sha256 !== undefined, record: manifest.files[f.localPath] })), installed),
+        ...integrityOf(entry.files.map((f) => ({ pinned: f.sha256 !== undefined, record: manifest.files[f.localPath] })), installed, "catalogue"),
       });
     }
     for (const name of await listFiles(path.join(this.modelsDir, CUSTOM_DIR))) {
@@ -434,7 +434,7 @@ function customEntry(id: string, abs: string, size: number, installed: boolean, 
     installedBytes: installed ? size : 0,
     path: abs,
     inUse,
-    ...integrityOf([{ pinned: false, record }], installed),
+    ...integrityOf([{ pinned: false, record }], installed, "custom"),
   };
 }
 

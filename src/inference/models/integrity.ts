@@ -18,9 +18,16 @@ export const MATCH_DETAIL: Record<Integrity, string> = {
 };
 
 /** The weakest link among a model's files decides what its integrity rests on. */
-export function integrityOf(files: Array<{ pinned: boolean; record: ManifestRecord | undefined }>, installed: boolean): { integrity: Integrity; integrityDetail: string } {
+export function integrityOf(
+  files: Array<{ pinned: boolean; record: ManifestRecord | undefined }>,
+  installed: boolean,
+  source: "catalogue" | "custom",
+): { integrity: Integrity; integrityDetail: string } {
   if (files.every((f) => f.pinned)) return { integrity: "pinned", integrityDetail: "SHA-256 pinned in the catalogue" };
-  if (!installed) return { integrity: "none", integrityDetail: "the catalogue pins no SHA-256; a download is checked against the hash its source publishes (X-Linked-Etag), where it sends one" };
+  if (!installed && source === "catalogue") {
+    return { integrity: "none", integrityDetail: "the catalogue pins no SHA-256; a download is checked against the hash its source publishes (X-Linked-Etag), where it sends one" };
+  }
+  if (!installed) return { integrity: "none", integrityDetail: "not present" };
   if (files.some((f) => !f.pinned && !f.record?.sha256)) return { integrity: "none", integrityDetail: "no hash pinned or recorded (not downloaded by ifai-lsp)" };
   if (files.some((f) => !f.pinned && f.record?.verifiedBy === "none")) {
     return { integrity: "recorded", integrityDetail: "not verified: hash recorded at download, when no reference hash was available" };
