@@ -1,26 +1,18 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../../util/logger.js";
-import {
-  CATALOGUE,
-  UnknownModelError,
-  entryBytes,
-  fileUrls,
-  findEntry,
-  type CatalogueEntry,
-  type MirrorOptions,
-  type ModelFormat,
-  type ModelRole,
-} from "./catalogue.js";
+import { UnknownModelError, fileUrls, findEntry, type CatalogueEntry, type MirrorOptions } from "./catalogue.js";
 import { downloadFile, type DownloadProgress, type DownloadResult } from "./download.js";
-import { fileSize, hasGgufMagic, listFiles, sha256File } from "./files.js";
+import { fileSize, hasGgufMagic, sha256File } from "./files.js";
 import { confineToModels } from "./confine.js";
 import { identityFile } from "./sourceIdentity.js";
 import { ModelManagerError } from "./errors.js";
-import { integrityOf, MATCH_DETAIL, type Integrity } from "./integrity.js";
+import { MATCH_DETAIL, type Integrity } from "./integrity.js";
+import { CUSTOM_DIR, CUSTOM_PREFIX, listModels, type ModelListEntry } from "./listModels.js";
 import { readManifest, updateManifest, type ManifestRecord } from "./manifest.js";
 
 export type { Integrity } from "./integrity.js";
+export type { ModelListEntry } from "./listModels.js";
 export { ModelManagerError } from "./errors.js";
 
 export interface ModelManagerOptions {
@@ -35,32 +27,6 @@ export interface ModelManagerOptions {
   logger?: Logger;
 }
 
-export interface ModelListEntry {
-  id: string;
-  name: string;
-  source: "catalogue" | "custom";
-  format: ModelFormat | "unknown";
-  roles: readonly ModelRole[];
-  licence?: string;
-  parameters?: string;
-  quantization?: string;
-  description?: string;
-  /** Catalogue estimate, or the file size for custom models. */
-  approxBytes: number;
-  installed: boolean;
-  /** Bytes of interrupted downloads waiting to be resumed. */
-  partialBytes: number;
-  /** Bytes on disk of the complete files. */
-  installedBytes: number;
-  /** Absolute path of the main file (the GGUF, or the ONNX graph). */
-  path: string;
-  /** True when it is the file configured as model.path. */
-  inUse: boolean;
-  /** What the files' integrity rests on; see `Integrity`. */
-  integrity: Integrity;
-  /** The same in words, for listings. */
-  integrityDetail: string;
-}
 
 
 
@@ -122,8 +88,6 @@ export interface RemoveResult {
 }
 
 
-const CUSTOM_DIR = "custom";
-const CUSTOM_PREFIX = "custom/";
 
 /**
  * Lists, downloads, removes and verifies models in <cache>/models. Catalogue models keep their
@@ -147,54 +111,7 @@ export class ModelManager {
   }
 
   async list(): Promise<ModelListEntry[]> {
-    const manifest = await readManifest(this.modelsDir);
-    const configured = this.options.configuredModelPath ? path.resolve(this.options.configuredModelPath) : undefined;
-    const out: ModelListEntry[] = [];
-    for (const entry of CATALOGUE) {
-      let installedBytes = 0;
-      let partialBytes = 0;
-      let installed = true;
-      for (const file of entry.files) {
-        const abs = path.join(this.modelsDir, file.localPath);
-        const size = await fileSize(abs);
-        if (size === undefined) installed = false;
-        else installedBytes += size;
-        partialBytes += (await fileSize(`${abs}.part`)) ?? 0;
-      }
-      const main = path.join(this.modelsDir, entry.files[0]!.localPath);
-      out.push({
-        id: entry.id,
-        name: entry.name,
-        source: "catalogue",
-        format: entry.format,
-        roles: entry.roles,
-        licence: entry.licence,
-        parameters: entry.parameters,
-        quantization: entry.quantization,
-        description: entry.description,
-        approxBytes: entryBytes(entry),
-        installed,
-        partialBytes,
-        installedBytes,
-        path: main,
-        inUse: configured === main,
-        ...integrityOf(entry.files.map((f) => ({ pinned: f.sha256 !== undefined, record: manifest.files[f.localPath] })), installed, "catalogue"),
-      });
-    }
-    for (const name of await listFiles(path.join(this.modelsDir, CUSTOM_DIR))) {
-      if (name.endsWith(".part") || name.endsWith(".part.json")) continue;
-      const abs = path.join(this.modelsDir, CUSTOM_DIR, name);
-      const size = (await fileSize(abs)) ?? 0;
-      const localPath = `${CUSTOM_PREFIX}${name}`;
-      out.push(customEntry(localPath, abs, size, true, configured === abs, manifest.files[localPath]));
-    }
-    if (configured && !out.some((e) => e.path === configured)) {
-      // The client may point model.path anywhere: the size of a file that is not a GGUF is not told.
-      const size = await fileSize(configured);
-      const gguf = size !== undefined && (await hasGgufMagic(configured).catch(() => false));
-      out.push(customEntry(configured, configured, gguf ? size : 0, size !== undefined, true, undefined));
-    }
-    return out;
+    return listModels(this.modelsDir, this.options.configuredModelPath);
   }
 
   /** Downloads a catalogue model (by id) or a custom one (by https URL); files already present are kept. */
@@ -418,24 +335,6 @@ export class ModelManager {
 
 function record_(id: string, result: DownloadResult): ManifestRecord {
   return { id, sha256: result.sha256, bytes: result.bytes, url: result.url, verifiedBy: result.verifiedBy, downloadedAt: new Date().toISOString() };
-}
-
-function customEntry(id: string, abs: string, size: number, installed: boolean, inUse: boolean, record: ManifestRecord | undefined): ModelListEntry {
-  const lower = abs.toLowerCase();
-  return {
-    id,
-    name: path.basename(abs),
-    source: "custom",
-    format: lower.endsWith(".gguf") ? "gguf" : lower.endsWith(".onnx") ? "onnx" : "unknown",
-    roles: [],
-    approxBytes: size,
-    installed,
-    partialBytes: 0,
-    installedBytes: installed ? size : 0,
-    path: abs,
-    inUse,
-    ...integrityOf([{ pinned: false, record }], installed, "custom"),
-  };
 }
 
 function isUrl(text: string): boolean {
