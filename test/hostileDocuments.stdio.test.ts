@@ -58,3 +58,59 @@ describe("documents that start with line breaks", () => {
     expect(await client.shutdownAndExit()).toBe(0);
   });
 });
+
+describe("incremental edits outside the document", () => {
+  it("clamps an edit a billion lines past the end, then serves ordinary edits and completion", async () => {
+    const client = await start();
+    const uri = "file:///work/demo/src/far.ts";
+    await client.open(uri, "typescript", "const a = 1;\n");
+    await client.edit(uri, { start: { line: 1e9, character: 0 }, end: { line: 1e9 + 1, character: 0 } }, "\n");
+    await client.edit(uri, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, "x");
+    await client.edit(uri, { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, "const b = ");
+    const list = await client.complete(uri, { line: 1, character: 10 });
+    expect(list).not.toBeNull();
+    await expectStillServing(client);
+    expect(await client.shutdownAndExit()).toBe(0);
+  });
+
+  it("survives negative, reversed, fractional, non-numeric and missing positions and malformed changes", async () => {
+    const client = await start();
+    const uri = "file:///work/demo/src/odd.ts";
+    await client.open(uri, "typescript", "line one\nline two\n");
+    const hostile: unknown[] = [
+      { range: { start: { line: -5, character: -3 }, end: { line: -1, character: -1 } }, text: "a" },
+      { range: { start: { line: 1, character: 4 }, end: { line: 0, character: 2 } }, text: "b" },
+      { range: { start: { line: 0.5, character: 1.5 }, end: { line: 1e308, character: 1e308 } }, text: "c\n" },
+      { range: { start: { line: "x", character: null }, end: { line: {}, character: [] } }, text: "d" },
+      { range: { start: null, end: 3 }, text: "e" },
+      { range: { start: { line: Number.MAX_SAFE_INTEGER, character: 0 }, end: { line: 0, character: Number.MAX_SAFE_INTEGER } }, text: "f" },
+      { text: 42 },
+      null,
+      "text",
+    ];
+    let version = 1;
+    for (const change of hostile) {
+      await client.connection.sendNotification("textDocument/didChange", { textDocument: { uri, version: ++version }, contentChanges: [change] });
+    }
+    await client.connection.sendNotification("textDocument/didChange", { textDocument: { uri, version: ++version }, contentChanges: "not an array" });
+    await client.edit(uri, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, "const z = ");
+    expect(await client.complete(uri, { line: 0, character: 10 })).not.toBeNull();
+    await expectStillServing(client);
+    expect(await client.shutdownAndExit()).toBe(0);
+  });
+
+  it("drops the text of a document that grows past the size cap, says so, and keeps serving", async () => {
+    const client = await start();
+    const uri = "file:///work/demo/src/huge.ts";
+    const chunk = "x".repeat(9 * 1024 * 1024);
+    await client.open(uri, "typescript", chunk);
+    await client.edit(uri, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, chunk);
+    expect(await client.complete(uri, { line: 0, character: 5 })).not.toBeNull();
+    expect(client.stderr.text).toMatch(/document exceeds the size cap/);
+    // A full-text change that fits brings the document back.
+    await client.connection.sendNotification("textDocument/didChange", { textDocument: { uri, version: 10 }, contentChanges: [{ text: "const small = " }] });
+    expect(await client.complete(uri, { line: 0, character: 14 })).not.toBeNull();
+    await expectStillServing(client);
+    expect(await client.shutdownAndExit()).toBe(0);
+  });
+});
