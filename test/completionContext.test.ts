@@ -97,6 +97,28 @@ describe("prefix window over documents that start with line breaks", () => {
   });
 });
 
+describe("prefix and suffix windows: counterexamples the property tier found", () => {
+  it("clamps a cursor before the start or past the end of the text", () => {
+    const text = "\ude00a`'const}\n')";
+    expect(new PrefixWindows().select("a", text, -1, 4, count)).toBe("");
+    expect(new PrefixWindows().select("a", "//x1a\tfoo", 1e9, 100, count)).toBe("//x1a\tfoo");
+    expect(selectSuffix(text, -1, 100, count)).toBe(text);
+    expect(selectSuffix(text, 1e9, 100, count)).toBe("");
+  });
+
+  it("keeps the start while typing right after it (the anchor's head stops at the cursor)", () => {
+    const windows = new PrefixWindows();
+    expect(windows.select("a", "\n", 0, 1, count)).toBe("");
+    expect(windows.select("a", "a\n", 1, 1, count)).toBe("a");
+  });
+
+  it("keeps a start cut inside a long line while typing (it is not on a line boundary)", () => {
+    const windows = new PrefixWindows();
+    expect(windows.select("a", "\u0000", 1, 1, count)).toBe("");
+    expect(windows.select("a", "\u0000a", 2, 1, count)).toBe("a");
+  });
+});
+
 describe("suffix window", () => {
   it("takes the rest of the line, then whole lines within the budget", () => {
     const text = "abc|def\nline two\nline three\nline four\n";
