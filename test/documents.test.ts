@@ -31,6 +31,12 @@ describe("incremental sync clamps ranges as the LSP spec says", () => {
     expect(d.getText()).toBe("abX\nef");
   });
 
+  it("a negative line means the start of the document, whatever its character (property counterexample)", () => {
+    const d = doc("a");
+    applyChanges(d, [{ range: { start: at(-1, 1), end: at(0, -1) }, text: "" }], 2, warn);
+    expect(d.getText()).toBe("a");
+  });
+
   it("skips malformed changes with a warning and applies full-text changes", () => {
     const d = doc("abc");
     warnings.length = 0;

@@ -26,16 +26,19 @@ function coordinate(value: unknown): number {
   return value >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.floor(value);
 }
 
+/** A client position with usable coordinates; a negative line is before the document: its start. */
 function position(value: unknown): Position {
-  const p = (value ?? {}) as { line?: unknown; character?: unknown };
-  return { line: coordinate(typeof p === "object" ? p.line : undefined), character: coordinate(typeof p === "object" ? p.character : undefined) };
+  const p = (value !== null && typeof value === "object" ? value : {}) as { line?: unknown; character?: unknown };
+  if (typeof p.line === "number" && p.line < 0) return { line: 0, character: 0 };
+  return { line: coordinate(p.line), character: coordinate(p.character) };
 }
 
 /**
  * The offsets a client range denotes in `document`, clamped as the LSP spec says: a line past the
  * end means the end of the document, a character past the end of its line means the end of that
- * line (before its line break), negative or non-numeric coordinates mean 0, and a range whose start
- * lies after its end is taken with its ends swapped. O(1) after the document's line table exists.
+ * line (before its line break), a negative line means the start of the document, other negative or
+ * non-numeric coordinates mean 0, and a range whose start lies after its end is taken with its ends
+ * swapped. O(1) after the document's line table exists.
  */
 export function clampRange(document: TextDocument, range: unknown): { start: number; end: number } {
   const r = (range !== null && typeof range === "object" ? range : {}) as { start?: unknown; end?: unknown };

@@ -120,7 +120,8 @@ export function lspLineStarts(text: string): number[] {
  */
 export function lspOffset(text: string, position: { line: number; character: number }): number {
   const starts = lspLineStarts(text);
-  const line = Math.max(0, Math.floor(position.line));
+  if (position.line < 0) return 0;
+  const line = Math.floor(position.line);
   if (line >= starts.length) return text.length;
   const start = starts[line]!;
   let end = line + 1 < starts.length ? starts[line + 1]! : text.length;
