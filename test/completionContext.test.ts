@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CompletionCache } from "../src/features/completion/CompletionCache.js";
+import { normalizeLineEndings } from "../src/features/completion/CompletionService.js";
 import { PrefixWindows, selectSuffix } from "../src/features/completion/contextWindow.js";
 import { buildFimPrompt, renderPrompt } from "../src/features/completion/prompt.js";
 import { OpenDocumentSnippets, jaccard, identifierSet } from "../src/features/completion/snippets.js";
@@ -110,6 +111,10 @@ describe("prefix and suffix windows: counterexamples the property tier found", (
     const windows = new PrefixWindows();
     expect(windows.select("a", "\n", 0, 1, count)).toBe("");
     expect(windows.select("a", "a\n", 1, 1, count)).toBe("a");
+  });
+
+  it("normalises line endings around a cursor inside a CRLF pair without adding a line", () => {
+    expect(normalizeLineEndings("\n\n\r\n\n\n\n", 3)).toEqual({ value: "\n\n\n\n\n\n", cursor: 2 });
   });
 
   it("keeps a start cut inside a long line while typing (it is not on a line boundary)", () => {

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { normalizeLineEndings } from "../../src/features/completion/CompletionService.js";
 import { PrefixWindows, selectSuffix } from "../../src/features/completion/contextWindow.js";
 import { boundedCounter, countByFour, documentText, offsetIn, options, splitsSurrogatePair } from "./arbitraries.js";
 
@@ -103,6 +104,25 @@ describe("suffix window properties", () => {
         const lineEnd = text.indexOf("\n", at);
         const line = text.slice(at, lineEnd === -1 ? text.length : lineEnd + 1);
         expect(countByFour(line) > budget || line.length > budget * MAX_CHARS_PER_TOKEN).toBe(true);
+      }),
+      options(300),
+    );
+  });
+});
+
+describe("line-ending normalisation before windowing", () => {
+  it("turns every line break into \\n without adding or losing one, and keeps the cursor on the same text", () => {
+    fc.assert(
+      fc.property(docAndCursor(), ({ text, cursor }) => {
+        const at = clamp(cursor, text);
+        const { value, cursor: moved } = normalizeLineEndings(text, at);
+        expect(value).toBe(text.replace(/\r\n?/g, "\n"));
+        expect(value).not.toContain("\r");
+        expect(moved).toBeGreaterThanOrEqual(0);
+        expect(moved).toBeLessThanOrEqual(value.length);
+        // The text before the cursor is the original's up to the cursor (a cursor inside CRLF counts as before it).
+        const before = text.charCodeAt(at - 1) === 13 && text.charCodeAt(at) === 10 ? at - 1 : at;
+        expect(value.slice(0, moved)).toBe(text.slice(0, before).replace(/\r\n?/g, "\n"));
       }),
       options(300),
     );
