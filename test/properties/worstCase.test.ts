@@ -13,14 +13,28 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.terminate()));
 });
 
-function runBuilt(module: string, name: string, args: unknown[]): Promise<unknown> {
-  const url = new URL(`file://${path.join(projectRoot, "dist", module)}`).href;
+const builtUrl = (module: string): string => new URL(`file://${path.join(projectRoot, "dist", module)}`).href;
+
+/**
+ * Calls `name` from a built module in a worker. With `context` ([prefix, suffix, languageId]) the
+ * post-processing context built from it is passed as the last argument.
+ */
+function runBuilt(module: string, name: string, args: unknown[], context?: [string, string, string]): Promise<unknown> {
   const source = `
     const { parentPort, workerData } = require("node:worker_threads");
-    import(workerData.url).then((m) => parentPort.postMessage(m[workerData.name](...workerData.args)));
+    (async () => {
+      const m = await import(workerData.url);
+      const args = [...workerData.args];
+      if (workerData.context) {
+        const { buildContext } = await import(workerData.contextUrl);
+        args.push(buildContext(...workerData.context));
+      }
+      parentPort.postMessage(m[workerData.name](...args));
+    })();
   `;
+  const workerData = { url: builtUrl(module), contextUrl: builtUrl("features/completion/postprocess/context.js"), name, args, context };
   // A loop that never advances but keeps allocating fails on the worker's heap limit.
-  const worker = new Worker(source, { eval: true, workerData: { url, name, args }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+  const worker = new Worker(source, { eval: true, workerData, resourceLimits: { maxOldGenerationSizeMb: 256 } });
   workers.push(worker);
   return new Promise((resolve, reject) => {
     worker.once("message", resolve);
@@ -49,5 +63,18 @@ describe("worst-case inputs finish (each loop is linear in its input)", () => {
     expect(pieces.length).toBeGreaterThan(0);
     expect(pieces.at(-1)!.endCol).toBe(line.length);
     for (const p of pieces) expect(p.endCol).toBeGreaterThan(p.startCol);
+  });
+
+  it("removing the overlap with the rest of the line when both end and start with a long run of closers", async () => {
+    const run = "]".repeat(100_000);
+    const out = await runBuilt("features/completion/postprocess/suffix.js", "removeLineSuffixOverlap", [run], ["x = f(", run, "lua"]);
+    expect(typeof out).toBe("string");
+    expect(run.startsWith(out as string)).toBe(true);
+  });
+
+  it("cutting a completion of many identical closing lines at a repetition of the lines below", async () => {
+    const lines = Array.from({ length: 400_000 }, () => "}");
+    const out = await runBuilt("features/completion/postprocess/suffix.js", "cutAtSuffixRepetition", [lines], ["", "\n}\nother();\n", "typescript"]);
+    expect(out).toEqual(lines);
   });
 });
