@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CompletionCache } from "../src/features/completion/CompletionCache.js";
+import { normalizeLineEndings } from "../src/features/completion/CompletionService.js";
 import { PrefixWindows, selectSuffix } from "../src/features/completion/contextWindow.js";
 import { buildFimPrompt, renderPrompt } from "../src/features/completion/prompt.js";
 import { OpenDocumentSnippets, jaccard, identifierSet } from "../src/features/completion/snippets.js";
@@ -56,6 +57,70 @@ describe("prefix window", () => {
     const prefix = new PrefixWindows().select("a", text, text.length, 100, count);
     expect(prefix.length).toBeLessThanOrEqual(300);
     expect(prefix.length).toBeGreaterThan(0);
+  });
+});
+
+describe("prefix window over documents that start with line breaks", () => {
+  /**
+   * A counter that throws once it is called more often than any terminating walk needs (one call
+   * per line plus a bounded number of cuts), so a walk that stops advancing fails instead of hanging.
+   */
+  const boundedCount = (text: string): ((t: string) => number) => {
+    let calls = 0;
+    const limit = text.split("\n").length + 100;
+    return (t: string) => {
+      if (++calls > limit) throw new Error(`count called ${calls} times for a ${text.length}-character text: the walk does not advance`);
+      return count(t);
+    };
+  };
+
+  for (const [name, text] of [
+    ["a leading LF", "\nconst a = "],
+    ["a leading CRLF", "\r\nconst a = "],
+    ["a leading blank line", "\n\nconst a = "],
+    ["only newlines", "\n\n\n\n"],
+    ["a single newline", "\n"],
+  ] as const) {
+    it(`terminates with ${name} and returns the text up to the cursor`, () => {
+      for (let cursor = 0; cursor <= text.length; cursor++) {
+        const window = new PrefixWindows().select("a", text, cursor, 1000, boundedCount(text));
+        expect(window).toBe(text.slice(0, cursor));
+      }
+    });
+  }
+
+  it("never cuts a long line inside a surrogate pair", () => {
+    const text = "😀".repeat(5000);
+    const window = new PrefixWindows().select("a", text, text.length, 100, boundedCount(text));
+    expect(text.endsWith(window)).toBe(true);
+    const first = window.charCodeAt(0);
+    expect(first >= 0xdc00 && first <= 0xdfff).toBe(false);
+  });
+});
+
+describe("prefix and suffix windows: counterexamples the property tier found", () => {
+  it("clamps a cursor before the start or past the end of the text", () => {
+    const text = "\ude00a`'const}\n')";
+    expect(new PrefixWindows().select("a", text, -1, 4, count)).toBe("");
+    expect(new PrefixWindows().select("a", "//x1a\tfoo", 1e9, 100, count)).toBe("//x1a\tfoo");
+    expect(selectSuffix(text, -1, 100, count)).toBe(text);
+    expect(selectSuffix(text, 1e9, 100, count)).toBe("");
+  });
+
+  it("keeps the start while typing right after it (the anchor's head stops at the cursor)", () => {
+    const windows = new PrefixWindows();
+    expect(windows.select("a", "\n", 0, 1, count)).toBe("");
+    expect(windows.select("a", "a\n", 1, 1, count)).toBe("a");
+  });
+
+  it("normalises line endings around a cursor inside a CRLF pair without adding a line", () => {
+    expect(normalizeLineEndings("\n\n\r\n\n\n\n", 3)).toEqual({ value: "\n\n\n\n\n\n", cursor: 2 });
+  });
+
+  it("keeps a start cut inside a long line while typing (it is not on a line boundary)", () => {
+    const windows = new PrefixWindows();
+    expect(windows.select("a", "\u0000", 1, 1, count)).toBe("");
+    expect(windows.select("a", "\u0000a", 2, 1, count)).toBe("a");
   });
 });
 

@@ -1,28 +1,41 @@
 import type { Pos, Span, TextChange } from "./types.js";
 
-/** A document snapshot with position ↔ offset conversions (UTF-16, like LSP's default). */
+/**
+ * A document snapshot with position ↔ offset conversions (UTF-16, like LSP's default). Lines end
+ * where LSP says they do: at "\n", "\r\n" or a lone "\r", so positions agree with the client's.
+ */
 export class TextSnapshot {
   private readonly starts: number[] = [0];
 
   constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === 13 && text.charCodeAt(i + 1) === 10) continue;
+      if (ch === 10 || ch === 13) this.starts.push(i + 1);
+    }
   }
 
   get lineCount(): number {
     return this.starts.length;
   }
 
-  /** Offset of a position, clamped to the document (a position past the end means the end). */
+  /**
+   * Offset of a position, clamped to the document as LSP says: a line past the end means the end,
+   * a character past its line's end means the end of that line (before its break), negative (or
+   * non-numeric) coordinates mean 0.
+   */
   offsetAt(pos: Pos): number {
-    if (pos.line < 0) return 0;
+    if (!(pos.line >= 0)) return 0;
     if (pos.line >= this.starts.length) return this.text.length;
-    const start = this.starts[pos.line]!;
-    const end = this.lineEnd(pos.line);
-    return Math.min(end, start + Math.max(0, pos.character));
+    const line = Math.floor(pos.line);
+    const start = this.starts[line]!;
+    const character = pos.character > 0 ? pos.character : 0;
+    return Math.min(this.lineEnd(line), start + Math.floor(character));
   }
 
+  /** The position of an offset; one inside a "\r\n" pair is placed before it, as LSP documents do. */
   positionAt(offset: number): Pos {
-    const o = Math.max(0, Math.min(offset, this.text.length));
+    const o = offset > 0 ? Math.min(Math.floor(offset), this.text.length) : 0;
     let lo = 0;
     let hi = this.starts.length - 1;
     while (lo < hi) {
@@ -30,13 +43,16 @@ export class TextSnapshot {
       if (this.starts[mid]! <= o) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo, character: o - this.starts[lo]! };
+    return { line: lo, character: Math.min(o, this.lineEnd(lo)) - this.starts[lo]! };
   }
 
-  /** Offset of the end of a line's content (before its \r\n or \n). */
+  /** Offset of the end of a line's content (before its "\r\n", "\n" or "\r"). */
   lineEnd(line: number): number {
-    const next = line + 1 < this.starts.length ? this.starts[line + 1]! - 1 : this.text.length;
-    return next > this.starts[line]! && this.text.charCodeAt(next - 1) === 13 && line + 1 < this.starts.length ? next - 1 : next;
+    const start = this.starts[line]!;
+    let end = line + 1 < this.starts.length ? this.starts[line + 1]! : this.text.length;
+    if (end > start && this.text.charCodeAt(end - 1) === 10) end--;
+    if (end > start && this.text.charCodeAt(end - 1) === 13) end--;
+    return end;
   }
 
   lineStart(line: number): number {

@@ -293,9 +293,14 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   return ms <= 0 ? Promise.resolve() : abortableDelay(ms, signal);
 }
 
-/** The model and post-processing work on "\n" text; the cursor offset moves with removed "\r". */
-function normalizeLineEndings(text: string, offset: number): { value: string; cursor: number } {
+/**
+ * The model and post-processing work on "\n" text; the cursor offset moves with removed "\r". A
+ * cursor between the "\r" and "\n" of a pair is taken as before the pair: split there, each half
+ * would become a line break of its own and the text would gain a line.
+ */
+export function normalizeLineEndings(text: string, offset: number): { value: string; cursor: number } {
   if (!text.includes("\r")) return { value: text, cursor: offset };
+  if (text.charCodeAt(offset - 1) === 13 && text.charCodeAt(offset) === 10) offset--;
   const before = text.slice(0, offset).replace(/\r\n?/g, "\n");
   const after = text.slice(offset).replace(/\r\n?/g, "\n");
   return { value: before + after, cursor: before.length };

@@ -54,7 +54,8 @@ function cutLine(text: string, line: number, limits: ChunkLimits): LineRange[] {
   while (col < text.length) {
     let width = limits.maxTokens * CHARS_PER_TOKEN;
     while (width > 16 && estimateTokens(text.slice(col, col + width)) > limits.maxTokens) width = Math.floor(width * 0.8);
-    let endCol = Math.min(text.length, col + width);
+    // At least one character per piece, so the loop advances whatever the limits are.
+    let endCol = Math.min(text.length, col + Math.max(1, Math.floor(width)));
     // Never split a surrogate pair.
     if (endCol < text.length && /[\uD800-\uDBFF]/.test(text[endCol - 1]!)) endCol++;
     out.push({ startLine: line, startCol: col, endLine: line, endCol });

@@ -49,8 +49,10 @@ export function cutLineEndRepetition(line: string): string {
     const tail = line.slice(line.length - unit);
     // A unit of one repeated character (`0000`, `====`) is usually a literal or a ruler.
     if (tail.length < unit || !isSubstantive(tail) || new Set(tail).size < 2) continue;
+    // Block by block from the end: each check is O(unit), so the count is linear in the line
+    // (rebuilding tail.repeat(copies) per step was quadratic and hung on a long looping line).
     let copies = 1;
-    while (line.endsWith(tail.repeat(copies + 1))) copies++;
+    while ((copies + 1) * unit <= line.length && line.startsWith(tail, line.length - (copies + 1) * unit)) copies++;
     if (copies >= MIN_UNIT_COPIES) return line.slice(0, line.length - copies * unit).trimEnd();
   }
   return line;

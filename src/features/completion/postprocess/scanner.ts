@@ -76,6 +76,17 @@ export function scan(text: string, syntax: LanguageSyntax, start: ScanState, han
   const fromCompletion = handlers.fromCompletion ?? false;
   const significant = significantChars(syntax);
   const at = (token: string, i: number): boolean => token !== "" && text.startsWith(token, i);
+  // How many of each opener the stack holds: a closer whose partner is not on the stack at all
+  // is known at once instead of by walking the whole stack (quadratic for "((((…]]]]").
+  const open = new Map<string, number>();
+  for (const bracket of state.stack) open.set(bracket.char, (open.get(bracket.char) ?? 0) + 1);
+  const truncate = (depth: number): void => {
+    for (let k = depth; k < state.stack.length; k++) {
+      const char = state.stack[k]!.char;
+      open.set(char, (open.get(char) ?? 1) - 1);
+    }
+    state.stack.length = depth;
+  };
 
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] ?? "";
@@ -134,10 +145,12 @@ export function scan(text: string, syntax: LanguageSyntax, start: ScanState, han
     if (bracketIndex === -1) continue;
     if (bracketIndex % 2 === 0) {
       state.stack.push({ char: ch, fromCompletion });
+      open.set(ch, (open.get(ch) ?? 0) + 1);
       continue;
     }
-    const wanted = syntax.brackets[bracketIndex - 1];
-    let openerIndex = state.stack.length - 1;
+    const wanted = syntax.brackets[bracketIndex - 1] ?? "";
+    // The walk down to the partner is paid for by the brackets it pops (mismatch recovery below).
+    let openerIndex = (open.get(wanted) ?? 0) > 0 ? state.stack.length - 1 : -1;
     while (openerIndex >= 0 && state.stack[openerIndex]?.char !== wanted) openerIndex--;
     const opener = openerIndex >= 0 ? (state.stack[openerIndex] ?? null) : null;
     const event: CloseEvent = {
@@ -150,7 +163,7 @@ export function scan(text: string, syntax: LanguageSyntax, start: ScanState, han
     if (handlers.onClose?.(event, state) === true) return { state, stoppedAt: i };
     // A mismatched closer pops everything above its partner: the inner brackets were left open
     // by a mistake, and recovering this way keeps one typo from skewing the rest of the scan.
-    if (opener !== null) state.stack.length = openerIndex;
+    if (opener !== null) truncate(openerIndex);
   }
   return { state, stoppedAt: null };
 }

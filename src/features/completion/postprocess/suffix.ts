@@ -12,9 +12,9 @@ interface BalanceReport {
 }
 
 /** Scans `insert` followed by the rest of the cursor's line, from the state at the cursor. */
-function balanceWithLineSuffix(insert: string, ctx: CompletionContext): BalanceReport {
+function balanceWithLineSuffix(insert: string, lineSuffix: string, ctx: CompletionContext): BalanceReport {
   let errors = 0;
-  const { state } = scan(insert + ctx.lineSuffix, ctx.syntax, ctx.cursorState, {
+  const { state } = scan(insert + lineSuffix, ctx.syntax, ctx.cursorState, {
     fromCompletion: true,
     onClose: (event) => {
       if (!event.matchedTop) errors++;
@@ -23,6 +23,11 @@ function balanceWithLineSuffix(insert: string, ctx: CompletionContext): BalanceR
   return { errors, depth: state.stack.length, inString: state.string !== null };
 }
 
+/** The longest overlap with the rest of the cursor's line that is looked for (auto-inserted closers and the like are short). */
+const MAX_OVERLAP = 64;
+/** How much of the rest of the cursor's line is scanned with each candidate. */
+const MAX_SUFFIX_SCANNED = 1000;
+
 /**
  * Removes the end of the completion when it repeats the start of the rest of the cursor's line
  * (`foo(bar)` before an auto-inserted `)`). Among the possible overlaps, the one that leaves the
@@ -30,11 +35,13 @@ function balanceWithLineSuffix(insert: string, ctx: CompletionContext): BalanceR
  * its own `)`, while `bar)` before `)` loses it.
  */
 export function removeLineSuffixOverlap(completion: string, ctx: CompletionContext): string {
-  const rest = ctx.lineSuffix;
+  // Only the start of a very long line (minified code) is weighed: every candidate is scanned
+  // with it, so its whole length would multiply the work.
+  const rest = ctx.lineSuffix.slice(0, MAX_SUFFIX_SCANNED);
   if (isBlank(rest) || completion === "") return completion;
-  const reference = balanceWithLineSuffix("", ctx);
+  const reference = balanceWithLineSuffix("", rest, ctx);
   const cost = (insert: string): number => {
-    const report = balanceWithLineSuffix(insert, ctx);
+    const report = balanceWithLineSuffix(insert, rest, ctx);
     // Measured against the document as it is, so a line that is already unbalanced is no excuse.
     const errors = Math.max(0, report.errors - reference.errors);
     return errors + Math.abs(report.depth - reference.depth) + (report.inString === reference.inString ? 0 : 1);
@@ -42,7 +49,10 @@ export function removeLineSuffixOverlap(completion: string, ctx: CompletionConte
   let best = completion;
   let bestCost = cost(completion);
   for (const target of new Set([rest, rest.trimStart()])) {
-    for (let length = 1; length <= target.length; length++) {
+    // Each candidate costs a scan of the whole line, so only the first MAX_OVERLAP overlap
+    // lengths are tried: a run such as "]]]]…" both ends share would otherwise make this quadratic.
+    const longest = Math.min(target.length, completion.length, MAX_OVERLAP);
+    for (let length = 1; length <= longest; length++) {
       const overlap = target.slice(0, length);
       if (!completion.endsWith(overlap) || !cleanBoundary(completion, overlap, target[length])) continue;
       const candidate = completion.slice(0, completion.length - length);
@@ -83,7 +93,9 @@ export function cutAtSuffixRepetition(lines: readonly string[], ctx: CompletionC
   for (let i = 0; i < lines.length; i++) {
     const docLine = (i === 0 ? ctx.linePrefix + (lines[0] ?? "") : (lines[i] ?? "")).trimEnd();
     if (docLine !== first || isBlank(docLine)) continue;
-    const nextIndex = lines.findIndex((line, j) => j > i && !isBlank(line));
+    let nextIndex = i + 1;
+    while (nextIndex < lines.length && isBlank(lines[nextIndex] ?? "")) nextIndex++;
+    if (nextIndex === lines.length) nextIndex = -1;
     const confirmed =
       isSubstantive(docLine) ||
       (nextIndex !== -1 && below[1] !== undefined && (lines[nextIndex] ?? "").trimEnd() === below[1]);
