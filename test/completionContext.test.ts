@@ -59,6 +59,44 @@ describe("prefix window", () => {
   });
 });
 
+describe("prefix window over documents that start with line breaks", () => {
+  /**
+   * A counter that throws once it is called more often than any terminating walk needs (one call
+   * per line plus a bounded number of cuts), so a walk that stops advancing fails instead of hanging.
+   */
+  const boundedCount = (text: string): ((t: string) => number) => {
+    let calls = 0;
+    const limit = text.split("\n").length + 100;
+    return (t: string) => {
+      if (++calls > limit) throw new Error(`count called ${calls} times for a ${text.length}-character text: the walk does not advance`);
+      return count(t);
+    };
+  };
+
+  for (const [name, text] of [
+    ["a leading LF", "\nconst a = "],
+    ["a leading CRLF", "\r\nconst a = "],
+    ["a leading blank line", "\n\nconst a = "],
+    ["only newlines", "\n\n\n\n"],
+    ["a single newline", "\n"],
+  ] as const) {
+    it(`terminates with ${name} and returns the text up to the cursor`, () => {
+      for (let cursor = 0; cursor <= text.length; cursor++) {
+        const window = new PrefixWindows().select("a", text, cursor, 1000, boundedCount(text));
+        expect(window).toBe(text.slice(0, cursor));
+      }
+    });
+  }
+
+  it("never cuts a long line inside a surrogate pair", () => {
+    const text = "😀".repeat(5000);
+    const window = new PrefixWindows().select("a", text, text.length, 100, boundedCount(text));
+    expect(text.endsWith(window)).toBe(true);
+    const first = window.charCodeAt(0);
+    expect(first >= 0xdc00 && first <= 0xdfff).toBe(false);
+  });
+});
+
 describe("suffix window", () => {
   it("takes the rest of the line, then whole lines within the budget", () => {
     const text = "abc|def\nline two\nline three\nline four\n";

@@ -1,12 +1,10 @@
 import {
   TextDocumentSyncKind,
-  TextDocuments,
   type Connection,
   type InitializeParams,
   type InitializeResult,
   type ServerCapabilities,
 } from "vscode-languageserver/node";
-import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Settings } from "../config/schema.js";
 import { CompletionService, type CompletionSettings } from "../features/completion/CompletionService.js";
 import { createLogger, type Logger } from "../util/logger.js";
@@ -19,6 +17,7 @@ import { registerControlCommands } from "./controlCommands.js";
 import { indexChatContext } from "../index/chatContext.js";
 import { registerEngine, type EngineApi } from "./engine.js";
 import { registerIndexHandlers, type IndexApi } from "./indexHandlers.js";
+import { createDocuments } from "./documents.js";
 import { guard } from "./guard.js";
 import {
   CompletionMetricsRequest,
@@ -53,10 +52,10 @@ export function completionSettings(settings: Settings): CompletionSettings {
  * only wires them together and answers `initialize` with the capabilities they add up to.
  */
 export function startServer(connection: Connection, bootstrapLogger: Logger): void {
-  const documents = new TextDocuments(TextDocument);
   let engine: EngineApi | undefined;
   let index: IndexApi | undefined;
   let logger = bootstrapLogger;
+  const documents = createDocuments(() => logger);
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const caps = params.capabilities;

@@ -45,19 +45,42 @@ function isAnchorValid(text: string, anchor: Anchor): boolean {
   return text.startsWith(anchor.head, anchor.offset);
 }
 
-/** Walks back from the cursor a line at a time until the target is reached; starts on a line boundary. */
+/**
+ * Where the line before the one starting at `lineStart` begins; strictly less than `lineStart`
+ * when `lineStart > 0`. `lastIndexOf` with a negative position still looks at index 0, so the
+ * search must not start before the newline that ends the previous line (at `lineStart - 1`).
+ */
+function previousLineStart(text: string, lineStart: number): number {
+  if (lineStart <= 1) return 0;
+  return text.lastIndexOf("\n", lineStart - 2) + 1;
+}
+
+/** Moves `offset` forwards off the second half of a surrogate pair, so a cut never splits a character. */
+function alignToCharacter(text: string, offset: number): number {
+  if (offset <= 0 || offset >= text.length) return offset;
+  const low = text.charCodeAt(offset);
+  const high = text.charCodeAt(offset - 1);
+  return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? offset + 1 : offset;
+}
+
+/**
+ * Walks back from the cursor a line at a time until the target is reached; starts on a line
+ * boundary. Every step moves `start` strictly backwards or stops, so the walk ends after at most
+ * one step per line above the cursor.
+ */
 function chooseStart(text: string, cursor: number, target: number, maxChars: number, count: CountTokens): number {
   const floor = Math.max(0, cursor - maxChars);
-  let start = Math.max(floor, text.lastIndexOf("\n", cursor - 1) + 1);
+  let start = cursor === 0 ? 0 : Math.max(floor, text.lastIndexOf("\n", cursor - 1) + 1);
   let used = count(text.slice(start, cursor));
   if (used > target) {
-    // A single very long line (minified code): keep its last part, cut by characters.
+    // A single very long line (minified code): keep its last part, cut by characters. Each step
+    // keeps at most 80% of the characters (floor of 0.8·d < d), so `cut` reaches `cursor`.
     let cut = Math.max(start, cursor - target * 3);
     while (cut < cursor && count(text.slice(cut, cursor)) > target) cut = cursor - Math.floor((cursor - cut) * 0.8);
-    return cut;
+    return Math.min(cursor, alignToCharacter(text, cut));
   }
   while (start > floor) {
-    const lineStart = text.lastIndexOf("\n", start - 2) + 1;
+    const lineStart = previousLineStart(text, start);
     if (lineStart < floor) break;
     const lineTokens = count(text.slice(lineStart, start));
     if (used + lineTokens > target) break;
