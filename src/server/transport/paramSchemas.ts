@@ -1,3 +1,7 @@
+import { jsonDepth } from "../../util/jsonDepth.js";
+
+export { jsonDepth };
+
 /**
  * The shapes of the params of every LSP method the server handles, checked in one place (the
  * message gate) before any handler runs: a handler may then trust the types it is given. Checks
@@ -82,8 +86,8 @@ export const PARAM_SCHEMAS: Record<string, Check> = {
   "textDocument/completion": obj({ textDocument: documentId, position }, { context: obj({ triggerKind: int }, { triggerCharacter: str }), workDoneToken: id, partialResultToken: id }),
   "textDocument/inlineCompletion": obj({ textDocument: documentId, position }, { context: obj({ triggerKind: int }), workDoneToken: id }),
   "textDocument/codeAction": obj(
-    { textDocument: documentId, range },
-    { context: obj({}, { diagnostics: arr(obj({ range, message: str })), only: arr(str), triggerKind: int }), workDoneToken: id, partialResultToken: id },
+    { textDocument: documentId, range, context: obj({}, { diagnostics: arr(obj({ range, message: oneOf(str, obj({ value: str })) })), only: arr(str), triggerKind: int }) },
+    { workDoneToken: id, partialResultToken: id },
   ),
   "codeAction/resolve": obj({ title: str }, { kind: str, command: obj({ title: str, command: str }, { arguments: arr(any) }), diagnostics: arr(obj({ range, message: str })) }),
   "workspace/executeCommand": obj({ command: str }, { arguments: arr(any), workDoneToken: id }),
@@ -103,23 +107,4 @@ export const PARAM_SCHEMAS: Record<string, Check> = {
 export function checkParams(method: string, params: unknown): string | undefined {
   const check = PARAM_SCHEMAS[method];
   return check ? check(params, "params") : undefined;
-}
-
-/**
- * The nesting depth of a JSON value, up to `limit` + 1 (it stops counting there). Iterative, so a
- * value nested deeper than the stack allows is measured rather than crashing the measurer.
- */
-export function jsonDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== "object" || v === null) continue;
-    if (depth > max) max = depth;
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return max;
 }
