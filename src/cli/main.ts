@@ -118,7 +118,9 @@ export async function main(args: string[]): Promise<number> {
   });
   // A blocked event loop (a spinning handler) is logged from a worker thread, with the request
   // in progress, so a hang leaves a trace.
-  const watchdog = new Watchdog({ thresholdMs: WATCHDOG_THRESHOLD_MS, log: { level: "info", file: "" } });
+  const watchdog = new Watchdog({ thresholdMs: WATCHDOG_THRESHOLD_MS, log: { level: "info", file: "" },
+    onError: (error) => logger.warn({ err: error }, "the event-loop watchdog stopped"),
+  });
   gate.onActivity((activity) => watchdog.setActivity(`last message ${activity.last}; in flight: ${activity.inFlight.join(", ") || "none"}`));
   startServer(connection, logger);
   return new Promise<number>(() => undefined);

@@ -7,6 +7,8 @@ export interface WatchdogOptions {
   intervalMs?: number;
   /** Where the watcher logs: the server's log level and file (empty: stderr). */
   log: { level: string; file: string };
+  /** The watcher thread failed (it is then gone; the server goes on). */
+  onError?: (error: Error) => void;
 }
 
 /** Shared words: the main thread's heartbeat, reports made, recoveries seen, activity text length. */
@@ -32,6 +34,7 @@ export class Watchdog {
   private readonly timer: NodeJS.Timeout;
   private readonly encoder = new TextEncoder();
   private recoveredListeners: Array<(blockedMs: number) => void> = [];
+  private readonly started: Promise<void>;
 
   constructor(options: WatchdogOptions) {
     const intervalMs = options.intervalMs ?? Math.max(10, Math.min(500, Math.floor(options.thresholdMs / 4)));
@@ -40,15 +43,25 @@ export class Watchdog {
     this.activity = new Uint8Array(shared, WORDS * 4, ACTIVITY_BYTES);
     this.worker = new Worker(new URL("./watchdogWorker.js", import.meta.url), {
       workerData: { shared, thresholdMs: options.thresholdMs, intervalMs, log: options.log },
+      // The server's own flags (an --inspect port, an -e script) must not be applied to the watcher.
+      execArgv: [],
     });
-    this.worker.on("message", (message: { recoveredAfterMs?: number }) => {
+    let markStarted: () => void = () => undefined;
+    this.started = new Promise((resolve) => (markStarted = resolve));
+    this.worker.on("message", (message: { ready?: boolean; recoveredAfterMs?: number }) => {
+      if (message.ready) markStarted();
       if (typeof message.recoveredAfterMs === "number") for (const listener of this.recoveredListeners) listener(message.recoveredAfterMs);
     });
-    // The watcher must never keep the server alive, nor take it down.
-    this.worker.on("error", () => undefined);
+    // The watcher must never keep the server alive, nor take it down: its failure is only logged.
+    this.worker.on("error", (error) => options.onError?.(error));
     this.worker.unref();
     this.timer = setInterval(() => Atomics.add(this.words, BEAT, 1), intervalMs);
     this.timer.unref();
+  }
+
+  /** Resolves once the watcher thread is watching (it starts a moment after the constructor). */
+  ready(): Promise<void> {
+    return this.started;
   }
 
   /** Records what the server is doing (the request in progress); shown if the loop blocks. */

@@ -48,3 +48,4 @@ setInterval(() => {
     Atomics.add(words, 1, 1);
   }
 }, data.intervalMs);
+parentPort?.postMessage({ ready: true });
