@@ -31,11 +31,13 @@ export class LspProcess {
   private readonly waiters = new Map<string, (message: JsonRpcMessage) => void>();
   private notificationWaiters: Array<{ predicate: (m: JsonRpcMessage) => boolean; resolve: (m: JsonRpcMessage) => void }> = [];
   private nextId = 1;
+  private readonly listeners: Array<(message: JsonRpcMessage) => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(options: { env?: NodeJS.ProcessEnv; args?: string[]; node?: string; keepReceived?: boolean } = {}) {
+  constructor(options: { env?: NodeJS.ProcessEnv; args?: string[]; node?: string; keepReceived?: boolean; cwd?: string } = {}) {
     this.process = spawn(options.node ?? process.execPath, [SERVER_BIN, ...(options.args ?? ["--stdio"])], {
       stdio: ["pipe", "pipe", "pipe"],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       env: { ...process.env, ...options.env },
     });
     const keep = options.keepReceived ?? true;
@@ -121,7 +123,17 @@ export class LspProcess {
     }
   }
 
+  /** Calls `listener` with every message the server sends; returns the way to stop. */
+  onMessage(listener: (message: JsonRpcMessage) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
   private dispatch(message: JsonRpcMessage): void {
+    for (const listener of [...this.listeners]) listener(message);
     if (message.method !== undefined && message.id !== undefined) {
       // A request from the server: answer as an editor would.
       const result = message.method === "workspace/configuration" ? [this.workspaceSettings] : message.method === "workspace/applyEdit" ? { applied: false } : null;

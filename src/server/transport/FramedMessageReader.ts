@@ -112,6 +112,9 @@ export class FramedMessageReader extends AbstractMessageReader {
       const line = head.toString("latin1", pos, end);
       pos = nl + 1;
       if (line.length > 0) {
+        // A header name inside a line (an unterminated header ran into the next message's)
+        // means this block is broken; resynchronise at that inner header.
+        if (indexOfCaseless(Buffer.from(line, "latin1"), HEADER_NAME) > 0) return this.framingError("a header line runs into another Content-Length header");
         lines.push(line);
         continue;
       }
@@ -132,9 +135,26 @@ export class FramedMessageReader extends AbstractMessageReader {
 
   private readBody(): boolean {
     if (this.length >= this.bodyLength) {
-      const body = this.take(this.bodyLength);
+      const declared = this.bodyLength;
       this.bodyLength = -1;
-      this.deliver(body);
+      const parsed = parseJson(this.peek(declared));
+      if (parsed.ok) {
+        this.discard(declared);
+        this.garbage = 0;
+        this.callback?.(parsed.value as Message);
+        return true;
+      }
+      // Not JSON. If a header starts inside it (or runs past its end), the declared length ran
+      // into the next message: answer for the part before and keep the next message.
+      const lookahead = this.peek(Math.min(this.length, declared + HEADER_NAME.length));
+      const cut = findHeaderInBody(lookahead, { pos: 0, inString: false, escaped: false }, declared);
+      if (cut >= 0) {
+        this.discard(cut);
+        this.parseError("the declared Content-Length was longer than the message", cut);
+      } else {
+        this.discard(declared);
+        this.parseError(`the body is not valid JSON (${parsed.error})`, declared);
+      }
       return true;
     }
     // Incomplete: a header inside what was declared as body means the length was a lie.
@@ -147,27 +167,15 @@ export class FramedMessageReader extends AbstractMessageReader {
     return true;
   }
 
-  private deliver(body: Buffer, framingProblem?: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(body.toString("utf8"));
-    } catch (error) {
-      const cut = findHeaderInBody(body, { pos: 0, inString: false, escaped: false });
-      if (cut >= 0 && cut < body.length) {
-        // The declared length ran into the next message: answer for the truncated part and put
-        // the rest back so the next message is not lost.
-        this.unshift(body.subarray(cut));
-        body = body.subarray(0, cut);
-        framingProblem ??= "the declared Content-Length was longer than the message";
-      }
-      const reason = framingProblem ?? `the body is not valid JSON (${error instanceof Error ? error.message : String(error)})`;
-      this.logger.warn({ bytes: body.length }, `framing: parse error: ${reason}`);
-      this.garbage = 0;
-      this.events.onParseError(reason);
-      return;
-    }
+  private deliver(body: Buffer, framingProblem: string): void {
+    this.parseError(framingProblem, body.length);
+  }
+
+  private parseError(reason: string, bytes: number): void {
+    this.logger.warn({ bytes }, `framing: parse error: ${reason}`);
+    // The frame itself was well formed, so the stream is in step again.
     this.garbage = 0;
-    this.callback?.(message as Message);
+    this.events.onParseError(reason);
   }
 
   /** Logs a framing error and skips to the next `Content-Length` header. */
@@ -252,6 +260,14 @@ export class FramedMessageReader extends AbstractMessageReader {
   private unshift(data: Buffer): void {
     this.chunks.unshift(data);
     this.length += data.length;
+  }
+}
+
+function parseJson(bytes: Buffer): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString("utf8")) };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message.slice(0, 200) : String(error) };
   }
 }
 
