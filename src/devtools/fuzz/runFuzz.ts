@@ -49,6 +49,23 @@ export interface FuzzReport {
   kinds: Record<string, number>;
   ms: number;
   bytesSent: number;
+  /** InternalError (-32603) answers: a handler threw on input the gate let through. Samples by message. */
+  internalErrors: { count: number; samples: string[] };
+  /** Server log lines about uncaught exceptions or unhandled rejections. */
+  uncaught: { count: number; samples: string[] };
+}
+
+/** Counts and a few distinct samples, for the report. */
+class Tally {
+  count = 0;
+  readonly samples = new Set<string>();
+  add(sample: string): void {
+    this.count++;
+    if (this.samples.size < 12) this.samples.add(sample.slice(0, 240));
+  }
+  toJSON(): { count: number; samples: string[] } {
+    return { count: this.count, samples: [...this.samples] };
+  }
 }
 
 const HEALTH_URI = "file:///fuzz/health.ts";
@@ -74,6 +91,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const uris = [0, 1, 2, 3].map((i) => `file://${tempDir}/doc${i}.ts`).concat(["untitled:Untitled-1", "file:///", "weird:%%%"]);
   const failures: FuzzFailure[] = [];
   const kinds: Record<string, number> = {};
+  const internalErrors = new Tally();
+  const uncaught = new Tally();
   let server: Session | undefined;
   let servers = 0;
   let batches = 0;
@@ -89,7 +108,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const problem = await server.close(timeoutMs);
           if (problem) failures.push({ seed: options.seed, firstCase: first - batch, lastCase: first - 1, kinds: ["lifecycle-end"], problem, stderrTail: server.process.stderrTail.slice(-4000) });
         }
-        server = await Session.start(options.modelPath, tempDir, timeoutMs);
+        server = await Session.start(options.modelPath, tempDir, timeoutMs, internalErrors, uncaught);
         servers++;
         serverBatches = 0;
         if (server.startProblem) {
@@ -126,7 +145,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     server?.process.kill();
     fs.rmSync(tempDir, { recursive: true, force: true });
   }
-  return { seed: options.seed, from, cases: done, batches, servers, failures, kinds, ms: Math.round(performance.now() - started), bytesSent };
+  return { seed: options.seed, from, cases: done, batches, servers, failures, kinds, ms: Math.round(performance.now() - started), bytesSent, internalErrors: internalErrors.toJSON(), uncaught: uncaught.toJSON() };
 }
 
 /** One server process and what the fuzzer knows about it. */
@@ -136,11 +155,21 @@ class Session {
   private readonly answers = new Map<string, number>();
   private healthVersion = 1;
 
-  private constructor(readonly process: LspProcess) {
+  private constructor(
+    readonly process: LspProcess,
+    private readonly internalErrors: Tally,
+    uncaught: Tally,
+  ) {
     process.onMessage((m) => this.count(m));
+    let partial = "";
+    process.process.stderr!.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) if (/uncaught exception|unhandled rejection/.test(line)) uncaught.add(line);
+    });
   }
 
-  static async start(modelPath: string, tempDir: string, timeoutMs: number): Promise<Session> {
+  static async start(modelPath: string, tempDir: string, timeoutMs: number, internalErrors: Tally, uncaught: Tally): Promise<Session> {
     const proc = new LspProcess({
       cwd: tempDir,
       keepReceived: false,
@@ -153,7 +182,7 @@ class Session {
         LANCEDB_LOG: "error",
       },
     });
-    const session = new Session(proc);
+    const session = new Session(proc, internalErrors, uncaught);
     // Before initialize: a request is refused with ServerNotInitialized, a notification dropped.
     proc.notify("textDocument/didOpen", { textDocument: { uri: HEALTH_URI, languageId: "typescript", version: 1, text: "x" } });
     const early = await session.within(proc.request("ifai/completionMetrics", {}), timeoutMs, "a request before initialize");
@@ -241,7 +270,9 @@ class Session {
   }
 
   private count(message: JsonRpcMessage): void {
-    if (message.method !== undefined || message.id === undefined || message.id === null) return;
+    if (message.method !== undefined || message.id === undefined) return;
+    if (message.error?.code === -32603) this.internalErrors.add(message.error.message);
+    if (message.id === null) return;
     const id = String(message.id);
     this.answers.set(id, (this.answers.get(id) ?? 0) + 1);
   }

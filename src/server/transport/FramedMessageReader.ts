@@ -46,7 +46,7 @@ export class FramedMessageReader extends AbstractMessageReader {
   /** The declared body length of the message being read; -1 while reading headers. */
   private bodyLength = -1;
   /** How far the current incomplete body has been scanned for a new header, and the scanner state. */
-  private scan = { pos: 0, inString: false, escaped: false };
+  private scan: BodyScan = freshScan();
   private garbage = 0;
   private callback: DataCallback | undefined;
   private failed = false;
@@ -129,7 +129,7 @@ export class FramedMessageReader extends AbstractMessageReader {
     if (typeof parsed === "string") return this.framingError(parsed);
     this.discard(pos);
     this.bodyLength = parsed;
-    this.scan = { pos: 0, inString: false, escaped: false };
+    this.scan = freshScan();
     return true;
   }
 
@@ -147,7 +147,7 @@ export class FramedMessageReader extends AbstractMessageReader {
       // Not JSON. If a header starts inside it (or runs past its end), the declared length ran
       // into the next message: answer for the part before and keep the next message.
       const lookahead = this.peek(Math.min(this.length, declared + HEADER_NAME.length));
-      const cut = findHeaderInBody(lookahead, { pos: 0, inString: false, escaped: false }, declared);
+      const cut = findHeaderInBody(lookahead, freshScan(), declared);
       if (cut >= 0) {
         this.discard(cut);
         this.parseError("the declared Content-Length was longer than the message", cut);
@@ -215,7 +215,7 @@ export class FramedMessageReader extends AbstractMessageReader {
         const window = c + 1 < this.chunks.length ? Buffer.concat([chunk, this.chunks[c + 1]!.subarray(0, HEADER_NAME.length)]) : chunk;
         const local = { ...this.scan, pos: this.scan.pos - offset };
         const found = findHeaderInBody(window, local, chunk.length);
-        this.scan = { inString: local.inString, escaped: local.escaped, pos: local.pos + offset };
+        this.scan = { ...local, pos: local.pos + offset };
         if (found >= 0) return found + offset;
         if (this.scan.pos < offset + chunk.length) return -1;
       }
@@ -294,23 +294,46 @@ export function parseHeaders(lines: string[], maxBodyBytes: number): number | st
   return length;
 }
 
+/** The scanner's state across reads: position, and where it is in the JSON grammar. */
+export interface BodyScan {
+  pos: number;
+  inString: boolean;
+  escaped: boolean;
+  depth: number;
+  /** The JSON value is over (its top level closed, or a byte no JSON allows was seen): what follows is not JSON. */
+  over: boolean;
+}
+
+export const freshScan = (): BodyScan => ({ pos: 0, inString: false, escaped: false, depth: 0, over: false });
+
 /**
  * Where, in a body, a `Content-Length` header starts outside any JSON string (-1: nowhere yet).
- * `state` carries the scan across calls so an incomplete body is scanned once overall.
+ * Once the JSON value is over, anything after it is garbage (quotes included), so a header is
+ * looked for without regard to strings. `state` carries the scan across calls.
  */
-export function findHeaderInBody(body: Buffer, state: { pos: number; inString: boolean; escaped: boolean }, end = body.length): number {
+export function findHeaderInBody(body: Buffer, state: BodyScan, end = body.length): number {
   let i = state.pos;
   for (; i < end; i++) {
     const b = body[i]!;
-    if (state.inString) {
+    if (!state.over && state.inString) {
       if (state.escaped) state.escaped = false;
       else if (b === 0x5c) state.escaped = true;
       else if (b === 0x22) state.inString = false;
+      // A raw control character cannot occur in a JSON string: the value is broken here.
+      else if (b < 0x20) state.over = true;
       continue;
     }
-    if (b === 0x22) {
-      state.inString = true;
-      continue;
+    if (!state.over) {
+      if (b === 0x22) {
+        state.inString = true;
+        continue;
+      }
+      if (b === 0x7b || b === 0x5b) state.depth++;
+      else if (b === 0x7d || b === 0x5d) {
+        state.depth--;
+        if (state.depth <= 0) state.over = true;
+        continue;
+      }
     }
     // 'C' or 'c' never occurs outside a string in JSON: it can only start a new header.
     if (b === 0x43 || b === 0x63) {
