@@ -8,6 +8,7 @@ import type { CompletionMetricsResult, StatusParams } from "../src/server/protoc
 import { INLINE_CLIENT, ITEMS_CLIENT, startStdioServer, waitForExit, type TestClient } from "./helpers/lspClient.js";
 import { tempDir, tinyModel } from "./helpers/models.js";
 import { binPath, nodeBinary } from "./helpers/paths.js";
+import { frame, LspProcess } from "../src/devtools/fuzz/LspProcess.js";
 
 const fast = { model: { threads: 1, batchSize: 32 }, completion: { debounceMs: 0, maxTokens: 12, maxMultilineTokens: 24 } };
 const uri = "file:///work/demo/src/main.ts";
@@ -271,5 +272,130 @@ describe("configuration", () => {
       message: string;
     };
     expect(warning.message).toMatch(/expected at least 0/);
+  });
+});
+
+describe("hostile protocol input (issue 10: defects 3 and 11)", () => {
+  const raw = (env: NodeJS.ProcessEnv = {}): LspProcess => {
+    const p = new LspProcess({ env: { IFAI_CACHE_DIR: dir.path, IFAI_LOG_LEVEL: "info", ...env } });
+    raws.push(p);
+    return p;
+  };
+  const raws: LspProcess[] = [];
+  afterEach(() => {
+    for (const p of raws.splice(0)) p.kill();
+  });
+
+  it("resynchronises after every kind of bad header and answers the next message", async () => {
+    const server = raw();
+    const bad = [
+      "Content-Length: abc\r\n\r\n{}",
+      "Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}",
+      "this line has no colon\r\n\r\n{}",
+      "Content-Length: -5\r\n\r\n{}",
+      `Content-Length: 3\r\n\r\n${JSON.stringify({ jsonrpc: "2.0", id: 99, method: "shutdown" })}`,
+      "Content-Length: 10000000000\r\n\r\n",
+      `Content-Length: 500\r\n\r\n{"jsonrpc":"2.0","id":98,"method"`,
+      "\u0000\u00ff garbage \r\n",
+    ];
+    for (const [i, header] of bad.entries()) {
+      server.write(header);
+      const answer = await server.request("ifai/completionMetrics", {}, 1000 + i);
+      // Not initialized yet, but heard: the gate answers.
+      expect(answer.error?.code, `after ${JSON.stringify(header)}`).toBe(-32002);
+    }
+    // LF-only line ends, header names in another case, extra headers.
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "initialize", params: { processId: null, capabilities: {} } });
+    const answered = server.response(7);
+    server.write(`content-type: application/vscode-jsonrpc; charset=utf8\ncontent-LENGTH: ${Buffer.byteLength(body)}\nX-Extra: 1\n\n${body}`);
+    expect((await answered).result).toHaveProperty("capabilities");
+    expect(server.stderrTail).toMatch(/framing error: Content-Length is not a non-negative whole number/);
+    expect(server.stderrTail).toMatch(/framing error: no Content-Length header/);
+    expect(server.stderrTail).toMatch(/framing error: header line without a name and colon/);
+    expect(server.stderrTail).toMatch(/Content-Length 10000000000 is above the limit/);
+    expect(server.pollution).toEqual([]);
+  });
+
+  it("answers a body that is not JSON with ParseError and id null", async () => {
+    const server = raw();
+    const parseError = server.response(null);
+    server.write("Content-Length: 9\r\n\r\n{not json");
+    expect((await parseError).error?.code).toBe(-32700);
+    expect((await server.initialize()).result).toHaveProperty("capabilities");
+  });
+
+  it("exits 1 with a log line when the input is endless garbage", async () => {
+    const server = raw();
+    const junk = Buffer.alloc(1024 * 1024, "x");
+    for (let i = 0; i < 40 && server.process.exitCode === null; i++) server.write(junk);
+    const { code } = await server.exited;
+    expect(code).toBe(1);
+    expect(server.stderrTail).toMatch(/giving up on the input stream/);
+  });
+
+  it("follows the lifecycle: ServerNotInitialized before initialize, one initialize, InvalidRequest after shutdown, exit 0", async () => {
+    const server = raw();
+    expect((await server.request("textDocument/completion", { textDocument: { uri: "file:///a.ts" }, position: { line: 0, character: 0 } })).error?.code).toBe(-32002);
+    expect((await server.initialize()).result).toHaveProperty("capabilities");
+    expect((await server.request("initialize", { processId: null, capabilities: {} })).error?.code).toBe(-32600);
+    expect((await server.request("shutdown")).error).toBeUndefined();
+    const after = await Promise.all(Array.from({ length: 200 }, () => server.request("ifai/completionMetrics", {})));
+    expect(after.map((a) => a.error?.code)).toEqual(Array(200).fill(-32600));
+    server.notify("exit");
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it("answers both requests of a duplicate id pair: the second with InvalidRequest", async () => {
+    const server = raw();
+    await server.initialize();
+    const answers: unknown[] = [];
+    const both = server.waitFor((m) => {
+      if (m.id === 5 && m.method === undefined) answers.push(m);
+      return answers.length === 2;
+    });
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 5, method: "ifai/completionMetrics", params: {} });
+    server.write(Buffer.concat([frame(body), frame(body)]));
+    await both;
+    const codes = answers.map((a) => (a as { error?: { code: number } }).error?.code ?? "ok").sort();
+    expect(codes).toEqual([-32600, "ok"].sort());
+  });
+
+  it("refuses wrong param shapes with InvalidParams, ignores wrong notifications, and keeps serving", async () => {
+    const server = raw();
+    await server.initialize({ textDocument: { codeAction: { codeActionLiteralSupport: { codeActionKind: { valueSet: ["refactor"] } } } } });
+    // codeAction/resolve with garbage used to be echoed back as the result.
+    const resolved = await server.request("codeAction/resolve", { garbage: [1, 2, 3] });
+    expect(resolved.error?.code).toBe(-32602);
+    expect(resolved.result).toBeUndefined();
+    // A didOpen with a numeric uri is logged and dropped; it must not break later code actions.
+    server.notify("textDocument/didOpen", { textDocument: { uri: 42, languageId: "typescript", version: 1, text: "let a = 1;\n" } });
+    server.notify("textDocument/didOpen", { textDocument: { uri: "file:///ok.ts", languageId: "typescript", version: 1, text: "let a = 1;\nlet b = 2;\n" } });
+    const actions = await server.request("textDocument/codeAction", {
+      textDocument: { uri: "file:///ok.ts" },
+      range: { start: { line: 0, character: 0 }, end: { line: 1, character: 5 } },
+      context: { diagnostics: [] },
+    });
+    expect(actions.error).toBeUndefined();
+    expect((actions.result as unknown[]).length).toBeGreaterThan(0);
+    expect(server.stderrTail).toMatch(/notification textDocument\/didOpen ignored: params.textDocument.uri must be a string/);
+    const negative = await server.request("textDocument/completion", { textDocument: { uri: "file:///ok.ts" }, position: { line: -1, character: 0 } });
+    expect(negative.error?.code).toBe(-32602);
+    expect((await server.request("workspace/executeCommand", { command: 7 })).error?.code).toBe(-32602);
+  });
+
+  it("survives initializationOptions nested 20,000 deep: refused with InvalidParams, and a sane initialize then works", async () => {
+    const server = raw();
+    // Built as text: JSON.stringify itself cannot serialise 20,000 levels.
+    const deep = `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`;
+    const refused = server.response("deep");
+    server.write(frame(`{"jsonrpc":"2.0","id":"deep","method":"initialize","params":{"processId":null,"capabilities":{},"initializationOptions":${deep}}}`));
+    expect((await refused).error?.code).toBe(-32602);
+    // Moderately deep settings pass the gate and are reported as a settings problem, not a crash.
+    let nested: unknown = 1;
+    for (let i = 0; i < 40; i++) nested = { completion: nested };
+    const warned = server.waitFor((m) => m.method === "window/showMessage");
+    expect((await server.initialize({}, nested)).result).toHaveProperty("capabilities");
+    expect(JSON.stringify((await warned).params)).toMatch(/nested more than 16 levels/);
+    expect((await server.request("ifai/completionMetrics", {})).result).toHaveProperty("records");
   });
 });

@@ -41,9 +41,10 @@ describe("transports and process behaviour", () => {
           () => undefined,
           (e: { code?: number; message?: string }) => e,
         );
-      expect(error?.code).toBe(-32603);
-      expect(error?.message).toMatch(/textDocument\/inlineCompletion failed/);
-      expect(client.stderr.text).toMatch(/request failed/);
+      // The message gate checks params shapes before any handler runs.
+      expect(error?.code).toBe(-32602);
+      expect(error?.message).toMatch(/Invalid params for textDocument\/inlineCompletion: params.position must be an object/);
+      expect(client.stderr.text).toMatch(/protocol: Invalid params/);
       // The next request is served normally.
       expect(await client.inline("file:///m.ts", { line: 0, character: 3 })).toEqual({ items: [] });
       expect(await client.shutdownAndExit()).toBe(0);

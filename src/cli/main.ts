@@ -1,6 +1,7 @@
 import { format } from "node:util";
-import { createConnection, ProposedFeatures } from "vscode-languageserver/node";
 import { startServer } from "../server/server.js";
+import { connectFromArgs } from "../server/transport/serverConnection.js";
+import { Watchdog } from "../server/watchdog/Watchdog.js";
 import { createLogger } from "../util/logger.js";
 import { VERSION } from "../version.js";
 
@@ -39,6 +40,9 @@ Environment:
 
 Configuration keys: docs/configuration.md
 `;
+
+/** How long the event loop may stand still before the watchdog logs it. */
+const WATCHDOG_THRESHOLD_MS = 5000;
 
 const TRANSPORTS = ["--stdio", "--node-ipc", "--socket", "--pipe", "--clientProcessId"];
 
@@ -104,8 +108,20 @@ export async function main(args: string[]): Promise<number> {
   const logger = createLogger({ level: "info", file: "" });
   process.on("uncaughtException", (error) => logger.error({ err: error }, "uncaught exception; the server goes on"));
   process.on("unhandledRejection", (error) => logger.error({ err: error }, "unhandled rejection; the server goes on"));
-  // createConnection reads the transport (--stdio, --node-ipc, --socket=PORT) from process.argv.
-  const connection = createConnection(ProposedFeatures.all);
+  // Our own framed reader and message gate sit under vscode-languageserver's connection: a bad
+  // header is logged and skipped instead of leaving the server deaf.
+  const { connection, gate } = connectFromArgs(args, logger, {
+    exit: (code, reason) => {
+      logger.info({ code }, `exiting: ${reason}`);
+      process.exit(code);
+    },
+  });
+  // A blocked event loop (a spinning handler) is logged from a worker thread, with the request
+  // in progress, so a hang leaves a trace.
+  const watchdog = new Watchdog({ thresholdMs: WATCHDOG_THRESHOLD_MS, log: { level: "info", file: "" },
+    onError: (error) => logger.warn({ err: error }, "the event-loop watchdog stopped"),
+  });
+  gate.onActivity((activity) => watchdog.setActivity(`last message ${activity.last}; in flight: ${activity.inFlight.join(", ") || "none"}`));
   startServer(connection, logger);
   return new Promise<number>(() => undefined);
 }

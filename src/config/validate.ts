@@ -1,4 +1,9 @@
+import { jsonDepth } from "../util/jsonDepth.js";
 import { defaultSettings, settingsSchema, type SettingKey, type Settings, type SettingSpec } from "./schema.js";
+
+/** Bounds on settings input: the schema is a few levels deep and has fewer than a hundred keys. */
+export const MAX_SETTING_DEPTH = 16;
+export const MAX_SETTING_ENTRIES = 10_000;
 
 export interface ValidationResult {
   settings: Settings;
@@ -11,18 +16,29 @@ export interface ValidationResult {
  * (`{ completion: { debounceMs: 50 } }`), flat (`{ "completion.debounceMs": 50 }`) or wrapped in
  * an `ifai` section, and some mix these; all are accepted.
  */
-export function flattenSettings(input: unknown): Map<string, unknown> {
+export function flattenSettings(input: unknown, problems: string[] = []): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  const visit = (value: unknown, prefix: string): void => {
+  let visited = 0;
+  const visit = (value: unknown, prefix: string, depth: number): void => {
+    if (++visited > MAX_SETTING_ENTRIES) {
+      if (visited === MAX_SETTING_ENTRIES + 1) problems.push(`ifai settings have more than ${MAX_SETTING_ENTRIES} entries; the rest are ignored.`);
+      return;
+    }
     if (isPlainObject(value) && !(prefix && prefix in settingsSchema)) {
-      for (const [k, v] of Object.entries(value)) visit(v, prefix ? `${prefix}.${k}` : k);
+      // Settings are a few levels deep; a deeper object is hostile or a mistake, and walking it
+      // recursively would overflow the stack.
+      if (depth >= MAX_SETTING_DEPTH) {
+        problems.push(`ifai settings under "${prefix.slice(0, 80)}" are nested more than ${MAX_SETTING_DEPTH} levels deep; ignored.`);
+        return;
+      }
+      for (const [k, v] of Object.entries(value)) visit(v, prefix ? `${prefix}.${k}` : k, depth + 1);
     } else if (prefix) {
       out.set(prefix, value);
     }
   };
   let root = input;
   if (isPlainObject(root) && isPlainObject(root["ifai"])) root = root["ifai"];
-  visit(root, "");
+  visit(root, "", 0);
   return out;
 }
 
@@ -38,7 +54,7 @@ export function applySettings(input: unknown, base: Settings = defaultSettings()
     problems.push(`ifai settings must be an object, got ${describe(input)}; all settings keep their values.`);
     return { settings: settings as Settings, problems };
   }
-  for (const [key, raw] of flattenSettings(input)) {
+  for (const [key, raw] of flattenSettings(input, problems)) {
     if (raw === undefined || raw === null) continue;
     const spec = (settingsSchema as Record<string, SettingSpec>)[key];
     if (!spec) {
@@ -70,7 +86,9 @@ function checkValue(spec: SettingSpec, raw: unknown): Checked {
 function checkType(spec: SettingSpec, raw: unknown): Checked {
   switch (spec.type) {
     case "object":
-      return isPlainObject(raw) ? { ok: true, value: raw } : { ok: false, reason: "expected an object" };
+      if (!isPlainObject(raw)) return { ok: false, reason: "expected an object" };
+      if (jsonDepth(raw, MAX_SETTING_DEPTH) > MAX_SETTING_DEPTH) return { ok: false, reason: `nested more than ${MAX_SETTING_DEPTH} levels deep` };
+      return { ok: true, value: raw };
     case "boolean":
       return typeof raw === "boolean" ? { ok: true, value: raw } : { ok: false, reason: "expected true or false" };
     case "string":
@@ -92,6 +110,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function describe(value: unknown): string {
+  if (typeof value === "object" && value !== null && jsonDepth(value, 4) > 4) return Array.isArray(value) ? "a deeply nested array" : "a deeply nested object";
   const text = JSON.stringify(value);
   if (text === undefined) return typeof value;
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;

@@ -1,5 +1,8 @@
 import {
+  ErrorCodes,
+  ResponseError,
   TextDocumentSyncKind,
+  type InitializeError,
   type Connection,
   type InitializeParams,
   type InitializeResult,
@@ -57,7 +60,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
   let logger = bootstrapLogger;
   const documents = createDocuments(() => logger);
 
-  connection.onInitialize((params: InitializeParams): InitializeResult => {
+  const setup = (params: InitializeParams): InitializeResult => {
     const caps = params.capabilities;
     const settingsApi = registerSettings(connection, bootstrapLogger, params.initializationOptions, {
       configuration: caps.workspace?.configuration === true,
@@ -191,6 +194,23 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       ...actions.capabilities,
     };
     return { capabilities, serverInfo: { name: "ifai-lsp", version: VERSION } };
+  };
+
+  // Setup registers handlers one concern at a time and cannot be undone half-way, so it runs
+  // once: a failure is the answer to initialize (the client sees why, and later requests get
+  // ServerNotInitialized from the message gate), never a half-registered server that answers
+  // "Unhandled method" to everything.
+  let setupAttempted = false;
+  connection.onInitialize((params: InitializeParams): InitializeResult | ResponseError<InitializeError> => {
+    if (setupAttempted) return new ResponseError(ErrorCodes.InvalidRequest, "initialize was already attempted; restart the server", { retry: false });
+    setupAttempted = true;
+    try {
+      return setup(params);
+    } catch (error) {
+      logger.error({ err: error }, "initialize failed");
+      const message = error instanceof Error ? error.message : String(error);
+      return new ResponseError(ErrorCodes.InternalError, `initialize failed: ${message}; restart the server`, { retry: false });
+    }
   });
 
   connection.onShutdown(async () => {

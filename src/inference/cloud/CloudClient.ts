@@ -146,9 +146,25 @@ export class CloudClient {
           : client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming, options);
       const { data: stream, response } = await request.withResponse();
       checkContentType(response, ctx);
+      if (isPlainJson(response)) {
+        // Some servers ignore "stream": true and send the whole answer as one JSON object; the
+        // event-stream parser would find no events in it and report an empty success.
+        const whole = await plainJsonAnswer(response, ctx);
+        if (whole.text) {
+          chunks = 1;
+          firstTokenMs = performance.now() - started;
+          raw = whole.text;
+          text = transform(raw);
+          params.onText?.(text);
+        }
+        if (whole.finishReason === "length") stopReason = "max-tokens";
+        return { text, stopReason, generatedTokens: chunks, ...(firstTokenMs !== undefined ? { firstTokenMs } : {}) };
+      }
+      let events = 0;
       for await (const chunk of stream as AsyncIterable<{ choices?: Array<{ text?: string; delta?: { content?: string | null }; finish_reason?: string | null }> }>) {
         clearTimeout(idle);
         idle = setTimeout(() => stop("timeout"), this.options.timeoutMs);
+        events++;
         const choice = chunk.choices?.[0];
         const piece = choice?.text ?? choice?.delta?.content ?? "";
         if (piece) {
@@ -167,9 +183,16 @@ export class CloudClient {
       // The SDK ends a stream quietly when its signal aborts mid-answer (no exception): a cancel or
       // a time-out then looks like a finished answer unless it is handled as the error it is.
       if (why) throw new CloudError("aborted", `stream stopped (${why})`);
+      // An event stream that closes without one event is not an empty answer but a broken reply.
+      if (events === 0 && !stopReasonIsEarly(stopReason)) throw new CloudError("bad-response", `cloud provider "${ctx.provider}": ${ctx.url} ended without sending any answer (an empty event stream)`);
     } catch (error) {
+      // The caller's time budget ran out: the text so far is the answer, marked as cut by time.
       if (why === "max-time" && raw) return { text, stopReason: "max-time", generatedTokens: chunks, ...(firstTokenMs !== undefined ? { firstTokenMs } : {}) };
-      if (why === "timeout" && raw) return { text, stopReason: "max-time", generatedTokens: chunks, ...(firstTokenMs !== undefined ? { firstTokenMs } : {}) };
+      // The server went silent mid-answer: that is the provider failing (retried), not an answer
+      // the time limit cut off, which is what returning the partial text used to claim.
+      if (why === "timeout" && raw) {
+        throw new CloudError("timeout", `cloud provider "${ctx.provider}" (${ctx.url}) stopped sending mid-answer: nothing for ${ctx.timeoutMs} ms (cloud.timeoutMs) after ${chunks} pieces`);
+      }
       if (why === "timeout" || why === "max-time") throw timeoutError(ctx);
       if (why === "cancel") throw new CloudError("aborted", "request cancelled");
       throw error;
@@ -229,6 +252,38 @@ function checkContentType(response: Response, ctx: ErrorContext): void {
     );
   }
   throw new CloudError("bad-response", `cloud provider "${ctx.provider}": ${ctx.url} answered with ${type.split(";")[0]}, not a server-sent event stream; check "baseUrl"`);
+}
+
+function isPlainJson(response: Response): boolean {
+  return /application\/json/i.test(response.headers.get("content-type") ?? "");
+}
+
+/** The answer in a non-streamed JSON reply, or a CloudError naming what the server said instead. */
+async function plainJsonAnswer(response: Response, ctx: ErrorContext): Promise<{ text: string; finishReason?: string }> {
+  const where = `cloud provider "${ctx.provider}" (${ctx.url})`;
+  let body: unknown;
+  try {
+    body = JSON.parse(await response.text());
+  } catch {
+    throw new CloudError("bad-response", `${where} answered a streaming request with a body that is not JSON`);
+  }
+  const o = (typeof body === "object" && body !== null ? body : {}) as {
+    error?: { message?: unknown } | string;
+    choices?: Array<{ text?: unknown; message?: { content?: unknown }; finish_reason?: unknown }>;
+  };
+  if (o.error !== undefined) {
+    const said = typeof o.error === "string" ? o.error : typeof o.error?.message === "string" ? o.error.message : JSON.stringify(o.error);
+    throw new CloudError("bad-response", `${where} answered with an error: ${scrub(String(said).slice(0, 300), ctx.apiKey)}`);
+  }
+  const choice = Array.isArray(o.choices) ? o.choices[0] : undefined;
+  const text = typeof choice?.message?.content === "string" ? choice.message.content : typeof choice?.text === "string" ? choice.text : undefined;
+  if (text === undefined) throw new CloudError("bad-response", `${where} answered a streaming request with JSON that holds no completion (no choices[0].message.content or .text)`);
+  return { text, ...(typeof choice?.finish_reason === "string" ? { finishReason: choice.finish_reason } : {}) };
+}
+
+/** A stream ended by our own shouldStop is complete whatever it received. */
+function stopReasonIsEarly(reason: StopReason): boolean {
+  return reason === "should-stop";
 }
 
 function attachAttempts(error: CloudError, attempts: number): CloudError {
