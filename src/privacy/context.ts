@@ -1,0 +1,90 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { IgnoreRules } from "../index/ignoreRules.js";
+import { sensitiveFileReason } from "./secretFiles.js";
+
+/** A workspace folder as the gate needs it: its path on disk, when it is a file: folder. */
+export interface GateFolder {
+  fsPath?: string;
+}
+
+/**
+ * May this file's content leave the machine? One answer for every piece of context that can be
+ * sent to a cloud API: the current document, the existing test file, the index's chunks, other
+ * open documents. A file is refused when its name says it holds secrets, when the ignore files of
+ * its workspace folder (.gitignore, .ifaiignore, .git/info/exclude, the index's built-in
+ * excludes) exclude it, and — for every file other than the one the user is acting on — when it
+ * lies outside every workspace folder (no folder: no other file may go).
+ *
+ * The document the user acts on is not confined: it is already in front of the user and of the
+ * request (a file opened without a workspace, an untitled buffer), and refusing it would refuse
+ * the request itself. Non-file URIs (untitled:) are editor buffers, never read from disk.
+ */
+export class ContextGate {
+  private readonly rules = new Map<string, IgnoreRules>();
+
+  constructor(private readonly folders: () => readonly GateFolder[]) {}
+
+  /** Forget the cached ignore files (after a settings or workspace change, or an ignore file edit). */
+  reset(): void {
+    this.rules.clear();
+  }
+
+  /** Why the document the request is about may not go to a cloud API, or undefined. */
+  documentRefusal(uriOrPath: string | undefined): string | undefined {
+    if (!uriOrPath) return undefined;
+    const sensitive = sensitiveFileReason(uriOrPath);
+    if (sensitive) return sensitive;
+    const file = toFilePath(uriOrPath);
+    if (!file) return undefined;
+    return this.ignoredReason(file);
+  }
+
+  /** Why another file's content (context for the request) may not go to a cloud API, or undefined. */
+  contextRefusal(uriOrPath: string): string | undefined {
+    const sensitive = sensitiveFileReason(uriOrPath);
+    if (sensitive) return sensitive;
+    const file = toFilePath(uriOrPath);
+    // Unsaved editor buffers are the user's own text in the editor, like the current document.
+    if (file === undefined) return /^[a-z][a-z0-9+.-]*:/i.test(uriOrPath) && !uriOrPath.startsWith("file:") ? undefined : `${uriOrPath} is not a file path`;
+    if (this.owners(file).length === 0) return `${file} is outside the workspace folders`;
+    return this.ignoredReason(file);
+  }
+
+  /** The workspace folders holding the file, with its path relative to each ("/"-separated). */
+  private owners(file: string): Array<{ root: string; rel: string }> {
+    const out: Array<{ root: string; rel: string }> = [];
+    for (const folder of this.folders()) {
+      if (!folder.fsPath) continue;
+      const rel = path.relative(folder.fsPath, file);
+      if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) continue;
+      out.push({ root: folder.fsPath, rel: rel.split(path.sep).join("/") });
+    }
+    return out;
+  }
+
+  /** Excluded by the ignore files of any workspace folder that holds it (nested folders included). */
+  private ignoredReason(file: string): string | undefined {
+    for (const { root, rel } of this.owners(file)) {
+      let rules = this.rules.get(root);
+      if (!rules) {
+        rules = new IgnoreRules(root, { maxFileBytes: Number.MAX_SAFE_INTEGER });
+        this.rules.set(root, rules);
+      }
+      if (rules.ignores(rel, false)) return `${rel} is excluded by the workspace's ignore files (.gitignore, .ifaiignore)`;
+    }
+    return undefined;
+  }
+}
+
+/** The file system path of a file: URI or an absolute path; undefined for other URIs. */
+function toFilePath(uriOrPath: string): string | undefined {
+  if (uriOrPath.startsWith("file:")) {
+    try {
+      return path.normalize(fileURLToPath(uriOrPath));
+    } catch {
+      return undefined;
+    }
+  }
+  return path.isAbsolute(uriOrPath) ? path.normalize(uriOrPath) : undefined;
+}
