@@ -145,7 +145,7 @@ describe("cloud settings and privacy", () => {
     expect(registry.providerFor("chat")).toEqual({ problem: 'cloud provider "ds" needs an API key: set the environment variable DEEPSEEK_API_KEY where the editor starts the server' });
   });
 
-  it("redacts secrets and drops sensitive snippets from cloud prompts", () => {
+  it("redacts secrets and drops sensitive snippets from cloud prompts", async () => {
     const r = redactSecrets("aws = 'AKIAIOSFODNN7EXAMPLE'\nkey = 'sk-proj-abcdefghijklmnop1234'\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nok");
     expect(r.text).toBe("aws = '[REDACTED AWS access key]'\nkey = '[REDACTED API key]'\n[REDACTED private key]\nok");
     expect(r.found).toEqual(["private key", "AWS access key", "API key"]);
@@ -159,7 +159,7 @@ describe("cloud settings and privacy", () => {
       filePath: "src/b.ts",
       language: "typescript",
     };
-    const safe = forCloud(fim);
+    const safe = await forCloud(fim);
     expect(safe.prefix).toBe("const token = '[REDACTED GitHub token]';\n");
     expect(safe.snippets.map((s) => s.path)).toEqual(["src/a.ts"]);
     expect(sensitiveFileReason("file:///p/src/main.ts")).toBeUndefined();

@@ -75,3 +75,16 @@ export function assertEgress(url: string | URL, purpose: EgressPurpose): void {
   const refusal = egressRefusal(url, purpose);
   if (refusal) throw new EgressRefusedError(refusal, String(url), purpose);
 }
+
+/**
+ * A fetch that asks the gate before every request (redirects the caller follows included), for
+ * clients that take a fetch function (the openai SDK). A refusal rejects like a failed connection.
+ */
+export function gatedFetch(purpose: EgressPurpose): typeof fetch {
+  return (input, init) => {
+    const url = typeof input === "string" || input instanceof URL ? input : input.url;
+    const refusal = egressRefusal(url, purpose);
+    if (refusal) return Promise.reject(new EgressRefusedError(refusal, String(url), purpose));
+    return fetch(input, init);
+  };
+}

@@ -13,6 +13,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { assertEgress } from "../../privacy/egress.js";
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, including a resumed prefix. */
@@ -163,6 +164,7 @@ async function open(url: string, offset: number, signal: AbortSignal, userSignal
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const headers: Record<string, string> = { "user-agent": "ifai-lsp model manager", "accept-encoding": "identity" };
     if (offset > 0) headers.range = `bytes=${offset}-`;
+    assertEgress(current, "model download");
     let response: Response;
     try {
       response = await fetch(current, { headers, redirect: "manual", signal });
