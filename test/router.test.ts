@@ -148,7 +148,7 @@ describe("cloud settings and privacy", () => {
   it("redacts secrets and drops sensitive snippets from cloud prompts", async () => {
     const r = redactSecrets("aws = 'AKIAIOSFODNN7EXAMPLE'\nkey = 'sk-proj-abcdefghijklmnop1234'\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nok");
     expect(r.text).toBe("aws = '[REDACTED AWS access key]'\nkey = '[REDACTED API key]'\n[REDACTED private key]\nok");
-    expect(r.found).toEqual(["private key", "AWS access key", "API key"]);
+    expect(r.found).toEqual(["AWS access key", "API key", "private key"]);
     const fim: FimParts = {
       prefix: "const token = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';\n",
       suffix: "",

@@ -29,5 +29,5 @@ export function localOnlyMode(setting: boolean, env: NodeJS.ProcessEnv = process
 /** The refusal of a model download in local-only mode, naming what to do instead and how to turn the mode off. */
 export function downloadRefusal(mode: LocalOnlyMode, modelsDir: string): string {
   const by = mode.source === "environment" ? "IFAI_LOCAL_ONLY is set" : "privacy.localOnly is on";
-  return `Local-only mode is on (${by}): downloads are refused so that nothing leaves this machine. Copy the model file to ${modelsDir} yourself (or set model.path to it), or, to download, ${mode.howToTurnOff}.`;
+  return `Local-only mode is on: downloads are refused so that nothing leaves this machine (${by}). Copy the model file to ${modelsDir} yourself (or set model.path to it), or, to download, ${mode.howToTurnOff}.`;
 }
