@@ -19,7 +19,7 @@ interface Pattern {
   /** The secret is whichever of the value alternatives (quoted or bare) matched. */
   values?: boolean;
   /** Rejects a match that only looks like a secret (a placeholder, code rather than a value). */
-  accept?: (secret: string) => boolean;
+  accept?: (secret: string, bare: boolean) => boolean;
 }
 
 /** Values that stand in for a secret in examples and templates. */
@@ -42,15 +42,24 @@ export function entropy(text: string): number {
  * contains one of `names`: the value quoted ("…", '…', `…` without interpolation) or bare.
  */
 function assignment(names: string, minLength: number): RegExp {
-  const key = `\\b[\\w.-]{0,40}?(?:${names})[\\w.-]{0,40}["']?`;
+  // The name must end in the keyword or continue with a separator (SECRET_KEY, db-password):
+  // tokenizerName, apiKeyHeader and passwordField are names of other things.
+  const key = `\\b[\\w.-]{0,40}?(?:${names})(?![a-z])[\\w.-]{0,40}["']?`;
   const quoted = `"([^"\\n\\\\]{${minLength},512})"|'([^'\\n\\\\]{${minLength},512})'|\`([^\`\\n\\\\$]{${minLength},512})\``;
   const bare = `([^\\s"'\`,;()\\[\\]{}<>]{${Math.max(minLength, 8)},512})`;
   return new RegExp(`${key}\\s{0,8}(?::=|=>|[:=])\\s{0,8}(?:${quoted}|${bare})`, "gi");
 }
 
-/** Not a placeholder, and not code (an identifier or member chain such as process.env.DB_PASSWORD). */
-function plausibleValue(value: string): boolean {
-  return !PLACEHOLDER.test(value) && !/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(value);
+/**
+ * Not a placeholder, and, when not quoted, not code: a member chain such as process.env.DB_PASSWORD
+ * or a name without digits such as get_password (a quoted string is a value whatever it looks like).
+ */
+function plausibleValue(value: string, bare: boolean): boolean {
+  if (PLACEHOLDER.test(value)) return false;
+  if (!bare) return true;
+  const memberChain = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(value);
+  const plainName = /^[A-Za-z_$][A-Za-z_$]*$/.test(value);
+  return !memberChain && !plainName;
 }
 
 const PATTERNS: readonly Pattern[] = [
@@ -67,16 +76,19 @@ const PATTERNS: readonly Pattern[] = [
   { kind: "Google API key", re: /\bAIza[0-9A-Za-z_-]{35}/g },
   { kind: "npm token", re: /\bnpm_[A-Za-z0-9]{36}\b/g },
   // user:password@ in any URL (postgres, mysql, mongodb+srv, redis, amqp, https…): the password only.
-  { kind: "password", re: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@"'`<>]{1,256}:([^\s@/"'`<>]{1,256})@/gi, group: 1, accept: (s) => !PLACEHOLDER.test(s) },
+  { kind: "password", re: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@"'`<>]{0,256}:([^\s@/"'`<>]{1,256})@/gi, group: 1, accept: (s) => !PLACEHOLDER.test(s) },
   // password = "…", "secret": '…', DB_PASSWORD=…: the literal value of a password-named key.
-  { kind: "password", re: assignment("password|passwd|passphrase|pwd|secret", 6), values: true, accept: (s) => plausibleValue(s) && entropy(s) >= 2.3 },
+  { kind: "password", re: assignment("password|passwd|passphrase|pwd|secret", 6), values: true, accept: (s, bare) => plausibleValue(s, bare) && entropy(s) >= 2.3 },
   // token = "…", API_KEY=…: the value of a token-named key when it looks random (long, a digit, high entropy).
   {
     kind: "token",
     re: assignment("token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credentials?|bearer", 16),
     values: true,
-    accept: (s) => plausibleValue(s) && /\d/.test(s) && entropy(s) >= 3,
+    accept: (s, bare) => plausibleValue(s, bare) && /\d/.test(s) && entropy(s) >= 3,
   },
+  // Authorization: Bearer <token>, whatever holds it.
+  { kind: "token", re: /\bBearer\s{1,4}([A-Za-z0-9._~+/-]{20,2048}=*)/g, group: 1, accept: (s) => /\d/.test(s) && entropy(s) >= 3 },
+  { kind: "SendGrid key", re: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{32,64}/g },
 ];
 
 /** The secrets our own patterns find in `text`, in order of appearance (overlaps allowed). */
@@ -88,7 +100,8 @@ export function findOwnSecrets(text: string): SecretMatch[] {
       const group = p.group ?? (p.values ? lastGroup(m) : 0);
       const secret = group === 0 ? m[0] : m[group];
       if (secret === undefined || secret === "") continue;
-      if (p.accept && !p.accept(secret)) continue;
+      // Of a value's alternatives, the last (group 4) is the unquoted one.
+      if (p.accept && !p.accept(secret, p.values === true && group === 4)) continue;
       const start = m.index + (group === 0 ? 0 : m[0].lastIndexOf(secret));
       out.push({ start, end: start + secret.length, kind: p.kind });
     }
