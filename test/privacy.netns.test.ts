@@ -40,13 +40,20 @@ const CLIENT: ClientCapabilities = {
   workspace: { ...INLINE_CLIENT.workspace, workspaceEdit: { documentChanges: true, resourceOperations: ["create"] } },
 };
 
-/** Why the namespace test cannot run here, or undefined. */
-function unsupported(): string | undefined {
-  if (process.platform !== "linux") return "network namespaces are Linux-only";
-  const probe = spawnSync("unshare", ["-n", "sh", "-c", "ip link set lo up && command -v strace >/dev/null"], { encoding: "utf8" });
-  if (probe.error) return `unshare is not available (${probe.error.message})`;
-  if (probe.status !== 0) return `unshare -n with iproute2 and strace is not available or not permitted here (${probe.stderr.trim() || `exit ${probe.status}`}); run as root with strace and iproute2 installed`;
-  return undefined;
+/**
+ * How to enter a loopback-only network namespace here: `unshare -n` as root, `unshare -rn` (a user
+ * namespace too) for other users where the kernel allows it; or why neither works.
+ */
+function namespaceFlags(): { flags: string[] } | { reason: string } {
+  if (process.platform !== "linux") return { reason: "network namespaces are Linux-only" };
+  let last = "";
+  for (const flags of [["-n"], ["-rn"]]) {
+    const probe = spawnSync("unshare", [...flags, "sh", "-c", "ip link set lo up && command -v strace >/dev/null"], { encoding: "utf8" });
+    if (probe.error) return { reason: `unshare is not available (${probe.error.message})` };
+    if (probe.status === 0) return { flags };
+    last = probe.stderr.trim() || `exit ${probe.status}`;
+  }
+  return { reason: `unshare -n / -rn with iproute2 and strace is not available or not permitted here (${last}); run as root with strace and iproute2 installed` };
 }
 
 /** A connect() that leaves the machine: any non-loopback IPv4/IPv6 address, and any DNS query (port 53), loopback resolvers included. */
@@ -93,7 +100,7 @@ function startInNamespace(env: NodeJS.ProcessEnv, withCloud: boolean): Run {
     `if [ -n "$CLOUD_PID" ]; then kill "$CLOUD_PID"; fi`,
     "exit $status",
   ].join("\n");
-  const proc = spawn("unshare", ["-n", "sh", "-c", script], {
+  const proc = spawn("unshare", [..."flags" in namespace ? namespace.flags : ["-n"], "sh", "-c", script], {
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
     env: {
@@ -178,7 +185,8 @@ async function driveEverything(client: TestClient, downloadsRefused: boolean): P
 
 const publicCloud = { cloud: { providers: { openai: { preset: "openai", apiKeyEnv: "IFAI_TEST_KEY" } }, timeoutMs: 5000, maxRetries: 0, cooldownSeconds: 0 }, router: { preference: "cloud", fallback: true } };
 
-const reason = unsupported();
+const namespace = namespaceFlags();
+const reason = "reason" in namespace ? namespace.reason : undefined;
 const suite = reason ? (process.env.CI ? describe : describe.skip) : describe;
 if (reason && !process.env.CI) process.stderr.write(`\n[skipped] privacy in a network namespace: ${reason}\n`);
 

@@ -117,11 +117,18 @@ describe("context gate", () => {
     expect(gate.documentRefusal(inWs(".env"))).toMatch(/secrets/);
   });
 
-  it("reads ignore files again after reset", () => {
+  it("reads ignore files again after reset, and by itself once they are older than its limit", () => {
     expect(gate.contextRefusal(inWs("src/late.ts"))).toBeUndefined();
     fs.appendFileSync(path.join(ws.path, ".ifaiignore"), "late.ts\n");
     gate.reset();
     expect(gate.contextRefusal(inWs("src/late.ts"))).toMatch(/excluded/);
+    let clock = 0;
+    const aging = new ContextGate(() => [{ fsPath: ws.path }], 2000, () => clock);
+    expect(aging.contextRefusal(inWs("src/later.ts"))).toBeUndefined();
+    fs.appendFileSync(path.join(ws.path, ".ifaiignore"), "later.ts\n");
+    expect(aging.contextRefusal(inWs("src/later.ts"))).toBeUndefined();
+    clock = 2001;
+    expect(aging.contextRefusal(inWs("src/later.ts"))).toMatch(/excluded/);
   });
 });
 

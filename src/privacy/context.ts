@@ -21,9 +21,17 @@ export interface GateFolder {
  * the request itself. Non-file URIs (untitled:) are editor buffers, never read from disk.
  */
 export class ContextGate {
-  private readonly rules = new Map<string, IgnoreRules>();
+  private readonly rules = new Map<string, { rules: IgnoreRules; readAt: number }>();
 
-  constructor(private readonly folders: () => readonly GateFolder[]) {}
+  constructor(
+    private readonly folders: () => readonly GateFolder[],
+    /**
+     * How long ignore files are trusted before they are read again: an edited .ifaiignore holds
+     * within this time without any event, and a request costs no file reads in between.
+     */
+    private readonly maxAgeMs = 2000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Forget the cached ignore files (after a settings or workspace change, or an ignore file edit). */
   reset(): void {
@@ -66,12 +74,12 @@ export class ContextGate {
   /** Excluded by the ignore files of any workspace folder that holds it (nested folders included). */
   private ignoredReason(file: string): string | undefined {
     for (const { root, rel } of this.owners(file)) {
-      let rules = this.rules.get(root);
-      if (!rules) {
-        rules = new IgnoreRules(root, { maxFileBytes: Number.MAX_SAFE_INTEGER });
-        this.rules.set(root, rules);
+      let cached = this.rules.get(root);
+      if (!cached || this.now() - cached.readAt > this.maxAgeMs) {
+        cached = { rules: new IgnoreRules(root, { maxFileBytes: Number.MAX_SAFE_INTEGER }), readAt: this.now() };
+        this.rules.set(root, cached);
       }
-      if (rules.ignores(rel, false)) return `${rel} is excluded by the workspace's ignore files (.gitignore, .ifaiignore)`;
+      if (cached.rules.ignores(rel, false)) return `${rel} is excluded by the workspace's ignore files (.gitignore, .ifaiignore)`;
     }
     return undefined;
   }
