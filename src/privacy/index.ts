@@ -7,5 +7,5 @@
 export { assertEgress, configureEgress, currentLocalOnly, egressRefusal, EgressRefusedError, isLoopbackHost, type EgressPurpose } from "./egress.js";
 export { ContextGate, type GateFolder } from "./context.js";
 export { localOnlyFromEnv, localOnlyMode, type LocalOnlyMode } from "./localOnly.js";
-export { redactForCloud, redactSecrets, type Redaction } from "./redact.js";
+export { preloadRedaction, redactForCloud, redactSecrets, type Redaction } from "./redact.js";
 export { hasSecretContent, isSecretPath, sensitiveFileReason } from "./secretFiles.js";

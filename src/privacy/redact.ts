@@ -25,6 +25,14 @@ function loadLinter(): Promise<Linter> {
   return linter;
 }
 
+/**
+ * Loads the rule set ahead of the first cloud request (its import costs a few hundred ms), for
+ * callers that know a cloud provider may be used; a failure surfaces at the first redaction.
+ */
+export function preloadRedaction(): void {
+  loadLinter().catch(() => undefined);
+}
+
 /** "@secretlint/secretlint-rule-github" → "GitHub"-like short kind for the marker. */
 function kindOf(ruleId: string): string {
   return ruleId.replace(/^@secretlint\/secretlint-rule-/, "").replace(/-/g, " ");

@@ -10,6 +10,7 @@ import { routerSummary } from "../inference/router/summary.js";
 import type { CompletionBackend } from "../inference/types.js";
 import { configureEgress } from "../privacy/egress.js";
 import { ContextGate } from "../privacy/context.js";
+import { preloadRedaction } from "../privacy/redact.js";
 import type { Logger } from "../util/logger.js";
 import { guard } from "./guard.js";
 import { RouteLogRequest, type RouteLogParams, type RouteLogResult } from "./protocol.js";
@@ -66,6 +67,8 @@ export function registerRouter(connection: Connection, logger: Logger, settings:
   const reportConfiguration = (): void => {
     if (router.settings().localOnly) return;
     for (const problem of cloud.configurationProblems()) tell(problem);
+    // A provider may be used: load the redaction rules now rather than on the first cloud request.
+    if (cloud.names().length > 0) preloadRedaction();
   };
   reportConfiguration();
   const backend = new RoutedCompletionBackend(local, router, cloud, routerLogger, (error) => tell(scrub(error.message)), (source) => gate.contextRefusal(source));

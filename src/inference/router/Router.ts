@@ -2,7 +2,7 @@ import type { Logger } from "../../util/logger.js";
 import type { ModelStatus } from "../types.js";
 import { formatCount, matchRules } from "./rules.js";
 import { RouteLog, type RouteLogEntry, type RouteLogSnapshot } from "./RouteLog.js";
-import { sensitiveFileReason } from "./sensitive.js";
+import { sensitiveFileReason } from "../../privacy/secretFiles.js";
 import { TASK_LABELS, type TaskType } from "./tasks.js";
 import type { BackendKind, Preference, RouteDecision, RouteOutcome, RouteRequest, RouterConfig } from "./types.js";
 
