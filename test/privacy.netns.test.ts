@@ -153,8 +153,9 @@ function settings(extra: Record<string, unknown>): Record<string, unknown> {
 const uriOf = (rel: string): string => pathToFileURL(path.join(dir.path, "ws", rel)).href;
 const wsUri = (): string => pathToFileURL(path.join(dir.path, "ws")).href;
 
+/** The index has read the workspace (a folder with no chunks yet also reports "ready"). */
 async function indexReady(client: TestClient): Promise<void> {
-  await client.waitForNotification("ifai/status", (p: StatusParams) => p.index?.state === "ready");
+  await client.waitForNotification("ifai/status", (p: StatusParams) => p.index?.state === "ready" && p.index.chunks > 0);
 }
 
 async function codeAction(client: TestClient, rel: string, kind: CodeActionData["kind"]): Promise<CodeAction> {
