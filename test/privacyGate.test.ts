@@ -117,6 +117,23 @@ describe("context gate", () => {
     expect(gate.documentRefusal(inWs(".env"))).toMatch(/secrets/);
   });
 
+  it("follows links: a workspace file that links outside the workspace or to a secret file is refused", () => {
+    fs.writeFileSync(path.join(other.path, "notes.ts"), "export const notes = 1;\n");
+    fs.mkdirSync(path.join(other.path, ".aws"), { recursive: true });
+    fs.writeFileSync(path.join(other.path, ".aws", "credentials"), "[default]\n");
+    fs.symlinkSync(path.join(other.path, "notes.ts"), path.join(ws.path, "src", "linked.ts"));
+    fs.symlinkSync(path.join(other.path, ".aws", "credentials"), path.join(ws.path, "src", "config.ts"));
+    fs.writeFileSync(path.join(ws.path, "src", "real.ts"), "export const real = 1;\n");
+    fs.symlinkSync(path.join(ws.path, "src", "real.ts"), path.join(ws.path, "src", "alias.ts"));
+    expect(gate.contextRefusal(inWs("src/linked.ts"))).toMatch(/links to .*notes\.ts, outside the workspace folders/);
+    expect(gate.contextRefusal(inWs("src/config.ts"))).toMatch(/links to .*credentials: credentials looks like a secrets/);
+    expect(gate.documentRefusal(inWs("src/config.ts"))).toMatch(/links to .*credentials/);
+    expect(gate.contextRefusal(inWs("src/alias.ts"))).toBeUndefined();
+    fs.writeFileSync(path.join(ws.path, "src", "calc.test.ts"), "it('adds', () => {});\n");
+    fs.symlinkSync(path.join(ws.path, "src", "calc.test.ts"), path.join(ws.path, "src", "tests-alias.ts"));
+    expect(gate.contextRefusal(inWs("src/tests-alias.ts"))).toMatch(/links to .*calc\.test\.ts: src\/calc\.test\.ts is excluded/);
+  });
+
   it("reads ignore files again after reset, and by itself once they are older than its limit", () => {
     expect(gate.contextRefusal(inWs("src/late.ts"))).toBeUndefined();
     fs.appendFileSync(path.join(ws.path, ".ifaiignore"), "late.ts\n");

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { IgnoreRules } from "../index/ignoreRules.js";
@@ -16,7 +17,8 @@ export interface GateFolder {
  * excludes) exclude it, and — for every file other than the one the user is acting on — when it
  * lies outside every workspace folder (no folder: no other file may go).
  *
- * The document the user acts on is not confined: it is already in front of the user and of the
+ * Links are followed: a file whose real path is a secret file or lies outside the workspace
+ * folders is refused like that file. The document the user acts on is not confined: it is already in front of the user and of the
  * request (a file opened without a workspace, an untitled buffer), and refusing it would refuse
  * the request itself. Non-file URIs (untitled:) are editor buffers, never read from disk.
  */
@@ -45,6 +47,12 @@ export class ContextGate {
     if (sensitive) return sensitive;
     const file = toFilePath(uriOrPath);
     if (!file) return undefined;
+    // A link to a secret file (src/config.ts → ~/.aws/credentials) is the secret file.
+    const real = realPath(file);
+    if (real !== file) {
+      const target = sensitiveFileReason(real);
+      if (target) return `${path.basename(file)} links to ${real}: ${target}`;
+    }
     return this.ignoredReason(file);
   }
 
@@ -56,6 +64,16 @@ export class ContextGate {
     // Unsaved editor buffers are the user's own text in the editor, like the current document.
     if (file === undefined) return /^[a-z][a-z0-9+.-]*:/i.test(uriOrPath) && !uriOrPath.startsWith("file:") ? undefined : `${uriOrPath} is not a file path`;
     if (this.owners(file).length === 0) return `${file} is outside the workspace folders`;
+    // Content is read through links: what counts is where the bytes live.
+    const real = realPath(file);
+    if (real !== file) {
+      const target = sensitiveFileReason(real);
+      if (target) return `${path.basename(file)} links to ${real}: ${target}`;
+      const inside = this.folders().some((f) => f.fsPath !== undefined && isInside(real, realPath(f.fsPath)));
+      if (!inside) return `${file} links to ${real}, outside the workspace folders`;
+      const ignored = this.ignoredReason(real);
+      if (ignored) return `${path.basename(file)} links to ${real}: ${ignored}`;
+    }
     return this.ignoredReason(file);
   }
 
@@ -83,6 +101,20 @@ export class ContextGate {
     }
     return undefined;
   }
+}
+
+/** The path with every link resolved; the path itself when it does not exist (yet) or cannot be read. */
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync.native(file);
+  } catch {
+    return file;
+  }
+}
+
+function isInside(file: string, folder: string): boolean {
+  const rel = path.relative(folder, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 /** The file system path of a file: URI or an absolute path; undefined for other URIs. */
