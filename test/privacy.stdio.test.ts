@@ -114,7 +114,7 @@ afterAll(async () => {
   outside.cleanup();
 });
 
-describe("local-only mode by environment (defect 5)", () => {
+describe("local-only mode, by environment or by a setting changed at run time (defect 5)", () => {
   it("IFAI_LOCAL_ONLY=1 refuses ifai.models.pull and ifai.downloadModel, naming how to turn it off, and the mirror sees no request", async () => {
     const client = await start({ models: { mirrors: mirrorBase, publicMirrors: false } }, { IFAI_LOCAL_ONLY: "1" });
     const before = mirror.requests.length;
@@ -126,6 +126,25 @@ describe("local-only mode by environment (defect 5)", () => {
     expect(mirror.requests.length).toBe(before);
     const status = (await client.waitForNotification("ifai/status", (p: StatusParams) => p.backend !== undefined)) as StatusParams;
     expect(status.backend?.localOnly).toBe(true);
+  });
+
+  it("privacy.localOnly turned on while running refuses downloads and cloud routes from then on", async () => {
+    const settings = cloudSettings({ models: { mirrors: mirrorBase, publicMirrors: false } });
+    const client = await start(settings, { IFAI_CACHE_DIR: path.join(cache.path, "runtime") });
+    // Pull model (as VS Code): the client's settings change, then it says so and the server asks.
+    client.workspaceSettings = { ...settings, privacy: { localOnly: true } };
+    await client.connection.sendNotification("workspace/didChangeConfiguration", { settings: null });
+    await client.waitForNotification("ifai/status", (p: StatusParams) => p.backend?.localOnly === true);
+    const before = { mirror: mirror.requests.length, cloud: fixture.requests.length };
+    for (const command of [ModelCommands.pull, ServerCommands.downloadModel]) {
+      await expect(client.connection.sendRequest("workspace/executeCommand", { command, arguments: ["qwen2.5-coder-0.5b"] })).rejects.toThrow(
+        /Local-only mode is on: downloads are refused .*privacy\.localOnly is on.*set privacy\.localOnly to false/,
+      );
+    }
+    const answer = (await client.connection.sendRequest("ifai/chat", { messages: [{ role: "user", content: "hello" }], maxTokens: 2 })) as { route: { servedBy: string; reasons: string[] } };
+    expect(answer.route.servedBy).toBe("local");
+    expect(answer.route.reasons.join("; ")).toMatch(/local-only privacy mode is on \(privacy\.localOnly\)/);
+    expect({ mirror: mirror.requests.length, cloud: fixture.requests.length }).toEqual(before);
   });
 
   it("(control) the same server without IFAI_LOCAL_ONLY downloads from the mirror, so the check above can fail", async () => {
