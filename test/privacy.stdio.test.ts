@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { INLINE_CLIENT, startStdioServer, type TestClient } from "./helpers/lspC
 import { tempDir, tinyModel } from "./helpers/models.js";
 import { ModelServer } from "./helpers/modelServer.js";
 import { OpenAIFixture } from "./helpers/openaiFixture.js";
+import { binPath, nodeBinary } from "./helpers/paths.js";
 
 /**
  * The privacy gate over the real server on stdio, against real HTTP servers on 127.0.0.1: a model
@@ -145,6 +147,20 @@ describe("local-only mode, by environment or by a setting changed at run time (d
     expect(answer.route.servedBy).toBe("local");
     expect(answer.route.reasons.join("; ")).toMatch(/local-only privacy mode is on \(privacy\.localOnly\)/);
     expect({ mirror: mirror.requests.length, cloud: fixture.requests.length }).toEqual(before);
+  });
+
+  it("ifai-lsp models pull with IFAI_LOCAL_ONLY=1 refuses the same way, naming how to turn it off", async () => {
+    const before = mirror.requests.length;
+    const proc = spawn(nodeBinary, [binPath, "models", "pull", "qwen2.5-coder-0.5b", "--mirror", mirrorBase, "--no-public-mirrors"], {
+      env: { ...process.env, IFAI_LOG_LEVEL: "silent", IFAI_CACHE_DIR: path.join(cache.path, "cli"), IFAI_LOCAL_ONLY: "1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    proc.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const status = await new Promise<number | null>((resolve) => proc.on("close", resolve));
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/Local-only mode is on: downloads are refused .*IFAI_LOCAL_ONLY is set.*unset the environment variable IFAI_LOCAL_ONLY/);
+    expect(mirror.requests.length).toBe(before);
   });
 
   it("(control) the same server without IFAI_LOCAL_ONLY downloads from the mirror, so the check above can fail", async () => {
