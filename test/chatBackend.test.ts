@@ -133,7 +133,7 @@ describe("routedChat", () => {
     const seen: string[] = [];
     const answer = await routedChat(
       { router, local, cloud },
-      { task: "chat", messages: [{ role: "user", content: "how? api_key=sk-abcdefghijklmnopqrstuvwxyz0123456789" }], contextTokens: 20, override: "cloud" },
+      { task: "chat", messages: [{ role: "user", content: "how? api_key=sk-abcdefghijklmnopqrstuvwxyz0123456789" }], contextTokens: 20, override: "cloud", sources: [] },
       { maxTokens: 64, maxTimeMs: 30_000, temperature: 0.7, onText: (t) => seen.push(t) },
       never,
     );
@@ -150,7 +150,7 @@ describe("routedChat", () => {
   it("serves a local route on the local chat backend", async () => {
     const answer = await routedChat(
       { router, local, cloud },
-      { task: "chat", messages: [{ role: "user", content: "hello" }], contextTokens: 10, override: "local" },
+      { task: "chat", messages: [{ role: "user", content: "hello" }], contextTokens: 10, override: "local", sources: [] },
       { maxTokens: 6, maxTimeMs: 30_000, temperature: 0.7 },
       never,
     );
@@ -163,7 +163,7 @@ describe("routedChat", () => {
     fixture.failNext({ kind: "status", status: 500 });
     const answer = await routedChat(
       { router, local, cloud },
-      { task: "architecture", messages: [{ role: "user", content: "design it" }], contextTokens: 10 },
+      { task: "architecture", messages: [{ role: "user", content: "design it" }], contextTokens: 10, sources: [] },
       { maxTokens: 4, maxTimeMs: 30_000, temperature: 0.7 },
       never,
     );

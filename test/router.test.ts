@@ -145,10 +145,31 @@ describe("cloud settings and privacy", () => {
     expect(registry.providerFor("chat")).toEqual({ problem: 'cloud provider "ds" needs an API key: set the environment variable DEEPSEEK_API_KEY where the editor starts the server' });
   });
 
-  it("redacts secrets and drops sensitive snippets from cloud prompts", () => {
+  it("refuses the cloud when any context source must stay local, whatever the preference, override or fallback", () => {
+    const r = applySettings({ ...PROVIDERS, router: { preference: "cloud" } });
+    const cloud = new CloudRegistry(silentLogger(), {});
+    cloud.configure(r.settings);
+    const refused = new Set(["/ws/src/calc.test.ts"]);
+    const router = new Router(
+      routerConfig(r.settings, {}),
+      { localStatus: () => ({ state: "ready", modelPath: "m" }), cloudProvider: (t) => cloud.providerFor(t), contextExcluded: (s) => (refused.has(s) ? `${s} is excluded` : undefined) },
+      silentLogger(),
+    );
+    for (const override of [undefined, "cloud"] as const) {
+      const d = router.decide({ task: "unitTests", contextTokens: 10, uri: "file:///ws/src/calc.ts", sources: ["file:///ws/src/util.ts", "/ws/src/calc.test.ts"], ...(override ? { override } : {}) });
+      expect(d).toMatchObject({ backend: "local", rule: "sensitive" });
+      expect(d.refused).toBe("cloud refused: the request holds context from a file that must stay local (/ws/src/calc.test.ts is excluded); it is never sent to a cloud API");
+      expect(d.fallback).toBeUndefined();
+    }
+    // A secret file among the sources is refused by name even without the workspace's gate.
+    expect(makeRouter({ ...PROVIDERS, router: { preference: "cloud" } }).decide({ task: "chat", contextTokens: 10, sources: ["/p/deploy/.env.production"] }).backend).toBe("local");
+    expect(router.decide({ task: "unitTests", contextTokens: 10, sources: ["file:///ws/src/util.ts"] }).backend).toBe("cloud");
+  });
+
+  it("redacts secrets and drops sensitive snippets from cloud prompts", async () => {
     const r = redactSecrets("aws = 'AKIAIOSFODNN7EXAMPLE'\nkey = 'sk-proj-abcdefghijklmnop1234'\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nok");
     expect(r.text).toBe("aws = '[REDACTED AWS access key]'\nkey = '[REDACTED API key]'\n[REDACTED private key]\nok");
-    expect(r.found).toEqual(["private key", "AWS access key", "API key"]);
+    expect(r.found).toEqual(["AWS access key", "API key", "private key"]);
     const fim: FimParts = {
       prefix: "const token = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';\n",
       suffix: "",
@@ -159,7 +180,7 @@ describe("cloud settings and privacy", () => {
       filePath: "src/b.ts",
       language: "typescript",
     };
-    const safe = forCloud(fim);
+    const safe = await forCloud(fim);
     expect(safe.prefix).toBe("const token = '[REDACTED GitHub token]';\n");
     expect(safe.snippets.map((s) => s.path)).toEqual(["src/a.ts"]);
     expect(sensitiveFileReason("file:///p/src/main.ts")).toBeUndefined();

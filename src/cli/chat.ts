@@ -13,6 +13,8 @@ import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";
 import { LocalModel } from "../inference/local/LocalModel.js";
 import { routerConfig } from "../inference/router/config.js";
 import { Router } from "../inference/router/Router.js";
+import { ContextGate } from "../privacy/context.js";
+import { configureEgress } from "../privacy/egress.js";
 import { chatSettings } from "../server/chatHandlers.js";
 import { modelOptions } from "../server/engine.js";
 import { createLogger } from "../util/logger.js";
@@ -117,7 +119,14 @@ export async function runChat(args: readonly string[], env: NodeJS.ProcessEnv = 
   const model = new LocalModel({ ...modelOptions(settings), modelPath: resolveModelPath(settings["model.path"], env), idleUnloadMs: 0 }, logger.child({ component: "local-model" }));
   const cloud = new CloudRegistry(logger.child({ component: "cloud" }), env);
   cloud.configure(settings);
-  const router = new Router(routerConfig(settings, env), { localStatus: () => model.status(), cloudProvider: (t) => cloud.providerFor(t) }, logger.child({ component: "router" }));
+  // The same privacy gate as the server: egress by local-only mode, context confined to --dir.
+  configureEgress({ localOnly: settings["privacy.localOnly"], env });
+  const gate = new ContextGate(() => [{ fsPath: path.resolve(String(parsed.flags.get("dir") ?? ".")) }]);
+  const router = new Router(
+    routerConfig(settings, env),
+    { localStatus: () => model.status(), cloudProvider: (t) => cloud.providerFor(t), excluded: (uri) => gate.documentRefusal(uri), contextExcluded: (source) => gate.contextRefusal(source) },
+    logger.child({ component: "router" }),
+  );
   const local = new LocalChatBackend(model, logger.child({ component: "chat" }), () => ({ contextSize: settings["chat.contextSize"], ...(settings["chat.threads"] > 0 ? { threads: settings["chat.threads"] } : {}) }));
 
   let index: IndexService | undefined;

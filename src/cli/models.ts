@@ -8,6 +8,7 @@ import path from "node:path";
 import { cacheDir, resolveModelPath } from "../config/paths.js";
 import { UnknownModelError } from "../inference/models/catalogue.js";
 import { DownloadError } from "../inference/models/download.js";
+import { downloadRefusal, localOnlyMode } from "../privacy/localOnly.js";
 import { ModelManager, ModelManagerError, type ModelListEntry, type PullProgress } from "../inference/models/ModelManager.js";
 
 export const MODELS_HELP = `Usage:
@@ -81,9 +82,16 @@ export async function runModels(args: string[], env: NodeJS.ProcessEnv = process
       case "list":
       case "ls":
         return await list(manager, parsed.bools.has("--json"));
-      case "pull":
+      case "pull": {
         if (!target) break;
+        // The same refusal as the server's: it names the switch that is on and how to turn it off.
+        const localOnly = localOnlyMode(false, env);
+        if (localOnly.on) {
+          process.stderr.write(`ifai-lsp models: ${downloadRefusal(localOnly, manager.modelsDir)}\n`);
+          return 1;
+        }
         return await pull(manager, target, parsed);
+      }
       case "rm":
       case "remove": {
         if (!target) break;

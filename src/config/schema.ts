@@ -411,7 +411,7 @@ export const settingsSchema = {
     type: "boolean",
     default: false,
     description:
-      "Local-only privacy mode: nothing leaves the machine. No cloud API calls (requests the router would send to the cloud are served locally or refused with the reason), no model downloads, no other outside connection.",
+      "Local-only privacy mode: nothing leaves the machine. No cloud API calls (requests the router would send to the cloud are served locally or refused with the reason), no model downloads, no other outside connection. The environment variable IFAI_LOCAL_ONLY=1 turns it on too, whatever this setting says.",
   }),
   "router.preference": setting({
     type: "string",

@@ -88,7 +88,7 @@ export class IndexSnippetSource implements SnippetSource {
       const path = toPath(chunk.uri);
       const tokens = count(chunk.text) + count(path) + 2;
       if (used + tokens > budget) continue;
-      snippets.push({ path, text: chunk.text, score: chunk.score });
+      snippets.push({ path, text: chunk.text, score: chunk.score, uri: chunk.uri });
       used += tokens;
     }
     entry.fitted = { key, snippets };

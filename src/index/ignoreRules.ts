@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import ignore from "ignore";
+import { isSecretPath, SECRET_DIRS } from "../privacy/secretFiles.js";
 
 type Ignore = ignore.Ignore;
 
@@ -118,69 +119,8 @@ export const DEFAULT_EXCLUDED_FILES = [
   "Thumbs.db",
 ];
 
-/** Never indexed: environment files, keys, certificates, credential stores. Not overridable. */
-const SECRET_NAMES = [
-  ".env",
-  ".env.*",
-  "*.env",
-  ".envrc",
-  "*.pem",
-  "*.key",
-  "*.p12",
-  "*.pfx",
-  "*.crt",
-  "*.cer",
-  "*.der",
-  "*.csr",
-  "*.p8",
-  "*.jks",
-  "*.keystore",
-  "*.ppk",
-  "*.gpg",
-  "*.pgp",
-  "*.kdbx",
-  "*.ovpn",
-  "id_rsa*",
-  "id_dsa*",
-  "id_ecdsa*",
-  "id_ed25519*",
-  ".npmrc",
-  ".yarnrc.yml",
-  ".pypirc",
-  ".netrc",
-  "_netrc",
-  ".git-credentials",
-  ".htpasswd",
-  ".pgpass",
-  "credentials",
-  "credentials.json",
-  "*.tfstate",
-  "*.tfstate.*",
-  "*.tfvars",
-  "secrets.*",
-  "*secret*.json",
-  "*secret*.yaml",
-  "*secret*.yml",
-  "service-account*.json",
-  "kubeconfig",
-  "*.kubeconfig",
-];
-const SECRET_DIRS = new Set([".ssh", ".aws", ".gnupg", ".gpg", ".azure", ".kube", ".docker", ".password-store"]);
-
-const secretMatcher: Ignore = ignore().add(SECRET_NAMES);
-
-/** True for paths (relative, "/"-separated) that may hold secrets: never read, whatever the ignore files say. */
-export function isSecretPath(rel: string): boolean {
-  const parts = rel.split("/");
-  for (let i = 0; i < parts.length - 1; i++) if (SECRET_DIRS.has(parts[i]!)) return true;
-  const base = parts[parts.length - 1]!;
-  return base !== "" && secretMatcher.ignores(base);
-}
-
-/** Content that is a secret whatever its name: private key blocks. */
-export function hasSecretContent(text: string): boolean {
-  return /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/.test(text);
-}
+// The secret-file list is the privacy gate's: what the index never reads is what never goes to a cloud API.
+export { hasSecretContent, isSecretPath } from "../privacy/secretFiles.js";
 
 export interface IgnoreRulesOptions {
   /** Files larger than this are not indexed. */

@@ -83,8 +83,8 @@ export interface GenerateRequest {
 export interface FimParts {
   prefix: string;
   suffix: string;
-  /** Cross-file context, each with the path shown to the model. */
-  snippets: ReadonlyArray<{ path: string; text: string }>;
+  /** Cross-file context, each with the path shown to the model and the document it came from (for the privacy gate). */
+  snippets: ReadonlyArray<{ path: string; text: string; uri?: string }>;
   /** Path of the current file shown to the model (relative to its workspace folder when possible). */
   filePath: string;
   /** LSP language id of the current file. */

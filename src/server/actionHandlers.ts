@@ -77,7 +77,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
     const contextTokens = Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / CHARS_PER_TOKEN);
     const answer = await routedChat(
       { router: deps.router, local: deps.localChat, cloud: deps.cloud, ...(deps.onCloudProblem ? { onCloudProblem: deps.onCloudProblem } : {}) },
-      { task: request.task, messages: request.messages, contextTokens, ...(request.override ? { override: request.override } : {}), ...(request.uri ? { uri: request.uri } : {}) },
+      { task: request.task, messages: request.messages, contextTokens, ...(request.override ? { override: request.override } : {}), ...(request.uri ? { uri: request.uri } : {}), sources: request.sources },
       { maxTokens: request.maxTokens, maxTimeMs: request.maxTimeMs, temperature: request.temperature, ...(request.onText ? { onText: request.onText } : {}) },
       signal,
     );
@@ -104,7 +104,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
   const service = new ActionService({
     chat,
     // Never against an explicit local choice, local-only mode, or a file that must stay local.
-    cloudAllowed: (task, uri) => deps.router.preferenceFor(task).preference !== "local" && !deps.router.cloudBlocked({ task, uri }),
+    cloudAllowed: (task, uri, sources) => deps.router.preferenceFor(task).preference !== "local" && !deps.router.cloudBlocked({ task, uri, sources }),
     ...(deps.context ? { context: deps.context } : {}),
     files,
     settings: () => actionSettings(deps.settings()),

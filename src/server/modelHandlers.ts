@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Settings } from "../config/schema.js";
 import { cacheDir, resolveModelPath } from "../config/paths.js";
 import { ModelManager, type PullProgress } from "../inference/models/ModelManager.js";
+import { downloadRefusal, localOnlyMode } from "../privacy/localOnly.js";
 import type { Logger } from "../util/logger.js";
 import type { CommandHandler, CommandsApi } from "./commands.js";
 import { ModelCommands, type ModelsListResult, type ModelsPullArgs, type ModelsPullResult, type ModelsRemoveResult, type ModelsVerifyResult } from "./protocol.js";
@@ -23,7 +24,8 @@ export function managerFor(settings: Settings, logger: Logger, env: NodeJS.Proce
       mirrors: settings["models.mirrors"].split(",").map((m) => m.trim()).filter(Boolean),
       publicMirrors: settings["models.publicMirrors"],
     },
-    localOnly: settings["privacy.localOnly"],
+    // The setting or IFAI_LOCAL_ONLY: every way of turning local-only on refuses downloads.
+    localOnly: localOnlyMode(settings["privacy.localOnly"], env).on,
     configuredModelPath: resolveModelPath(settings["model.path"], env),
     logger,
   });
@@ -52,7 +54,8 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
     const { id, sha256, name } = idArgument(args, ModelCommands.pull);
     const m = manager();
     // Refusals (local-only mode, unknown ids, bad URLs) come before any progress is shown.
-    if (options.settings()["privacy.localOnly"]) await m.pull(id);
+    const localOnly = localOnlyMode(options.settings()["privacy.localOnly"], env);
+    if (localOnly.on) throw new Error(downloadRefusal(localOnly, m.modelsDir));
     const reporter = await progress();
     reporter.begin(`Downloading ${id}`, 0, undefined, false);
     let lastPercent = -1;

@@ -8,8 +8,10 @@ import { Router } from "../inference/router/Router.js";
 import type { Preference } from "../inference/router/types.js";
 import { routerSummary } from "../inference/router/summary.js";
 import type { CompletionBackend } from "../inference/types.js";
+import { configureEgress } from "../privacy/egress.js";
+import { ContextGate } from "../privacy/context.js";
+import { preloadRedaction } from "../privacy/redact.js";
 import type { Logger } from "../util/logger.js";
-import { cloudExclusions } from "./cloudExclusions.js";
 import { guard } from "./guard.js";
 import { RouteLogRequest, type RouteLogParams, type RouteLogResult } from "./protocol.js";
 import type { WorkspaceApi } from "./workspace.js";
@@ -20,6 +22,8 @@ export interface RouterApi {
   /** The completion backend that routes between the local model and the cloud. */
   backend: RoutedCompletionBackend;
   configure(settings: Settings): void;
+  /** The privacy gate's context check for this workspace (what may be sent to a cloud API). */
+  gate: ContextGate;
   /** Tells the user (once per distinct message) about a cloud failure they must fix. */
   reportCloudProblem(error: CloudError): void;
   /**
@@ -39,11 +43,18 @@ export interface RouterApi {
 export function registerRouter(connection: Connection, logger: Logger, settings: Settings, local: CompletionBackend, workspace: WorkspaceApi): RouterApi {
   const routerLogger = logger.child({ component: "router" });
   const cloud = new CloudRegistry(logger.child({ component: "cloud" }));
-  const exclusions = cloudExclusions(workspace);
+  // The process-wide egress gate learns the setting here; IFAI_LOCAL_ONLY it reads itself.
+  configureEgress({ localOnly: settings["privacy.localOnly"] });
+  const gate = new ContextGate(() => workspace.folders());
   cloud.configure(settings);
   const router = new Router(
     routerConfig(settings),
-    { localStatus: () => local.status(), cloudProvider: (task) => cloud.providerFor(task), excluded: (uri) => exclusions.excluded(uri) },
+    {
+      localStatus: () => local.status(),
+      cloudProvider: (task) => cloud.providerFor(task),
+      excluded: (uri) => gate.documentRefusal(uri),
+      contextExcluded: (source) => gate.contextRefusal(source),
+    },
     routerLogger,
   );
   const shown = new Set<string>();
@@ -56,9 +67,11 @@ export function registerRouter(connection: Connection, logger: Logger, settings:
   const reportConfiguration = (): void => {
     if (router.settings().localOnly) return;
     for (const problem of cloud.configurationProblems()) tell(problem);
+    // A provider may be used: load the redaction rules now rather than on the first cloud request.
+    if (cloud.names().length > 0) preloadRedaction();
   };
   reportConfiguration();
-  const backend = new RoutedCompletionBackend(local, router, cloud, routerLogger, (error) => tell(scrub(error.message)), (p) => exclusions.excludedRelative(p));
+  const backend = new RoutedCompletionBackend(local, router, cloud, routerLogger, (error) => tell(scrub(error.message)), (source) => gate.contextRefusal(source));
 
   connection.onRequest(
     RouteLogRequest.method,
@@ -74,9 +87,11 @@ export function registerRouter(connection: Connection, logger: Logger, settings:
     router,
     cloud,
     backend,
+    gate,
     configure(next) {
+      configureEgress({ localOnly: next["privacy.localOnly"] });
       cloud.configure(next);
-      exclusions.reset();
+      gate.reset();
       if (next["router.preference"] !== settingPreference) runtimePreference = undefined;
       settingPreference = next["router.preference"];
       const config = routerConfig(next);

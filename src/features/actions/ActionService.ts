@@ -13,8 +13,8 @@ import type { ActionKind, ActionOutcome, ActionSettings, ActionTarget, ContextBu
 
 export interface ActionDeps {
   chat: RoutedChat;
-  /** Whether the router would let this task go to the cloud (for the retry of a broken reply). */
-  cloudAllowed: (task: TaskType, uri: string) => boolean;
+  /** Whether the router would let this task, with these context sources, go to the cloud (for the retry of a broken reply). */
+  cloudAllowed: (task: TaskType, uri: string, sources: readonly string[]) => boolean;
   context?: ContextBuilder;
   files: ProjectFiles;
   settings: () => ActionSettings;
@@ -76,6 +76,10 @@ export class ActionService {
       context,
     });
     const sources = context.map((c) => ({ uri: c.uri, range: c.range, score: c.score }));
+    // Every file other than the document whose content is in the prompt: the router's privacy gate
+    // refuses the cloud for the whole request when one of them must stay local (an ignored test
+    // file, a file outside the workspace). Local models may use them: nothing leaves the machine.
+    const contextFiles = [...new Set([...context.map((c) => c.uri), ...(plan && existingTests !== undefined && plan.testPath !== target.filePath ? [plan.testPath] : [])])];
 
     const attempt = async (override?: "cloud"): Promise<{ answer?: RoutedChatAnswer; outcome: ActionOutcome }> => {
       const s = this.deps.settings();
@@ -89,6 +93,7 @@ export class ActionService {
           maxTimeMs: s.maxTimeMs,
           temperature: s.temperature,
           uri: target.uri,
+          sources: contextFiles,
           ...(override ? { override } : {}),
           onText: (soFar) => {
             onText?.(soFar);
@@ -116,7 +121,7 @@ export class ActionService {
     let { answer, outcome } = await attempt();
     // A local reply that could not be used (broken syntax, cut off, not the code asked for) may be worth one cloud attempt.
     const unusable = outcome.refused === true && answer !== undefined && kind !== "explain";
-    if (unusable && answer?.servedBy === "local" && this.deps.settings().cloudRetry && this.deps.cloudAllowed(task, target.uri) && !signal.aborted) {
+    if (unusable && answer?.servedBy === "local" && this.deps.settings().cloudRetry && this.deps.cloudAllowed(task, target.uri, contextFiles) && !signal.aborted) {
       this.deps.logger.info({ kind, task, problem: outcome.message }, "local reply unusable; retrying in the cloud");
       const retry = await attempt("cloud");
       outcome = retry.outcome.refused ? { ...retry.outcome, message: `${outcome.message}; the cloud retry failed too: ${retry.outcome.message}` } : { ...retry.outcome, reason: `${retry.outcome.reason ?? ""}; retried in the cloud because the local reply was unusable (${outcome.message})` };

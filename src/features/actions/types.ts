@@ -73,6 +73,8 @@ export interface RoutedChatRequest {
   maxTimeMs: number;
   temperature: number;
   uri?: string;
+  /** Every other file whose content is in the messages (context chunks, the existing test file), for the privacy gate. */
+  sources: readonly string[];
   /** Forces a backend (the cloud retry of a reply that broke the syntax). */
   override?: "local" | "cloud";
   onText?: (textSoFar: string) => void;

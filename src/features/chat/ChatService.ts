@@ -99,7 +99,8 @@ export class ChatService {
 
     const answer = await routedChat(
       this.deps,
-      { task, messages, contextTokens, ...(input.override ? { override: input.override } : {}), ...(input.uri ? { uri: input.uri } : {}) },
+      // The selection is part of the document (uri); the codebase chunks are the other files.
+      { task, messages, contextTokens, ...(input.override ? { override: input.override } : {}), ...(input.uri ? { uri: input.uri } : {}), sources: sources.map((c) => c.uri) },
       {
         maxTokens: Math.max(1, Math.min(input.maxTokens ?? settings.maxTokens, settings.maxTokens)),
         maxTimeMs: settings.maxTimeMs,

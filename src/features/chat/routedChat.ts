@@ -3,7 +3,7 @@ import { CloudError } from "../../inference/cloud/errors.js";
 import type { ChatMessage } from "../../inference/cloud/fimPrompts.js";
 import type { Router } from "../../inference/router/Router.js";
 import { runRouted } from "../../inference/router/runRouted.js";
-import { redactSecrets } from "../../inference/router/sensitive.js";
+import { redactForCloud } from "../../privacy/redact.js";
 import type { TaskType } from "../../inference/router/tasks.js";
 import type { BackendKind, RouteDecision } from "../../inference/router/types.js";
 import type { ChatBackend, ChatRequest, ChatResult, ChatTurn } from "../../inference/types.js";
@@ -26,6 +26,12 @@ export interface RoutedChatRoute {
   override?: BackendKind;
   /** The document the request is about, to keep secrets and ignored files away from cloud APIs. */
   uri?: string;
+  /**
+   * Every other file whose content is in the messages (codebase chunks, an existing test file).
+   * Required, so that no caller can put a file's content in a prompt without the privacy gate
+   * seeing it: the router refuses the cloud when any of them must stay local.
+   */
+  sources: readonly string[];
 }
 
 export interface RoutedChatAnswer {
@@ -69,6 +75,7 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
       contextTokens: route.contextTokens,
       ...(route.override ? { override: route.override } : {}),
       ...(route.uri ? { uri: route.uri } : {}),
+      sources: route.sources,
     },
     {
       local: async (s) => {
@@ -85,7 +92,8 @@ export async function routedChat(deps: RoutedChatDeps, route: RoutedChatRoute, r
         const client = deps.cloud.client(provider);
         if (!client) throw new CloudError("config", `cloud provider ${provider || "(none)"} is not available`);
         model = client.provider.model;
-        const messages: ChatMessage[] = route.messages.map((m) => ({ role: m.role, content: redactSecrets(m.content).text }));
+        const messages: ChatMessage[] = await Promise.all(route.messages.map(async (m) => ({ role: m.role, content: (await redactForCloud(m.content)).text })));
+        s.throwIfAborted();
         cloudPieces = 0;
         const onPiece = (text: string): void => {
           cloudPieces++;

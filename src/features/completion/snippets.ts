@@ -94,7 +94,7 @@ export class OpenDocumentSnippets implements SnippetSource {
 }
 
 function strip(snippets: ReadonlyArray<Snippet & { uri: string; startLine: number }>): Snippet[] {
-  return snippets.map(({ path, text, score }) => ({ path, text, score }));
+  return snippets.map(({ path, text, score, uri }) => ({ path, text, score, uri }));
 }
 
 function total(snippets: readonly Snippet[]): number {

@@ -72,4 +72,6 @@ export interface Snippet {
   path: string;
   text: string;
   score: number;
+  /** The document it came from: the privacy gate decides by it whether the snippet may go to a cloud API. */
+  uri?: string;
 }

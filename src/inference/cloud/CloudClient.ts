@@ -1,4 +1,5 @@
 import type OpenAI from "openai";
+import { gatedFetch } from "../../privacy/egress.js";
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
 import type { FimParts, StopReason } from "../types.js";
@@ -224,6 +225,7 @@ export class CloudClient {
         webhookSecret: null,
         maxRetries: 0,
         logLevel: "off",
+        fetch: gatedFetch("cloud API"),
       });
       this.clients.set(baseUrl, client);
     }

@@ -21,6 +21,7 @@ import { diskFull, DownloadError, mb, prepareFolder, statfsFreeBytes, writeFailu
 import { describeDifference, discardPartial, identityOf, readIdentity, writeIdentity } from "./sourceIdentity.js";
 
 export { DownloadError, statfsFreeBytes, type DownloadErrorCode } from "./downloadErrors.js";
+import { assertEgress } from "../../privacy/egress.js";
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, including a resumed prefix. */
@@ -131,6 +132,7 @@ async function open(url: string, offset: number, signal: AbortSignal, userSignal
     const headers: Record<string, string> = { "user-agent": "ifai-lsp model manager", "accept-encoding": "identity" };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     if (offset > 0 && ifRange) headers["if-range"] = ifRange;
+    assertEgress(current, "model download");
     let response: Response;
     try {
       response = await fetch(current, { headers, redirect: "manual", signal });

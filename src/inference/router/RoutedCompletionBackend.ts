@@ -4,7 +4,7 @@ import type { CloudRegistry } from "../cloud/CloudRegistry.js";
 import { ModelUnavailableError, type CompletionBackend, type FimParts, type GenerateRequest, type GenerateResult, type ModelStatus, type Tokenizer } from "../types.js";
 import type { Router } from "./Router.js";
 import { runRouted } from "./runRouted.js";
-import { redactSecrets, sensitiveFileReason } from "./sensitive.js";
+import { redactForCloud, sensitiveFileReason } from "../../privacy/index.js";
 import { isTaskType } from "./tasks.js";
 
 /** Characters per token assumed when no local tokenizer is at hand (code averages 3–4). */
@@ -27,8 +27,8 @@ export class RoutedCompletionBackend implements CompletionBackend {
     private readonly logger: Logger,
     /** Told about cloud failures a user must fix (a bad key, a wrong URL). */
     private readonly onCloudProblem: (error: CloudError) => void = () => undefined,
-    /** Whether a cross-file snippet's path is excluded by the workspace's ignore files. */
-    private readonly excludedSnippet: (path: string) => boolean = () => false,
+    /** Why a cross-file snippet's document must stay local (the privacy gate's context check), or undefined. */
+    private readonly snippetRefusal: (source: string) => string | undefined = sensitiveFileReason,
   ) {}
 
   status(): ModelStatus {
@@ -83,7 +83,7 @@ export class RoutedCompletionBackend implements CompletionBackend {
     const client = this.cloud.client(name);
     if (!client || !request.fim) throw new CloudError("config", `cloud provider ${name || "(none)"} is not available`);
     const result = await client.completeFim(
-      forCloud(request.fim, this.excludedSnippet),
+      await forCloud(request.fim, this.snippetRefusal),
       { maxTokens: request.maxTokens, temperature: request.temperature, maxTimeMs: request.maxTimeMs, ...(request.shouldStop ? { shouldStop: request.shouldStop } : {}) },
       signal,
     );
@@ -102,14 +102,16 @@ export class RoutedCompletionBackend implements CompletionBackend {
   }
 }
 
-/** The FIM parts a cloud API may see: no sensitive or excluded files among the snippets, secrets redacted. */
-export function forCloud(fim: FimParts, excluded: (path: string) => boolean = () => false): FimParts {
-  return {
-    ...fim,
-    prefix: redactSecrets(fim.prefix).text,
-    suffix: redactSecrets(fim.suffix).text,
-    snippets: fim.snippets.filter((s) => !sensitiveFileReason(s.path) && !excluded(s.path)).map((s) => ({ path: s.path, text: redactSecrets(s.text).text })),
-  };
+/**
+ * The FIM parts a cloud API may see: snippets only from documents the privacy gate lets go (judged
+ * by their document, else by their path, so a snippet of unknown origin stays local), secrets
+ * redacted in everything. Snippets are dropped rather than the request refused: they are optional
+ * context, and the current document itself was already checked by the router.
+ */
+export async function forCloud(fim: FimParts, refusal: (source: string) => string | undefined = sensitiveFileReason): Promise<FimParts> {
+  const allowed = fim.snippets.filter((s) => !sensitiveFileReason(s.path) && !refusal(s.uri ?? s.path));
+  const [prefix, suffix, ...texts] = await Promise.all([fim.prefix, fim.suffix, ...allowed.map((s) => s.text)].map(async (t) => (await redactForCloud(t)).text));
+  return { ...fim, prefix: prefix!, suffix: suffix!, snippets: allowed.map((s, i) => ({ path: s.path, text: texts[i]! })) };
 }
 
 function estimatePrompt(request: GenerateRequest): number {

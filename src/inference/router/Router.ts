@@ -2,7 +2,7 @@ import type { Logger } from "../../util/logger.js";
 import type { ModelStatus } from "../types.js";
 import { formatCount, matchRules } from "./rules.js";
 import { RouteLog, type RouteLogEntry, type RouteLogSnapshot } from "./RouteLog.js";
-import { sensitiveFileReason } from "./sensitive.js";
+import { sensitiveFileReason } from "../../privacy/secretFiles.js";
 import { TASK_LABELS, type TaskType } from "./tasks.js";
 import type { BackendKind, Preference, RouteDecision, RouteOutcome, RouteRequest, RouterConfig } from "./types.js";
 
@@ -13,6 +13,11 @@ export interface RouterEnvironment {
   cloudProvider(task: TaskType): { name: string } | { problem: string };
   /** Why a document must stay off cloud APIs beyond the built-in checks (ignore files), or undefined. */
   excluded?(uri: string): string | undefined;
+  /**
+   * Why another file's content (a context source) must stay off cloud APIs: the privacy gate's
+   * context check (ignore files, outside the workspace). Without it only secret file names count.
+   */
+  contextExcluded?(source: string): string | undefined;
 }
 
 interface Cooldown {
@@ -53,8 +58,8 @@ export class Router {
   }
 
   /** Why a cloud route is impossible for this request, or undefined when one may be taken. */
-  cloudBlocked(request: Pick<RouteRequest, "task" | "uri" | "cloudCapable">): { rule: string; reason: string } | undefined {
-    if (this.config.localOnly) return { rule: "local-only", reason: "local-only privacy mode is on (privacy.localOnly): nothing leaves this machine" };
+  cloudBlocked(request: Pick<RouteRequest, "task" | "uri" | "cloudCapable" | "sources">): { rule: string; reason: string } | undefined {
+    if (this.config.localOnly) return { rule: "local-only", reason: `local-only privacy mode is on (${this.config.localOnlyBy ?? "privacy.localOnly"}): nothing leaves this machine` };
     const sensitive = sensitiveFileReason(request.uri);
     if (sensitive) return { rule: "sensitive", reason: `${sensitive}; it is never sent to a cloud API` };
     if (request.cloudCapable === false) return { rule: "no-cloud", reason: "this request cannot be served by a cloud provider" };
@@ -63,6 +68,12 @@ export class Router {
     // Last: the ignore rules are the costliest check, and only matter when a cloud could be used.
     const excluded = request.uri ? this.env.excluded?.(request.uri) : undefined;
     if (excluded) return { rule: "sensitive", reason: `${excluded}; it is never sent to a cloud API` };
+    // Every request passes here before any cloud call (fallbacks and retries included), so this is
+    // where context from other files is checked: one refused source keeps the whole request local.
+    for (const source of request.sources ?? []) {
+      const refused = sensitiveFileReason(source) ?? this.env.contextExcluded?.(source);
+      if (refused) return { rule: "sensitive", reason: `the request holds context from a file that must stay local (${refused}); it is never sent to a cloud API` };
+    }
     return undefined;
   }
 

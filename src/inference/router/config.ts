@@ -1,4 +1,5 @@
 import type { Settings } from "../../config/schema.js";
+import { localOnlyMode } from "../../privacy/localOnly.js";
 import { taskList } from "../../config/cloudSettings.js";
 import { defaultRules } from "./rules.js";
 import { TASK_TYPES, type TaskType } from "./tasks.js";
@@ -23,10 +24,15 @@ export function routerConfig(settings: Settings, env: NodeJS.ProcessEnv = proces
       cloudTasks: taskList(settings["router.cloudTasks"]),
     }),
     // IFAI_LOCAL_ONLY=1 lets an administrator enforce local-only mode whatever the editor sends.
-    localOnly: settings["privacy.localOnly"] || /^(1|true|yes|on)$/i.test(env.IFAI_LOCAL_ONLY ?? ""),
+    ...localOnlyFields(localOnlyMode(settings["privacy.localOnly"], env)),
     minLocalTokensPerSecond: settings["router.minLocalTokensPerSecond"],
     fallback: settings["router.fallback"],
     cooldownMs: settings["cloud.cooldownSeconds"] * 1000,
     logSize: settings["router.logSize"],
   };
+}
+
+function localOnlyFields(mode: ReturnType<typeof localOnlyMode>): Pick<RouterConfig, "localOnly" | "localOnlyBy"> {
+  if (!mode.on) return { localOnly: false };
+  return { localOnly: true, localOnlyBy: mode.source === "environment" ? "IFAI_LOCAL_ONLY" : "privacy.localOnly" };
 }

@@ -23,6 +23,8 @@ export interface RouterConfig {
   /** Tried in order in auto mode; the first match decides. */
   rules: readonly Rule[];
   localOnly: boolean;
+  /** What turned local-only mode on, as the user would change it (privacy.localOnly or IFAI_LOCAL_ONLY). */
+  localOnlyBy?: string;
   /** Auto prefers the cloud when the local model's measured speed is below this (0: off). */
   minLocalTokensPerSecond: number;
   fallback: boolean;
@@ -41,6 +43,12 @@ export interface RouteRequest {
   override?: BackendKind;
   /** The document (URI or path), to keep sensitive files away from cloud APIs. */
   uri?: string;
+  /**
+   * Every other file whose content is in the request (context chunks, an existing test file, an
+   * open document's snippet), as URIs or absolute paths. Each must pass the privacy gate's context
+   * check (secrets by name, ignore files, inside a workspace folder) or the cloud is refused.
+   */
+  sources?: readonly string[];
   /** Whether a cloud backend could serve this request at all (e.g. completion needs the raw FIM parts). */
   cloudCapable?: boolean;
 }
