@@ -12,7 +12,9 @@ export type Behaviour =
   | { kind: "html" }
   | { kind: "reply"; text: string }
   /** Streams `text`, then holds the stream open, unfinished, until the client closes it (a cancel). */
-  | { kind: "stall"; text: string };
+  | { kind: "stall"; text: string }
+  /** Streams `text`, holds the stream open until `until` resolves, then ends it normally. */
+  | { kind: "held"; text: string; until: Promise<void> };
 
 export interface RecordedRequest {
   path: string;
@@ -136,10 +138,11 @@ export class OpenAIFixture {
       const choice = chat ? { index: 0, delta: piece ? { content: piece } : {}, finish_reason: finish } : { index: 0, text: piece, finish_reason: finish };
       res.write(`data: ${JSON.stringify({ id: "fx", object: chat ? "chat.completion.chunk" : "text_completion", model: body.model, choices: [choice] })}\n\n`);
     };
-    if (behaviour?.kind === "reply" || behaviour?.kind === "stall") {
+    if (behaviour?.kind === "reply" || behaviour?.kind === "stall" || behaviour?.kind === "held") {
       record.answer = behaviour.kind;
       for (const piece of behaviour.text.match(/[\s\S]{1,4}/g) ?? []) send(piece, null);
       if (behaviour.kind === "stall") return;
+      if (behaviour.kind === "held") await behaviour.until;
     } else {
       record.answer = "model";
       try {
