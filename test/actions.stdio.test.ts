@@ -24,9 +24,9 @@ function nextProgress(predicate: (value: WorkDoneProgressBegin | WorkDoneProgres
   return new Promise((resolve) => progressListeners.push((value) => (predicate(value) ? (resolve(), true) : false)));
 }
 
-/** An editor with resolve support, documentChanges with file creation, and work-done progress. */
+/** An editor with resolve support, documentChanges with file creation, and work-done progress (like VS Code). */
 const RESOLVE_CLIENT: ClientCapabilities = {
-  textDocument: { codeAction: { resolveSupport: { properties: ["edit"] }, dataSupport: true } },
+  textDocument: { codeAction: { resolveSupport: { properties: ["edit"] }, dataSupport: true, disabledSupport: true } },
   workspace: { workspaceEdit: { documentChanges: true, resourceOperations: ["create"] } },
   window: { workDoneProgress: true },
 };
@@ -335,6 +335,11 @@ describe("a refusal ends the exchange, and asking again costs no second model or
       expect(r.disabled?.reason).toMatch(/^nothing was changed: the model's code would add \d+ syntax errors?/);
       expect(r.title).toBe(a.title);
     }
+    // eglot 1.17 (no disabledSupport) rejects a CodeAction with a key its interface lacks: it gets none.
+    const eglot = await start({ textDocument: { codeAction: { resolveSupport: { properties: ["edit", "command"] }, dataSupport: true } } }, settings());
+    reply(BROKEN);
+    const plain = await resolve(eglot, await action(eglot, "ts/src/math.ts", at(9), "rewrite"));
+    expect(Object.keys(plain).sort()).toEqual(["kind", "title"]);
     // The reason reaches the user every time they ask.
     expect(messages(client).filter((m) => /would add \d+ syntax error/.test(m)).length).toBe(4);
   });

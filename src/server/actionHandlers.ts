@@ -71,6 +71,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
   const resolveProperties = caps.textDocument?.codeAction?.resolveSupport?.properties ?? [];
   const canResolve = resolveProperties.includes("edit");
   const progressSupported = caps.window?.workDoneProgress === true;
+  const disabledSupport = caps.textDocument?.codeAction?.disabledSupport === true;
   const documentChanges = caps.workspace?.workspaceEdit?.documentChanges === true;
   const canCreate = (caps.workspace?.workspaceEdit?.resourceOperations ?? []).includes("create");
 
@@ -225,7 +226,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
       report(outcome);
       logger.info({ kind: data.kind, servedBy: outcome.servedBy, refused: outcome.refused ?? false, reason: outcome.reason }, "code action resolved");
       if (outcome.edit) return { ...action, edit: toWorkspaceEdit(outcome.edit) };
-      return refusedAction(action, outcome.message ?? "nothing was changed");
+      return refusedAction(action, outcome.message ?? "nothing was changed", disabledSupport);
     }),
   );
 
@@ -268,14 +269,15 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
 const KINDS = new Set(Object.keys(CODE_ACTION_KINDS));
 
 /**
- * A resolved action that does nothing and cannot be resolved again: no edit, no command, no data,
- * and `disabled` with the reason. eglot 1.17 resolves an action that has data but neither edit nor
- * command again, without end; with no data it stops. VS Code, Neovim 0.7 and eglot apply nothing
- * and the reason reaches the user as window/showMessage (sent with every refusal).
+ * A resolved action that does nothing and cannot be resolved again: no edit, no command, no data.
+ * eglot 1.17 resolves an action that has data but neither edit nor command again, without end;
+ * with no data it stops. `disabled` (the reason) goes only to clients that advertise
+ * `disabledSupport` (VS Code): eglot 1.17 rejects a CodeAction with a key its interface lacks, and
+ * Neovim 0.7 ignores it. Every client gets the reason as window/showMessage with each refusal.
  */
-function refusedAction(action: CodeAction, reason: string): CodeAction {
-  const { data: _data, edit: _edit, command: _command, ...rest } = action;
-  return { ...rest, disabled: { reason } };
+function refusedAction(action: CodeAction, reason: string, disabledSupport: boolean): CodeAction {
+  const { data: _data, edit: _edit, command: _command, disabled: _disabled, ...rest } = action;
+  return disabledSupport ? { ...rest, disabled: { reason } } : rest;
 }
 const isPosition = (p: unknown): boolean => typeof p === "object" && p !== null && Number.isInteger((p as { line: unknown }).line) && Number.isInteger((p as { character: unknown }).character);
 

@@ -20,6 +20,7 @@ const clientDir = path.join(projectRoot, "clients", "emacs");
 const driver = path.join(projectRoot, "test", "editors", "emacs", "driver.el");
 const EMACS30 = process.env.IFAI_EMACS30 ?? "/opt/emacs30/bin/emacs";
 const DOC = '"""Add two numbers and return the sum."""';
+const BROKEN = "```python\ndef greeting_for(name:\n    return 'Hello, ' + name\n```";
 const APP = "def add_numbers(a, b):\n    return a + b\n\n\ndef greeting_for(name):\n    return 'Hello, ' + name\n";
 
 /** Debian's elpa-eglot (1.9) is not on Emacs 28's load-path under -Q; Emacs 29+ bundles eglot. */
@@ -89,6 +90,10 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
     fixture.failNext({ kind: "reply", text: `\`\`\`python\ndef add_numbers(a, b):\n    ${DOC}\n    return a + b\n\`\`\`` });
+    // Then "Generate unit tests" at greeting_for, answered with code that does not parse (refused),
+    // and the chat cancelled with C-c C-k: its stream stays open until the server closes it.
+    fixture.failNext({ kind: "reply", text: BROKEN });
+    fixture.failNext({ kind: "stall", text: "add_numbers adds a and b. It is the simplest " });
     const init = {
       model: { path: modelPath, threads: 1, batchSize: 32 },
       // A debounce keeps a ghost request in flight long enough for the client's $/cancelRequest
@@ -96,7 +101,7 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
       completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6 },
       chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
       cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-      router: { fallback: false, taskPreference: { docs: "cloud", chat: "local", completion: "local" } },
+      router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud", completion: "local" } },
     };
     run = await runDriver(
       emacs,
@@ -161,6 +166,17 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(fixture.requests.some((req) => req.answer === "reply" && req.path === "/v1/chat/completions")).toBe(true);
   });
 
+  it("ends a refused code action after one round: one cloud call, the buffer unchanged", () => {
+    // eglot 1.17 resolved an action answered without edit and command again, without end.
+    // The cloud calls of the run, in order: the documentation action, the refused one, the cancelled chat.
+    const asked = fixture.requests.filter((req) => req.path === "/v1/chat/completions");
+    expect(asked.map((req) => req.answer)).toEqual(["reply", "reply", "stall"]);
+    expect(asked[1]!.body.messages.at(-1).content).toContain("def greeting_for(name):");
+    expect(r.refusal_unchanged).toBe(true);
+    expect(r.refusal_resolve_mentions).toBe(r.docs_resolve_mentions);
+    expect(r.refusal_command_mentions).toBe(r.docs_command_mentions);
+  });
+
   it("streams an @codebase chat into the chat buffer, with route, model and source buttons", () => {
     expect(r.chat1_status).toBe("done");
     expect(r.chat1_deltas).toBeGreaterThan(1);
@@ -179,6 +195,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.chat2_status).toBe("cancelled");
     expect(r.chat2_stop_reason).toBe("aborted");
     expect(r.chat2_deltas).toBeGreaterThan(0);
+    // The cancel reached the provider: the server closed the stream that could not end by itself.
+    const stalled = fixture.requests.find((req) => req.answer === "stall");
+    expect(stalled?.aborted).toBe(true);
     expect(r.chat_buffer).toMatch(/Explain add_numbers in detail\.  \(app\.py, selection\)\n[\s\S]*\n\[cancelled\]\n/);
   });
 
