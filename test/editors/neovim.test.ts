@@ -58,8 +58,10 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
     // The cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
-    // then the chat about selected lines after :IfaiBackend cloud.
+    // then, after :IfaiBackend cloud, the chat cancelled with its key (a stream that stays open until
+    // the server closes it) and the chat about selected lines.
     fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
+    fixture.failNext({ kind: "stall", text: "One, two, three, four, " });
     fixture.failNext({ kind: "reply", text: RANGE_ANSWER });
     const spec = {
       node: nodeBinary,
@@ -72,7 +74,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
         // A short server-side debounce: a request the plugin cancels right after sending it is
         // then always still waiting when $/cancelRequest arrives, however busy the machine is.
         completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6 },
-        // Greedy sampling; room for a long answer so there is something to cancel.
+        // Greedy sampling.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
         router: { preference: "local", fallback: false, taskPreference: { docs: "cloud" } },
@@ -248,26 +250,29 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
 
   it("cancels a streaming answer with the chat buffer's key and shows [cancelled]", () => {
     const { chat_cancel } = steps();
+    expect(chat_cancel.backend_message).toMatch(/^ifai: backend cloud \(was local\)/);
     expect(chat_cancel.done_before_key).toBe(false);
     expect(chat_cancel.cancelled).toBe(true);
     expect(chat_cancel.result.stopReason).toBe("aborted");
     expect(chat_cancel.text).toMatch(/^You: Count to one thousand\.\n\nifai: /);
     expect(chat_cancel.text).toContain("\n[cancelled]\n");
     expect(chat_cancel.text).not.toContain("@codebase");
+    // The cancel reached the provider: the server closed the stream that could not end by itself.
+    const stalled = fixture!.requests.filter((r) => r.path === "/v1/chat/completions")[1]!;
+    expect(stalled).toMatchObject({ answer: "stall", aborted: true });
   });
 
-  it(":IfaiChat over a range sends the selected lines; :IfaiBackend cloud routes it to the provider", () => {
+  it(":IfaiChat over a range sends the selected lines; after :IfaiBackend cloud it goes to the provider", () => {
     const { chat_range } = steps();
-    expect(chat_range.backend_message).toMatch(/^ifai: backend cloud \(was local\)/);
     expect(chat_range.source).toBe(path.join(workspace.root, "src", "math.ts"));
     expect(chat_range.result).toMatchObject({ content: RANGE_ANSWER, route: { servedBy: "cloud:fx" }, model: "fixture-model" });
     const [body, footer] = chat_range.text.split("\n\n— ");
     expect(body).toBe(`You: Explain this.\n(lines 1-2 of src/math.ts)\n\nifai: ${RANGE_ANSWER}`);
     expect(footer).toMatch(new RegExp(`^cloud:fx · fixture-model · ${chat_range.result.usage.completionTokens} tokens · [\\d.]+ tok/s · end-of-generation\n$`));
     const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
-    expect(sent).toHaveLength(2);
+    expect(sent).toHaveLength(3);
     // The code is the buffer's, documentation comment included: the selection is of what the editor shows.
-    expect(sent[1]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
+    expect(sent[2]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
   });
 
   it(":IfaiBackend, :IfaiStatus, :IfaiModels and :IfaiReindex report the server's answers", () => {

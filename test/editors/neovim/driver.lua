@@ -411,7 +411,23 @@ local function main()
     }
   end)
 
+  local function backend(name)
+    local n = #result.messages
+    vim.cmd('IfaiBackend ' .. name)
+    local msg = wait_for(':IfaiBackend ' .. name .. ' answer', 10000, function()
+      return message_since(n, 'backend')
+    end)
+    local status = wait_for('ifai/status with the preference ' .. name, 10000, function()
+      local s = require('ifai.status').last
+      return s and s.backend and s.backend.source == 'command' and s.backend.preference == name and s
+    end)
+    return msg, status.backend
+  end
+
+  -- The cancelled answer comes from the cloud fixture, whose stream stays open until the server
+  -- closes it: it cannot end before the key is pressed, however busy the machine is.
   step('chat_cancel', function()
+    local cloud_msg = backend('cloud')
     vim.cmd('IfaiChat! ' .. spec.cancel.question)
     local chat = require('ifai.chat')
     local turn = chat.current
@@ -427,6 +443,7 @@ local function main()
       return turn.done
     end)
     return {
+      backend_message = cloud_msg,
       done_before_key = done_before_key,
       cancelled = turn.cancelled,
       deltas = turn.deltas,
@@ -439,22 +456,8 @@ local function main()
   -- Back to the source window, as a user would before asking about its lines.
   vim.cmd('wincmd p')
 
-  local function backend(name)
-    local n = #result.messages
-    vim.cmd('IfaiBackend ' .. name)
-    local msg = wait_for(':IfaiBackend ' .. name .. ' answer', 10000, function()
-      return message_since(n, 'backend')
-    end)
-    local status = wait_for('ifai/status with the preference ' .. name, 10000, function()
-      local s = require('ifai.status').last
-      return s and s.backend and s.backend.source == 'command' and s.backend.preference == name and s
-    end)
-    return msg, status.backend
-  end
-
   step('chat_range', function()
     local source_buf = api.nvim_get_current_buf()
-    local cloud_msg = backend('cloud')
     vim.cmd(spec.range.lines .. 'IfaiChat! ' .. spec.range.question)
     local chat = require('ifai.chat')
     local turn = chat.current
@@ -463,7 +466,6 @@ local function main()
     end)
     return {
       source = api.nvim_buf_get_name(source_buf),
-      backend_message = cloud_msg,
       text = buffer_text(chat.buf),
       result = turn.result,
       error = turn.error,
