@@ -58,9 +58,10 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
     // The cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
-    // then, after :IfaiBackend cloud, the chat cancelled with its key (a stream that stays open until
+    // "Generate unit tests" answered with code that is no test and does not parse (refused), then, after :IfaiBackend cloud, the chat cancelled with its key (a stream that stays open until
     // the server closes it) and the chat about selected lines.
     fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
+    fixture.failNext({ kind: "reply", text: "```ts\nexport function addNumbers(a: number, b: number: number {\n```" });
     fixture.failNext({ kind: "stall", text: "One, two, three, four, " });
     fixture.failNext({ kind: "reply", text: RANGE_ANSWER });
     const spec = {
@@ -77,12 +78,13 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
         // Greedy sampling.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud" } },
+        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud" } },
         actions: { contextTokens: 0 },
       },
       completion: { line: 1 },
       ghost: { line: 1, accept: "<C-f>", dismiss: "<C-]>", typed: ";", retry: "ue_factor" },
       action: { line: 1, character: 4, title: "AI: Add documentation comment" },
+      refused: { title: "AI: Generate unit tests" },
       chat: { question: "@codebase where is addNumbers defined?" },
       cancel: { question: "Count to one thousand.", key: "<C-c>" },
       range: { lines: "1,2", question: "Explain this." },
@@ -190,7 +192,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     const lines = SCALE.replace(/\n$/, "").split("\n");
     expect(ghost.accepted.change.lines).toEqual([lines[0], ...accepted, ...lines.slice(2)]);
     expect(ghost.accepted.change.marks).toBe(0);
-    expect(ghost.accepted.cursor).toEqual([1 + accepted.length, accepted.at(-1)!.length]);
+    // Neovim counts columns in bytes; the random model's suggestion may hold non-ASCII characters.
+    expect(ghost.accepted.cursor).toEqual([1 + accepted.length, Buffer.byteLength(accepted.at(-1)!, "utf8")]);
     // Leaving insert mode leaves no ghost text behind.
     expect(ghost.after_insert).toEqual({ marks: 0, mode: "n" });
   });
@@ -230,6 +233,15 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(JSON.stringify(sent[0]!.body.messages)).toContain("addNumbers");
   });
 
+  it("a refused action (no edit) is resolved once, changes nothing and shows the reason", () => {
+    const { refused_action } = steps();
+    expect(refused_action.picked).toBe(true);
+    expect(refused_action.unchanged).toBe(true);
+    expect(refused_action.reason).toMatch(/nothing was changed: the model's reply holds no \S+ test/);
+    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    expect(sent.map((r) => r.answer)).toEqual(["reply", "reply", "stall", "reply"]);
+  });
+
   it(":IfaiChat streams an @codebase answer into a split buffer, then shows sources, route and model", () => {
     const { chat } = steps();
     expect(chat.error).toBeUndefined();
@@ -258,7 +270,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(chat_cancel.text).toContain("\n[cancelled]\n");
     expect(chat_cancel.text).not.toContain("@codebase");
     // The cancel reached the provider: the server closed the stream that could not end by itself.
-    const stalled = fixture!.requests.filter((r) => r.path === "/v1/chat/completions")[1]!;
+    const stalled = fixture!.requests.filter((r) => r.path === "/v1/chat/completions")[2]!;
     expect(stalled).toMatchObject({ answer: "stall", aborted: true });
   });
 
@@ -270,9 +282,9 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(body).toBe(`You: Explain this.\n(lines 1-2 of src/math.ts)\n\nifai: ${RANGE_ANSWER}`);
     expect(footer).toMatch(new RegExp(`^cloud:fx · fixture-model · ${chat_range.result.usage.completionTokens} tokens · [\\d.]+ tok/s · end-of-generation\n$`));
     const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
-    expect(sent).toHaveLength(3);
+    expect(sent).toHaveLength(4);
     // The code is the buffer's, documentation comment included: the selection is of what the editor shows.
-    expect(sent[2]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
+    expect(sent[3]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
   });
 
   it(":IfaiBackend, :IfaiStatus, :IfaiModels and :IfaiReindex report the server's answers", () => {

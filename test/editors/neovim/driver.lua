@@ -380,6 +380,41 @@ local function main()
     return { titles = titles, before = before, after = buffer_text(buf) }
   end)
 
+  -- An action whose edit the server refuses (the scripted reply is no test and does not parse):
+  -- Neovim resolves it once, applies nothing, and shows the reason the server sends.
+  step('refused_action', function()
+    local buf = api.nvim_get_current_buf()
+    local before = buffer_text(buf)
+    -- Neovim 0.7 echoes window/showMessage itself: its handler is wrapped to see the reason.
+    local shown = {}
+    local show = vim.lsp.handlers['window/showMessage']
+    vim.lsp.handlers['window/showMessage'] = function(err, params, ctx, config)
+      table.insert(shown, params.message)
+      return show(err, params, ctx, config)
+    end
+    local picked
+    vim.ui.select = function(items, opts, on_choice)
+      local chosen
+      for _, item in ipairs(items) do
+        if (opts.format_item and opts.format_item(item) or tostring(item)) == spec.refused.title then
+          chosen = item
+        end
+      end
+      picked = chosen ~= nil
+      on_choice(chosen)
+    end
+    vim.lsp.buf.code_action()
+    local reason = wait_for('the reason the edit was refused', 20000, function()
+      for _, m in ipairs(shown) do
+        if m:find('nothing was changed', 1, true) then
+          return m
+        end
+      end
+    end)
+    vim.lsp.handlers['window/showMessage'] = show
+    return { picked = picked, reason = reason, unchanged = buffer_text(buf) == before }
+  end)
+
   local chat_buf
   step('chat', function()
     vim.cmd('IfaiChat ' .. spec.chat.question)
