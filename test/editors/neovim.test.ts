@@ -5,7 +5,10 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithEditor, findEditor } from "../helpers/editors.js";
 import { makeWorkspace } from "../helpers/indexWorkspace.js";
 import { tempDir, tinyModel } from "../helpers/models.js";
-import { OpenAIFixture } from "../helpers/openaiFixture.js";
+import { OpenAIFixture, type RecordedRequest } from "../helpers/openaiFixture.js";
+
+/** A completion the router sent to the cloud (as a chat prompt, or to /completions). */
+const isCompletion = (body: any): boolean => body.prompt !== undefined || JSON.stringify(body.messages ?? "").includes("code completion engine");
 import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
 
 /**
@@ -39,6 +42,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
   let fixture: OpenAIFixture | undefined;
   let child: ChildProcess | undefined;
   let run: Run | undefined;
+  /** The chat-API requests of the actions and chats (the ghost text's completion requests left out). */
+  const chats = (): RecordedRequest[] => fixture!.requests.filter((r) => r.path === "/v1/chat/completions" && !isCompletion(r.body));
   const steps = (): Record<string, any> => {
     if (!run?.result?.ok) {
       throw new Error(`the Neovim driver failed (exit ${run?.code}, signal ${run?.signal}): ${run?.result?.error ?? "no result file"}\n--- nvim stderr ---\n${run?.stderr}\n--- lsp.log (end) ---\n${lspLog().slice(-4000)}`);
@@ -57,9 +62,12 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     const modelPath = await tinyModel();
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
-    // The cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
+    // The other cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
     // "Generate unit tests" answered with code that is no test and does not parse (refused), then, after :IfaiBackend cloud, the chat cancelled with its key (a stream that stays open until
     // the server closes it) and the chat about selected lines.
+    // Ghost text requests in the cloud (only the one overtaken by a keystroke goes there): the first
+    // is never answered, so only its cancel can end it; any later one is answered by the model.
+    fixture.when(isCompletion, { kind: "hang" });
     fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
     fixture.failNext({ kind: "reply", text: "```ts\nexport function addNumbers(a: number, b: number: number {\n```" });
     fixture.failNext({ kind: "stall", text: "One, two, three, four, " });
@@ -207,6 +215,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     // $/cancelRequest reached the server and stopped that completion; the newer one ran.
     expect(ghost.cancel.sources).toContain("cancelled");
     expect(ghost.cancel.sources.at(-1)).not.toMatch(/cancelled|superseded/);
+    // The cancel reached the provider: the server closed the request that was never to be answered.
+    expect(fixture!.requests[0]).toMatchObject({ answer: "hang", aborted: true });
   });
 
   it(":IfaiGhostText off stops the requests; the server offers inline completion because the plugin asks for it", () => {
@@ -229,7 +239,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(code_action.titles).toContain("AI: Explain");
     expect(code_action.before).toBe(MATH.replace(/\n$/, ""));
     expect(code_action.after).toBe(`${DOC}\n${MATH}`.replace(/\n$/, ""));
-    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    const sent = chats();
     expect(JSON.stringify(sent[0]!.body.messages)).toContain("addNumbers");
   });
 
@@ -238,7 +248,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(refused_action.picked).toBe(true);
     expect(refused_action.unchanged).toBe(true);
     expect(refused_action.reason).toMatch(/nothing was changed: the model's reply holds no \S+ test/);
-    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    const sent = chats();
     expect(sent.map((r) => r.answer)).toEqual(["reply", "reply", "stall", "reply"]);
   });
 
@@ -270,7 +280,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(chat_cancel.text).toContain("\n[cancelled]\n");
     expect(chat_cancel.text).not.toContain("@codebase");
     // The cancel reached the provider: the server closed the stream that could not end by itself.
-    const stalled = fixture!.requests.filter((r) => r.path === "/v1/chat/completions")[2]!;
+    const stalled = chats()[2]!;
     expect(stalled).toMatchObject({ answer: "stall", aborted: true });
   });
 
@@ -281,7 +291,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     const [body, footer] = chat_range.text.split("\n\n— ");
     expect(body).toBe(`You: Explain this.\n(lines 1-2 of src/math.ts)\n\nifai: ${RANGE_ANSWER}`);
     expect(footer).toMatch(new RegExp(`^cloud:fx · fixture-model · ${chat_range.result.usage.completionTokens} tokens · [\\d.]+ tok/s · end-of-generation\n$`));
-    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    const sent = chats();
     expect(sent).toHaveLength(4);
     // The code is the buffer's, documentation comment included: the selection is of what the editor shows.
     expect(sent[3]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);

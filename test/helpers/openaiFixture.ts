@@ -36,6 +36,7 @@ export interface RecordedRequest {
 export class OpenAIFixture {
   readonly requests: RecordedRequest[] = [];
   private readonly queue: Behaviour[] = [];
+  private readonly rules: Array<{ match: (body: any, path: string) => boolean; behaviours: Behaviour[] }> = [];
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   private server: http.Server | undefined;
   private engine: { model: LocalModel; backend: LocalCompletionBackend } | undefined;
@@ -57,6 +58,15 @@ export class OpenAIFixture {
     return `http://127.0.0.1:${port}/v1`;
   }
 
+  /**
+   * Requests that `match` are kept apart from the queue of `failNext`: they get `behaviours` in
+   * order, then answers from the model. For requests whose number the test does not control
+   * (completions while typing), so that they never take what was queued for others.
+   */
+  when(match: (body: any, path: string) => boolean, ...behaviours: Behaviour[]): void {
+    this.rules.push({ match, behaviours });
+  }
+
   /** The next `times` requests get this behaviour (after any queued before). */
   failNext(behaviour: Behaviour, times = 1): void {
     for (let i = 0; i < times; i++) this.queue.push(behaviour);
@@ -64,6 +74,7 @@ export class OpenAIFixture {
 
   clear(): void {
     this.queue.length = 0;
+    this.rules.length = 0;
   }
 
   /** Resolves once `n` requests in total have arrived. */
@@ -113,7 +124,8 @@ export class OpenAIFixture {
       // Real providers echo (part of) the rejected key; the client must not pass it on to logs.
       return void json(res, 401, { error: { message: `Incorrect API key provided: ${given}.`, type: "invalid_request_error", code: "invalid_api_key" } });
     }
-    const behaviour = this.queue.shift();
+    const rule = this.rules.find((r) => r.match(body, record.path));
+    const behaviour = rule ? rule.behaviours.shift() : this.queue.shift();
     if (behaviour?.kind === "status") {
       record.answer = `status ${behaviour.status}`;
       const headers: Record<string, string> = behaviour.retryAfterSeconds !== undefined ? { "retry-after": String(behaviour.retryAfterSeconds) } : {};
