@@ -24,9 +24,9 @@ function nextProgress(predicate: (value: WorkDoneProgressBegin | WorkDoneProgres
   return new Promise((resolve) => progressListeners.push((value) => (predicate(value) ? (resolve(), true) : false)));
 }
 
-/** An editor with resolve support, documentChanges with file creation, and work-done progress. */
+/** An editor with resolve support, documentChanges with file creation, and work-done progress (like VS Code). */
 const RESOLVE_CLIENT: ClientCapabilities = {
-  textDocument: { codeAction: { resolveSupport: { properties: ["edit"] }, dataSupport: true } },
+  textDocument: { codeAction: { resolveSupport: { properties: ["edit"] }, dataSupport: true, disabledSupport: true } },
   workspace: { workspaceEdit: { documentChanges: true, resourceOperations: ["create"] } },
   window: { workDoneProgress: true },
 };
@@ -302,13 +302,97 @@ describe("AI code actions with resolve support (scripted cloud replies)", () => 
     fixture.failNext({ kind: "hang" });
     const token = new CancellationTokenSource();
     const n = fixture.requests.length;
-    const pending = resolve(client, await action(client, "ts/src/math.ts", at(9), "rewrite"), token).catch((error: unknown) => ({ error }));
+    // A place no earlier test asked about: an outcome is kept per document version and range.
+    const pending = resolve(client, await action(client, "ts/src/math.ts", at(10), "rewrite"), token).catch((error: unknown) => ({ error }));
     await fixture.waitForRequests(n + 1);
     token.cancel();
     const result = await pending;
     expect((result as CodeAction).edit).toBeUndefined();
     await fixture.requests[n]!.closed;
     expect(fixture.requests[n]!.aborted).toBe(true);
+  });
+});
+
+describe("a refusal ends the exchange, and asking again costs no second model or cloud call", () => {
+  let client: TestClient;
+  beforeAll(async () => {
+    client = await start(RESOLVE_CLIENT, settings());
+  });
+  const BROKEN = "```ts\nexport function average(values: number[]: number {\n  return 0;\n}\n```";
+
+  it("a refused resolve has neither edit, command nor data, only the reason; resolving it again asks nobody (eglot 1.17 did, without end)", async () => {
+    reply(BROKEN);
+    const a = await action(client, "ts/src/math.ts", at(9), "rewrite");
+    const before = fixture.requests.length;
+    const results: CodeAction[] = [];
+    // eglot 1.17 sends the action it resolved (with its data) again while the answer has no edit and no command.
+    for (let i = 0; i < 4; i++) results.push(await resolve(client, a));
+    expect(fixture.requests.length).toBe(before + 1);
+    for (const r of results) {
+      expect(r.edit).toBeUndefined();
+      expect(r.command).toBeUndefined();
+      expect(r.data).toBeUndefined();
+      expect(r.disabled?.reason).toMatch(/^nothing was changed: the model's code would add \d+ syntax errors?/);
+      expect(r.title).toBe(a.title);
+    }
+    // eglot 1.17 (no disabledSupport) rejects a CodeAction with a key its interface lacks: it gets none.
+    const eglot = await start({ textDocument: { codeAction: { resolveSupport: { properties: ["edit", "command"] }, dataSupport: true } } }, settings());
+    reply(BROKEN);
+    const plain = await resolve(eglot, await action(eglot, "ts/src/math.ts", at(9), "rewrite"));
+    expect(Object.keys(plain).sort()).toEqual(["kind", "title"]);
+    // The reason reaches the user every time they ask.
+    expect(messages(client).filter((m) => /would add \d+ syntax error/.test(m)).length).toBe(4);
+  });
+
+  it("identical resolves at once share one computation; an edit is kept for the document version, a change asks again", async () => {
+    const rel = "py/calc.py";
+    reply('```python\ndef add(self, a, b):\n    """Add a and b."""\n    return a + b\n```');
+    const a = await action(client, rel, at(2, 8), "docs");
+    const before = fixture.requests.length;
+    const together = await Promise.all([resolve(client, a), resolve(client, a), resolve(client, a)]);
+    const again = await resolve(client, a);
+    expect(fixture.requests.length).toBe(before + 1);
+    for (const r of [...together, again]) expect(r.edit).toEqual(together[0]!.edit);
+    expect(editsFor(together[0]!.edit, uriOf(rel)).edits).toHaveLength(1);
+    // A new version of the document is a new question.
+    await client.edit(uriOf(rel), at(0), "# calc\r\n");
+    reply('```python\ndef add(self, a, b):\n    """Add a and b."""\n    return a + b\n```');
+    const moved = await resolve(client, await action(client, rel, at(3, 8), "docs"));
+    expect(fixture.requests.length).toBe(before + 2);
+    expect(editsFor(moved.edit, uriOf(rel)).edits[0]!.range.start.line).toBe(3);
+  });
+
+  it("a cancelled resolve is not kept; of two identical resolves, cancelling one leaves the other its answer", async () => {
+    const rel = "go/shapes.go";
+    fixture.failNext({ kind: "hang" });
+    const a = await action(client, rel, at(3), "rewrite");
+    const n = fixture.requests.length;
+    const token = new CancellationTokenSource();
+    const cancelled = resolve(client, a, token);
+    await fixture.waitForRequests(n + 1);
+    token.cancel();
+    expect((await cancelled).edit).toBeUndefined();
+    await fixture.requests[n]!.closed;
+
+    // The next resolve computes again; its reply is held open until both requests have been sent.
+    let release!: () => void;
+    const until = new Promise<void>((r) => (release = r));
+    fixture.failNext({ kind: "held", text: "```go\nfunc Area(w, h float64) float64 {\n\treturn abs(w) * abs(h)\n}\n```", until });
+    const first = new CancellationTokenSource();
+    // Each resolve joins the computation as its work-done progress begins: wait for both.
+    const begun = progress.filter((v) => v.kind === "begin").length;
+    const bothBegun = nextProgress(() => progress.filter((v) => v.kind === "begin").length >= begun + 2);
+    const one = resolve(client, a, first);
+    const other = resolve(client, a);
+    await bothBegun;
+    await fixture.waitForRequests(n + 2);
+    first.cancel();
+    expect((await one).edit).toBeUndefined();
+    release();
+    const answered = await other;
+    expect(fixture.requests[n + 1]!.aborted).toBe(false);
+    expect(fixture.requests.length).toBe(n + 2);
+    expect(editsFor(answered.edit, uriOf(rel)).edits[0]!.newText).toContain("abs(w) * abs(h)");
   });
 });
 
@@ -352,6 +436,18 @@ describe("AI code actions without resolve support (eglot 1.9)", () => {
     })) as CodeActionRunResult;
     expect(closed).toEqual({ status: "refused", message: `${uriOf("ts/src/nowhere.ts")} is not open in the editor` });
     expect(await listActions(client, "ts/src/nowhere.ts", at(1))).toEqual([]);
+  });
+
+  it("running a refused action's command again reports the same refusal without asking the model again", async () => {
+    reply("```ts\nexport function sumAll(values: number[]: number {\n```");
+    const a = await action(client, "ts/src/math.ts", at(1), "docs");
+    const before = fixture.requests.length;
+    const run = (): Promise<CodeActionRunResult> => client.connection.sendRequest("workspace/executeCommand", { command: a.command!.command, arguments: a.command!.arguments }) as Promise<CodeActionRunResult>;
+    const first = await run();
+    const second = await run();
+    expect(first.status).toBe("refused");
+    expect(second).toEqual(first);
+    expect(fixture.requests.length).toBe(before + 1);
   });
 
   it("a refused edit is reported, nothing is sent to applyEdit; explain answers with a message", async () => {
@@ -402,17 +498,32 @@ describe("AI code actions on the local tiny model (random weights)", () => {
     }
   });
 
-  it("cancelling while the local model generates stops it and offers nothing", async () => {
+  it("ifai.unloadModel while an action generates: both answer sensibly (never 'Context is disposed'), and the next action reloads the model", async () => {
     await client.connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { actions: { maxTokens: 4096, maxTimeMs: 600000 } } } });
-    const token = new CancellationTokenSource();
-    const generating = nextProgress((v) => v.kind === "report" && /^generating/.test(v.message ?? ""));
-    const pending = resolve(client, await action(client, "go/shapes.go", at(3), "rewrite"), token);
-    await generating;
-    token.cancel();
-    const resolved = await pending;
-    expect(resolved.edit).toBeUndefined();
-    const log = (await client.connection.sendRequest("ifai/routeLog", { last: 1 })) as { decisions: Array<{ outcome?: { status: string } }> };
-    expect(log.decisions[0]!.outcome?.status).toBe("cancelled");
+    const explain = await action(client, "go/shapes.go", at(3), "explain");
+    const run = (): Promise<{ result?: CodeActionRunResult; error?: string }> =>
+      (client.connection.sendRequest("workspace/executeCommand", { command: explain.command!.command, arguments: explain.command!.arguments }) as Promise<CodeActionRunResult>).then(
+        (result) => ({ result }),
+        (error: Error) => ({ error: error.message }),
+      );
+    const seen = client.notifications.length;
+    // The first streamed piece of the explanation: the model is generating on the chat context.
+    const streaming = client.waitForNotification("ifai/chatDelta", () => client.notifications.length > seen);
+    const running = run();
+    await streaming;
+    const unloaded = (await client.connection.sendRequest("workspace/executeCommand", { command: "ifai.unloadModel", arguments: [] })) as { state: string };
+    const outcome = await running;
+    expect(unloaded.state).toBe("unloaded");
+    expect(JSON.stringify(outcome)).not.toMatch(/disposed/i);
+    // Cut short by the unload it is a clear error; finished before it, an explanation (or an empty reply refused).
+    if (outcome.error) expect(outcome.error).toMatch(/was unloaded while this request ran/);
+    else expect(["explained", "refused"]).toContain(outcome.result!.status);
+
+    const after = await run();
+    expect(after.error).toBeUndefined();
+    expect(["explained", "refused"]).toContain(after.result!.status);
+    const status = (await client.connection.sendRequest("workspace/executeCommand", { command: "ifai.modelStatus", arguments: [] })) as { state: string };
+    expect(status.state).toBe("ready");
   });
 });
 

@@ -1,12 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ActionResults, actionKey } from "../src/features/actions/ActionResults.js";
 import { listActions } from "../src/features/actions/catalog.js";
 import { extractCode } from "../src/features/actions/extractCode.js";
 import { syntaxErrors, enclosingUnit } from "../src/features/actions/syntax.js";
 import { planTests } from "../src/features/actions/testFramework.js";
 import { applyChanges, indentUnit, lineEnding, minimalChange, reindent, TextSnapshot } from "../src/features/actions/textEdits.js";
-import type { ProjectFiles } from "../src/features/actions/types.js";
+import type { ActionOutcome, ProjectFiles } from "../src/features/actions/types.js";
 import { tempDir } from "./helpers/models.js";
 
 const dir = tempDir("ifai-actions-");
@@ -151,5 +152,99 @@ describe("the name a region defines", () => {
     expect(definedName("  private async load(): Promise<void> {\n  }")).toBe("load");
     expect(definedName("  total = total + values[i];\n  console.log(total);")).toBeUndefined();
     expect(definedName("  if (x) {\n  }")).toBeUndefined();
+  });
+});
+
+describe("ActionResults: one computation per document version and place", () => {
+  const key = (version: number, kind: "rewrite" | "docs" = "rewrite"): string =>
+    actionKey({ uri: "file:///a.ts", version, text: "let a = 1;\n", kind, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, route: "auto" });
+  const never = new AbortController().signal;
+  const refusal = { refused: true, message: "nothing was changed: the model's code would add 1 syntax error" };
+
+  it("keys differ by version, text, kind and range; are equal otherwise", () => {
+    expect(key(1)).toBe(key(1));
+    expect(key(2)).not.toBe(key(1));
+    expect(key(1, "docs")).not.toBe(key(1));
+    expect(actionKey({ uri: "file:///a.ts", version: 1, text: "let a = 2;\n", kind: "rewrite", range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, route: "auto" })).not.toBe(key(1));
+  });
+
+  it("keeps a refusal and an edit, shares a running computation, and keeps neither cancels nor failures", async () => {
+    const results = new ActionResults(4);
+    let calls = 0;
+    let finish!: (o: ActionOutcome) => void;
+    const compute = (): Promise<ActionOutcome> => {
+      calls++;
+      return new Promise((resolve) => (finish = resolve));
+    };
+    const a = results.run(key(1), never, () => undefined, compute);
+    const b = results.run(key(1), never, () => undefined, compute);
+    expect(results.inFlight).toBe(1);
+    finish(refusal);
+    expect(await a).toBe(await b);
+    expect(await results.run(key(1), never, () => undefined, compute)).toEqual(refusal);
+    expect(calls).toBe(1);
+
+    const failing = (): Promise<ActionOutcome> => {
+      calls++;
+      return Promise.reject(new Error("model unavailable"));
+    };
+    await expect(results.run(key(2), never, () => undefined, failing)).rejects.toThrow("model unavailable");
+    await expect(results.run(key(2), never, () => undefined, failing)).rejects.toThrow("model unavailable");
+    expect(calls).toBe(3);
+
+    const cancelled = (): Promise<ActionOutcome> => {
+      calls++;
+      return Promise.resolve({ refused: true, message: "cancelled" });
+    };
+    await results.run(key(3), never, () => undefined, cancelled);
+    await results.run(key(3), never, () => undefined, cancelled);
+    expect(calls).toBe(5);
+    results.clear();
+    await results.run(key(1), never, () => undefined, () => Promise.resolve(refusal).finally(() => calls++));
+    expect(calls).toBe(6);
+  });
+
+  it("aborts the computation only when every waiter has left, and answers the last once it has stopped", async () => {
+    const results = new ActionResults();
+    let seen: AbortSignal | undefined;
+    let stopped = false;
+    const compute = (signal: AbortSignal): Promise<ActionOutcome> => {
+      seen = signal;
+      return new Promise((resolve) =>
+        signal.addEventListener("abort", () => {
+          stopped = true;
+          resolve({ refused: true, message: "cancelled" });
+        }),
+      );
+    };
+    const one = new AbortController();
+    const two = new AbortController();
+    const first = results.run(key(1), one.signal, () => undefined, compute);
+    const second = results.run(key(1), two.signal, () => undefined, compute);
+    one.abort();
+    expect(await first).toEqual({ refused: true, message: "cancelled" });
+    expect(seen!.aborted).toBe(false);
+    two.abort();
+    expect(await second).toEqual({ refused: true, message: "cancelled" });
+    expect(stopped).toBe(true);
+    expect(results.inFlight).toBe(0);
+  });
+
+  it("reports progress to every waiter", async () => {
+    const results = new ActionResults();
+    let go!: () => void;
+    const compute = async (_signal: AbortSignal, report: (m: string) => void): Promise<ActionOutcome> => {
+      await new Promise<void>((r) => (go = r));
+      report("generating");
+      return refusal;
+    };
+    const a: string[] = [];
+    const b: string[] = [];
+    const first = results.run(key(1), never, (m) => a.push(m), compute);
+    const second = results.run(key(1), never, (m) => b.push(m), compute);
+    go();
+    await Promise.all([first, second]);
+    expect(a).toEqual(["generating"]);
+    expect(b).toEqual(["generating"]);
   });
 });

@@ -130,7 +130,12 @@ export interface GenerateResult {
 
 /** Thrown when no model can serve: the message says what to configure. */
 export class ModelUnavailableError extends Error {
-  override readonly name = "ModelUnavailableError";
+  override readonly name: string = "ModelUnavailableError";
+}
+
+/** Thrown to a request whose model was unloaded under it (ifai.unloadModel, a configuration change). */
+export class ModelUnloadedError extends ModelUnavailableError {
+  override readonly name = "ModelUnloadedError";
 }
 
 export interface CompletionBackend {

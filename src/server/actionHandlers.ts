@@ -16,6 +16,7 @@ import {
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { Settings } from "../config/schema.js";
 import { ActionService, type ProgressReport } from "../features/actions/ActionService.js";
+import { ActionResults, actionKey } from "../features/actions/ActionResults.js";
 import { CODE_ACTION_KINDS, listActions } from "../features/actions/catalog.js";
 import type { ActionOutcome, ActionSettings, ActionTarget, ContextBuilder, FileChange, ProjectFiles, RoutedChat } from "../features/actions/types.js";
 import { routedChat } from "../features/chat/routedChat.js";
@@ -70,6 +71,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
   const resolveProperties = caps.textDocument?.codeAction?.resolveSupport?.properties ?? [];
   const canResolve = resolveProperties.includes("edit");
   const progressSupported = caps.window?.workDoneProgress === true;
+  const disabledSupport = caps.textDocument?.codeAction?.disabledSupport === true;
   const documentChanges = caps.workspace?.workspaceEdit?.documentChanges === true;
   const canCreate = (caps.workspace?.workspaceEdit?.resourceOperations ?? []).includes("create");
 
@@ -157,10 +159,33 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
     else if (!outcome.refused && outcome.message) message(MessageType.Info, outcome.message);
   };
 
+  // Outcomes per document version: a refused action resolved again (eglot 1.17 does so until it
+  // gets an edit or a command), an action picked twice, or identical requests at once cost one
+  // model or cloud call. Settings and router preferences are part of what an outcome depends on.
+  const results = new ActionResults();
+  let resultsFor: Settings | undefined;
+  const ACTION_TASKS = ["simpleRefactor", "deepRefactor", "docs", "unitTests", "fix"] as const;
+
   const compute = (data: CodeActionData, signal: AbortSignal, report: ProgressReport, onText?: (textSoFar: string) => void): Promise<ActionOutcome> => {
     const t = target(data);
     if (!t) return Promise.resolve({ refused: true, message: `${data.uri} is not open in the editor` });
-    return service.run(data.kind, t, signal, report, onText);
+    // Explain streams its answer to the one request that asked; it is not an edit to keep.
+    if (data.kind === "explain") return service.run(data.kind, t, signal, report, onText);
+    const current = deps.settings();
+    if (current !== resultsFor) {
+      results.clear();
+      resultsFor = current;
+    }
+    const key = actionKey({
+      uri: t.uri,
+      version: documents.get(data.uri)!.version,
+      text: t.text,
+      kind: data.kind,
+      range: t.range,
+      ...(t.diagnostic ? { diagnostic: t.diagnostic } : {}),
+      route: ACTION_TASKS.map((task) => deps.router.preferenceFor(task).preference).join(","),
+    });
+    return results.run(key, signal, report, (s, r) => service.run(data.kind, t, s, r, onText));
   };
   let explains = 0;
 
@@ -201,7 +226,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
       report(outcome);
       logger.info({ kind: data.kind, servedBy: outcome.servedBy, refused: outcome.refused ?? false, reason: outcome.reason }, "code action resolved");
       if (outcome.edit) return { ...action, edit: toWorkspaceEdit(outcome.edit) };
-      return action;
+      return refusedAction(action, outcome.message ?? "nothing was changed", disabledSupport);
     }),
   );
 
@@ -242,6 +267,18 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
 }
 
 const KINDS = new Set(Object.keys(CODE_ACTION_KINDS));
+
+/**
+ * A resolved action that does nothing and cannot be resolved again: no edit, no command, no data.
+ * eglot 1.17 resolves an action that has data but neither edit nor command again, without end;
+ * with no data it stops. `disabled` (the reason) goes only to clients that advertise
+ * `disabledSupport` (VS Code): eglot 1.17 rejects a CodeAction with a key its interface lacks, and
+ * Neovim 0.7 ignores it. Every client gets the reason as window/showMessage with each refusal.
+ */
+function refusedAction(action: CodeAction, reason: string, disabledSupport: boolean): CodeAction {
+  const { data: _data, edit: _edit, command: _command, disabled: _disabled, ...rest } = action;
+  return disabledSupport ? { ...rest, disabled: { reason } } : rest;
+}
 const isPosition = (p: unknown): boolean => typeof p === "object" && p !== null && Number.isInteger((p as { line: unknown }).line) && Number.isInteger((p as { character: unknown }).character);
 
 /** Data from the client (it round-trips through the editor): checked before it is used. */

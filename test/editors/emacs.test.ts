@@ -6,6 +6,9 @@ import { describeWithEditor, findEditor } from "../helpers/editors.js";
 import { makeWorkspace } from "../helpers/indexWorkspace.js";
 import { tempDir, tinyModel } from "../helpers/models.js";
 import { OpenAIFixture } from "../helpers/openaiFixture.js";
+
+/** A completion the router sent to the cloud (as a chat prompt, or to /completions). */
+const isCompletion = (body: any): boolean => body.prompt !== undefined || JSON.stringify(body.messages ?? "").includes("code completion engine");
 import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
 
 /**
@@ -20,6 +23,7 @@ const clientDir = path.join(projectRoot, "clients", "emacs");
 const driver = path.join(projectRoot, "test", "editors", "emacs", "driver.el");
 const EMACS30 = process.env.IFAI_EMACS30 ?? "/opt/emacs30/bin/emacs";
 const DOC = '"""Add two numbers and return the sum."""';
+const BROKEN = "```python\ndef greeting_for(name:\n    return 'Hello, ' + name\n```";
 const APP = "def add_numbers(a, b):\n    return a + b\n\n\ndef greeting_for(name):\n    return 'Hello, ' + name\n";
 
 /** Debian's elpa-eglot (1.9) is not on Emacs 28's load-path under -Q; Emacs 29+ bundles eglot. */
@@ -89,6 +93,14 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
     fixture.failNext({ kind: "reply", text: `\`\`\`python\ndef add_numbers(a, b):\n    ${DOC}\n    return a + b\n\`\`\`` });
+    // Then "Generate unit tests" at greeting_for, answered with code that does not parse (refused),
+    // and the chat cancelled with C-c C-k: its stream stays open until the server closes it.
+    fixture.failNext({ kind: "reply", text: BROKEN });
+    fixture.failNext({ kind: "stall", text: "add_numbers adds a and b. It is the simplest " });
+    // The ghost text's first trigger (at the end of "' + name") is held in the cloud, never
+    // answered; the second, one character back, is answered by the model.
+    fixture.when((body) => isCompletion(body) && JSON.stringify(body).includes("+ name<CURSOR>"), { kind: "hang" });
+    fixture.when(isCompletion);
     const init = {
       model: { path: modelPath, threads: 1, batchSize: 32 },
       // A debounce keeps a ghost request in flight long enough for the client's $/cancelRequest
@@ -96,7 +108,7 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
       completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6 },
       chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
       cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-      router: { fallback: false, taskPreference: { docs: "cloud", chat: "local", completion: "local" } },
+      router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud" } },
     };
     run = await runDriver(
       emacs,
@@ -161,6 +173,17 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(fixture.requests.some((req) => req.answer === "reply" && req.path === "/v1/chat/completions")).toBe(true);
   });
 
+  it("ends a refused code action after one round: one cloud call, the buffer unchanged", () => {
+    // eglot 1.17 resolved an action answered without edit and command again, without end.
+    // The cloud calls of the run, in order: the documentation action, the refused one, the cancelled chat.
+    const asked = fixture.requests.filter((req) => req.path === "/v1/chat/completions" && !isCompletion(req.body));
+    expect(asked.map((req) => req.answer)).toEqual(["reply", "reply", "stall"]);
+    expect(asked[1]!.body.messages.at(-1).content).toContain("def greeting_for(name):");
+    expect(r.refusal_unchanged).toBe(true);
+    expect(r.refusal_resolve_mentions).toBe(r.docs_resolve_mentions);
+    expect(r.refusal_command_mentions).toBe(r.docs_command_mentions);
+  });
+
   it("streams an @codebase chat into the chat buffer, with route, model and source buttons", () => {
     expect(r.chat1_status).toBe("done");
     expect(r.chat1_deltas).toBeGreaterThan(1);
@@ -179,6 +202,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.chat2_status).toBe("cancelled");
     expect(r.chat2_stop_reason).toBe("aborted");
     expect(r.chat2_deltas).toBeGreaterThan(0);
+    // The cancel reached the provider: the server closed the stream that could not end by itself.
+    const stalled = fixture.requests.find((req) => req.answer === "stall");
+    expect(stalled?.aborted).toBe(true);
     expect(r.chat_buffer).toMatch(/Explain add_numbers in detail\.  \(app\.py, selection\)\n[\s\S]*\n\[cancelled\]\n/);
   });
 
@@ -231,6 +257,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.cancelled_ids).toContain(first);
     expect(r.cancelled_ids).not.toContain(second);
     expect(r.trigger_sources).toEqual(["cancelled", "model"]);
+    // If the first got past the server's debounce, its cancel closed the cloud request.
+    for (const req of fixture.requests.filter((q) => q.answer === "hang")) expect(req.aborted).toBe(true);
+    expect(fixture.requests.filter((q) => isCompletion(q.body) && q.answer === "model")).toHaveLength(1);
   });
 
   it("ignores an answer that arrives after point moved", () => {

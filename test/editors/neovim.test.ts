@@ -5,7 +5,10 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithEditor, findEditor } from "../helpers/editors.js";
 import { makeWorkspace } from "../helpers/indexWorkspace.js";
 import { tempDir, tinyModel } from "../helpers/models.js";
-import { OpenAIFixture } from "../helpers/openaiFixture.js";
+import { OpenAIFixture, type RecordedRequest } from "../helpers/openaiFixture.js";
+
+/** A completion the router sent to the cloud (as a chat prompt, or to /completions). */
+const isCompletion = (body: any): boolean => body.prompt !== undefined || JSON.stringify(body.messages ?? "").includes("code completion engine");
 import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
 
 /**
@@ -39,6 +42,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
   let fixture: OpenAIFixture | undefined;
   let child: ChildProcess | undefined;
   let run: Run | undefined;
+  /** The chat-API requests of the actions and chats (the ghost text's completion requests left out). */
+  const chats = (): RecordedRequest[] => fixture!.requests.filter((r) => r.path === "/v1/chat/completions" && !isCompletion(r.body));
   const steps = (): Record<string, any> => {
     if (!run?.result?.ok) {
       throw new Error(`the Neovim driver failed (exit ${run?.code}, signal ${run?.signal}): ${run?.result?.error ?? "no result file"}\n--- nvim stderr ---\n${run?.stderr}\n--- lsp.log (end) ---\n${lspLog().slice(-4000)}`);
@@ -57,9 +62,18 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     const modelPath = await tinyModel();
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
-    // The cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
-    // then the chat about selected lines after :IfaiBackend cloud.
+    // The other cloud requests of the run, in order: the documentation action (router.taskPreference.docs),
+    // "Generate unit tests" answered with code that is no test and does not parse (refused), then, after :IfaiBackend cloud, the chat cancelled with its key (a stream that stays open until
+    // the server closes it) and the chat about selected lines.
+    // The ghost text request overtaken by a keystroke goes to the cloud, which never answers it:
+    // it ends in the server's debounce or by its cancel, never by itself. The newer one is answered
+    // by the model.
+    // Only the overtaken one: the newer one's prompt has the typed ";" right before the cursor.
+    fixture.when((body) => isCompletion(body) && !JSON.stringify(body).includes(";<CURSOR>"), { kind: "hang" });
+    fixture.when(isCompletion);
     fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
+    fixture.failNext({ kind: "reply", text: "```ts\nexport function addNumbers(a: number, b: number: number {\n```" });
+    fixture.failNext({ kind: "stall", text: "One, two, three, four, " });
     fixture.failNext({ kind: "reply", text: RANGE_ANSWER });
     const spec = {
       node: nodeBinary,
@@ -72,15 +86,16 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
         // A short server-side debounce: a request the plugin cancels right after sending it is
         // then always still waiting when $/cancelRequest arrives, however busy the machine is.
         completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6 },
-        // Greedy sampling; room for a long answer so there is something to cancel.
+        // Greedy sampling.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud" } },
+        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud" } },
         actions: { contextTokens: 0 },
       },
       completion: { line: 1 },
       ghost: { line: 1, accept: "<C-f>", dismiss: "<C-]>", typed: ";", retry: "ue_factor" },
       action: { line: 1, character: 4, title: "AI: Add documentation comment" },
+      refused: { title: "AI: Generate unit tests" },
       chat: { question: "@codebase where is addNumbers defined?" },
       cancel: { question: "Count to one thousand.", key: "<C-c>" },
       range: { lines: "1,2", question: "Explain this." },
@@ -188,7 +203,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     const lines = SCALE.replace(/\n$/, "").split("\n");
     expect(ghost.accepted.change.lines).toEqual([lines[0], ...accepted, ...lines.slice(2)]);
     expect(ghost.accepted.change.marks).toBe(0);
-    expect(ghost.accepted.cursor).toEqual([1 + accepted.length, accepted.at(-1)!.length]);
+    // Neovim counts columns in bytes; the random model's suggestion may hold non-ASCII characters.
+    expect(ghost.accepted.cursor).toEqual([1 + accepted.length, Buffer.byteLength(accepted.at(-1)!, "utf8")]);
     // Leaving insert mode leaves no ghost text behind.
     expect(ghost.after_insert).toEqual({ marks: 0, mode: "n" });
   });
@@ -202,6 +218,13 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     // $/cancelRequest reached the server and stopped that completion; the newer one ran.
     expect(ghost.cancel.sources).toContain("cancelled");
     expect(ghost.cancel.sources.at(-1)).not.toMatch(/cancelled|superseded/);
+    // The cancel reached the provider: the server closed the request that was never to be answered.
+    // If the overtaken request got past the server's debounce, the cancel closed its cloud request.
+    const hung = fixture!.requests.filter((r) => r.answer === "hang");
+    for (const r of hung) expect(r.aborted).toBe(true);
+    // The fixture tells the two requests apart by the typed ";" before the cursor: the accepted
+    // text itself must not end with one.
+    expect(ghost.cancel.line.endsWith(";;")).toBe(false);
   });
 
   it(":IfaiGhostText off stops the requests; the server offers inline completion because the plugin asks for it", () => {
@@ -224,8 +247,17 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(code_action.titles).toContain("AI: Explain");
     expect(code_action.before).toBe(MATH.replace(/\n$/, ""));
     expect(code_action.after).toBe(`${DOC}\n${MATH}`.replace(/\n$/, ""));
-    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
+    const sent = chats();
     expect(JSON.stringify(sent[0]!.body.messages)).toContain("addNumbers");
+  });
+
+  it("a refused action (no edit) is resolved once, changes nothing and shows the reason", () => {
+    const { refused_action } = steps();
+    expect(refused_action.picked).toBe(true);
+    expect(refused_action.unchanged).toBe(true);
+    expect(refused_action.reason).toMatch(/nothing was changed: the model's reply holds no \S+ test/);
+    const sent = chats();
+    expect(sent.map((r) => r.answer)).toEqual(["reply", "reply", "stall", "reply"]);
   });
 
   it(":IfaiChat streams an @codebase answer into a split buffer, then shows sources, route and model", () => {
@@ -248,26 +280,29 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
 
   it("cancels a streaming answer with the chat buffer's key and shows [cancelled]", () => {
     const { chat_cancel } = steps();
+    expect(chat_cancel.backend_message).toMatch(/^ifai: backend cloud \(was local\)/);
     expect(chat_cancel.done_before_key).toBe(false);
     expect(chat_cancel.cancelled).toBe(true);
     expect(chat_cancel.result.stopReason).toBe("aborted");
     expect(chat_cancel.text).toMatch(/^You: Count to one thousand\.\n\nifai: /);
     expect(chat_cancel.text).toContain("\n[cancelled]\n");
     expect(chat_cancel.text).not.toContain("@codebase");
+    // The cancel reached the provider: the server closed the stream that could not end by itself.
+    const stalled = chats()[2]!;
+    expect(stalled).toMatchObject({ answer: "stall", aborted: true });
   });
 
-  it(":IfaiChat over a range sends the selected lines; :IfaiBackend cloud routes it to the provider", () => {
+  it(":IfaiChat over a range sends the selected lines; after :IfaiBackend cloud it goes to the provider", () => {
     const { chat_range } = steps();
-    expect(chat_range.backend_message).toMatch(/^ifai: backend cloud \(was local\)/);
     expect(chat_range.source).toBe(path.join(workspace.root, "src", "math.ts"));
     expect(chat_range.result).toMatchObject({ content: RANGE_ANSWER, route: { servedBy: "cloud:fx" }, model: "fixture-model" });
     const [body, footer] = chat_range.text.split("\n\n— ");
     expect(body).toBe(`You: Explain this.\n(lines 1-2 of src/math.ts)\n\nifai: ${RANGE_ANSWER}`);
     expect(footer).toMatch(new RegExp(`^cloud:fx · fixture-model · ${chat_range.result.usage.completionTokens} tokens · [\\d.]+ tok/s · end-of-generation\n$`));
-    const sent = fixture!.requests.filter((r) => r.path === "/v1/chat/completions");
-    expect(sent).toHaveLength(2);
+    const sent = chats();
+    expect(sent).toHaveLength(4);
     // The code is the buffer's, documentation comment included: the selection is of what the editor shows.
-    expect(sent[1]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
+    expect(sent[3]!.body.messages[0].content).toContain(`The user selected this code in src/math.ts (lines 1–2):\n\`\`\`typescript\n${DOC}\n${MATH.split("\n")[0]}\n\`\`\``);
   });
 
   it(":IfaiBackend, :IfaiStatus, :IfaiModels and :IfaiReindex report the server's answers", () => {

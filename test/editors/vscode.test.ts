@@ -41,6 +41,11 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     fixture = new OpenAIFixture(modelPath);
     await fixture.start();
     fixture.failNext({ kind: "reply", text: DOCS_REPLY });
+    // The refused "Generate unit tests": no test, and code that does not parse.
+    fixture.failNext({ kind: "reply", text: "```python\ndef add_numbers(a, b:\n```" });
+    // The driver's cancelled chat: a stream that stays open until the server closes it, so the
+    // answer cannot end before the cancellation token fires, however busy the machine is.
+    fixture.failNext({ kind: "stall", text: "Adding numbers is older than writing. " });
     const commands = (JSON.parse(fs.readFileSync(path.join(clientDir, "package.json"), "utf8")).contributes.commands as Array<{ command: string }>).map((c) => c.command);
     // The tiny model's greedy answer at the end of the first line is a visible character (at the
     // end of "    total = " it is a line break, which leaves no suggestion); snippets are off below
@@ -105,7 +110,20 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     expect(value.applied).toBe(true);
     expect(value.changed).toBe(true);
     expect(value.text).toContain('def add_numbers(a, b):\n    """Return the sum of a and b."""\n    return a + b\n');
-    expect(fixture.requests.at(-1)?.answer).toBe("reply");
+    expect(fixture.requests.filter((r) => r.path === "/v1/chat/completions")[0]?.answer).toBe("reply");
+  });
+
+  it("resolves a refused action to no edit and no command, and asking again costs no second cloud call", () => {
+    const value = step("refusedAction");
+    expect(value.rounds).toEqual([
+      { title: "AI: Generate unit tests", edit: false, command: false },
+      { title: "AI: Generate unit tests", edit: false, command: false },
+    ]);
+    expect(value.text).toBe(step("codeAction").text);
+    // One request asked for the tests, answered with the scripted refusal; VS Code's second
+    // resolve was answered from the server's kept outcome.
+    const asked = fixture.requests.filter((r) => r.path === "/v1/chat/completions" && JSON.stringify(r.body.messages).includes("Write unit tests for this code"));
+    expect(asked.map((r) => r.answer)).toEqual(["reply"]);
   });
 
   it("streams a local @codebase chat whose deltas make up the answer", () => {
@@ -120,10 +138,14 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
   it("stops a chat when its cancellation token fires", () => {
     const value = step("chatCancel");
     expect(value.stopReason).toBe("aborted");
-    expect(value.servedBy).toBe("local");
+    expect(value.servedBy).toBe("cloud:fx");
     expect(value.deltas).toBeGreaterThan(0);
     // The response carries the text streamed before the cancel.
     expect(value.joined).toBe(value.content);
+    expect(value.content).toBe("Adding numbers is older than writing. ");
+    // The cancel reached the provider: the server closed the stream.
+    const stalled = fixture.requests.filter((r) => r.path === "/v1/chat/completions")[2]!;
+    expect(stalled).toMatchObject({ answer: "stall", aborted: true });
   });
 
   it("shows the model state in the status bar and registers the palette commands", () => {

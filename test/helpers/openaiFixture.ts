@@ -12,7 +12,9 @@ export type Behaviour =
   | { kind: "html" }
   | { kind: "reply"; text: string }
   /** Streams `text`, then holds the stream open, unfinished, until the client closes it (a cancel). */
-  | { kind: "stall"; text: string };
+  | { kind: "stall"; text: string }
+  /** Streams `text`, holds the stream open until `until` resolves, then ends it normally. */
+  | { kind: "held"; text: string; until: Promise<void> };
 
 export interface RecordedRequest {
   path: string;
@@ -34,6 +36,7 @@ export interface RecordedRequest {
 export class OpenAIFixture {
   readonly requests: RecordedRequest[] = [];
   private readonly queue: Behaviour[] = [];
+  private readonly rules: Array<{ match: (body: any, path: string) => boolean; behaviours: Behaviour[] }> = [];
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   private server: http.Server | undefined;
   private engine: { model: LocalModel; backend: LocalCompletionBackend } | undefined;
@@ -55,6 +58,15 @@ export class OpenAIFixture {
     return `http://127.0.0.1:${port}/v1`;
   }
 
+  /**
+   * Requests that `match` are kept apart from the queue of `failNext`: they get `behaviours` in
+   * order, then answers from the model. For requests whose number the test does not control
+   * (completions while typing), so that they never take what was queued for others.
+   */
+  when(match: (body: any, path: string) => boolean, ...behaviours: Behaviour[]): void {
+    this.rules.push({ match, behaviours });
+  }
+
   /** The next `times` requests get this behaviour (after any queued before). */
   failNext(behaviour: Behaviour, times = 1): void {
     for (let i = 0; i < times; i++) this.queue.push(behaviour);
@@ -62,6 +74,7 @@ export class OpenAIFixture {
 
   clear(): void {
     this.queue.length = 0;
+    this.rules.length = 0;
   }
 
   /** Resolves once `n` requests in total have arrived. */
@@ -111,7 +124,8 @@ export class OpenAIFixture {
       // Real providers echo (part of) the rejected key; the client must not pass it on to logs.
       return void json(res, 401, { error: { message: `Incorrect API key provided: ${given}.`, type: "invalid_request_error", code: "invalid_api_key" } });
     }
-    const behaviour = this.queue.shift();
+    const rule = this.rules.find((r) => r.match(body, record.path));
+    const behaviour = rule ? rule.behaviours.shift() : this.queue.shift();
     if (behaviour?.kind === "status") {
       record.answer = `status ${behaviour.status}`;
       const headers: Record<string, string> = behaviour.retryAfterSeconds !== undefined ? { "retry-after": String(behaviour.retryAfterSeconds) } : {};
@@ -136,10 +150,11 @@ export class OpenAIFixture {
       const choice = chat ? { index: 0, delta: piece ? { content: piece } : {}, finish_reason: finish } : { index: 0, text: piece, finish_reason: finish };
       res.write(`data: ${JSON.stringify({ id: "fx", object: chat ? "chat.completion.chunk" : "text_completion", model: body.model, choices: [choice] })}\n\n`);
     };
-    if (behaviour?.kind === "reply" || behaviour?.kind === "stall") {
+    if (behaviour?.kind === "reply" || behaviour?.kind === "stall" || behaviour?.kind === "held") {
       record.answer = behaviour.kind;
       for (const piece of behaviour.text.match(/[\s\S]{1,4}/g) ?? []) send(piece, null);
       if (behaviour.kind === "stall") return;
+      if (behaviour.kind === "held") await behaviour.until;
     } else {
       record.answer = "model";
       try {

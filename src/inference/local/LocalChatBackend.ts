@@ -62,7 +62,7 @@ export class LocalChatBackend implements ChatBackend {
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     const started = performance.now();
     const aborted = (): ChatResult => ({ text: "", stopReason: "aborted", promptTokens: 0, generatedTokens: 0, totalMs: performance.now() - started });
-    return runExclusive(this.lock, this.localModel, signal, aborted, (loaded) => this.run(loaded, request, signal, started));
+    return runExclusive(this.lock, this.localModel, signal, aborted, (loaded, running) => this.run(loaded, request, running, started));
   }
 
   private async run(loaded: LoadedModel, request: ChatRequest, signal: AbortSignal, started: number): Promise<ChatResult> {

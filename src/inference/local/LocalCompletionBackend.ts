@@ -2,6 +2,7 @@ import type { LlamaModel, Token } from "node-llama-cpp";
 import type { Logger } from "../../util/logger.js";
 import {
   ModelUnavailableError,
+  ModelUnloadedError,
   SPECIAL_TOKEN_TEXT,
   type CompletionBackend,
   type GenerateRequest,
@@ -54,7 +55,13 @@ export class LocalCompletionBackend implements CompletionBackend {
       generatedTokens: 0,
       totalMs: performance.now() - started,
     });
-    return runExclusive(this.lock, this.localModel, signal, aborted, (loaded) => this.run(loaded, request, signal, started));
+    try {
+      return await runExclusive(this.lock, this.localModel, signal, aborted, (loaded, running) => this.run(loaded, request, running, started));
+    } catch (error) {
+      // A completion cut short by an unload is as good as superseded: the next keystroke reloads.
+      if (error instanceof ModelUnloadedError) return aborted();
+      throw error;
+    }
   }
 
   private async run(loaded: LoadedModel, request: GenerateRequest, signal: AbortSignal, started: number): Promise<GenerateResult> {

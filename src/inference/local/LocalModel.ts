@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import type { Logger } from "../../util/logger.js";
-import { ModelUnavailableError, type ModelStatus } from "../types.js";
+import { ModelUnavailableError, ModelUnloadedError, type ModelStatus } from "../types.js";
 import { getLlamaRuntime, type GpuSetting } from "./llamaRuntime.js";
 import { estimateMemory, InsufficientMemoryError, planContext, type ContextPlan } from "./memoryGuard.js";
 import { nativeGarbage } from "./nativeGarbage.js";
@@ -49,6 +49,11 @@ export class LocalModel {
   private chat: { model: LlamaModel; context: Promise<LlamaContext> } | undefined;
   /** Watches the loaded model's file; a change unloads the model so the next use loads the new file. */
   private fileWatch: { watcher: FSWatcher; stamp: string; changed: boolean } | undefined;
+  /** One per request running on the loaded model (inside `use`); an unload aborts them all. */
+  private readonly holders = new Set<AbortController>();
+  /** Called when the last holder is done, while an unload waits for it. */
+  private released: (() => void) | undefined;
+  private unloading: Promise<void> | undefined;
 
   constructor(
     options: LocalModelOptions,
@@ -86,13 +91,36 @@ export class LocalModel {
     }
   }
 
-  /** Runs `fn` with the loaded model, loading it first if needed; the model is not unloaded meanwhile. */
-  async use<T>(signal: AbortSignal, fn: (loaded: LoadedModel) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with the loaded model, loading it first if needed. The model is not disposed while
+   * `fn` runs: an unload (the command, a configuration change, the idle timer) first aborts the
+   * signal `fn` gets and then waits for `fn` to return. A run cut short that way rejects with
+   * `ModelUnloadedError` unless the caller's own signal was aborted too; a request that arrives
+   * while the model unloads waits for the unload and then loads the model again.
+   */
+  async use<T>(signal: AbortSignal, fn: (loaded: LoadedModel, signal: AbortSignal) => Promise<T>): Promise<T> {
     this.users++;
     this.clearIdleTimer();
     try {
-      const loaded = await this.load(signal);
-      return await fn(loaded);
+      let loaded = await this.load(signal);
+      // An unload that began while this request waited for the load would dispose what it got.
+      while (this.unloading || this.loaded !== loaded) {
+        signal.throwIfAborted();
+        loaded = await this.load(signal);
+      }
+      const holder = new AbortController();
+      this.holders.add(holder);
+      try {
+        const result = await fn(loaded, AbortSignal.any([signal, holder.signal]));
+        if (holder.signal.aborted && !signal.aborted) throw holder.signal.reason;
+        return result;
+      } catch (error) {
+        if (holder.signal.aborted && !signal.aborted) throw holder.signal.reason;
+        throw error;
+      } finally {
+        this.holders.delete(holder);
+        if (this.holders.size === 0) this.released?.();
+      }
     } finally {
       this.users--;
       if (this.users === 0 && this.fileWatch?.changed) void this.unloadChangedFile();
@@ -102,6 +130,8 @@ export class LocalModel {
 
   /** Loads the model now (the `ifai.loadModel` command and warm-up use this). */
   async load(signal?: AbortSignal): Promise<LoadedModel> {
+    // A model being unloaded is never handed out; the next load starts once it is gone.
+    while (this.unloading) await this.unloading;
     if (this.loaded) return this.loaded;
     if (this.current.state === "error" && !(await this.fileChangedSinceFailure())) {
       throw new ModelUnavailableError(this.current.message ?? "the local model failed to load");
@@ -143,14 +173,34 @@ export class LocalModel {
     return context;
   }
 
-  async unload(): Promise<void> {
+  /**
+   * Unloads the model. Requests running on it are aborted first (they end within one evaluation
+   * step) and waited for, so no native context is disposed under a running evaluation; a second
+   * call while one runs shares it.
+   */
+  unload(): Promise<void> {
+    if (!this.unloading) {
+      this.unloading = this.doUnload().finally(() => {
+        this.unloading = undefined;
+      });
+    }
+    return this.unloading;
+  }
+
+  private async doUnload(): Promise<void> {
     this.clearIdleTimer();
     const pending = this.loading;
     if (pending) await pending.catch(() => undefined);
     const loaded = this.loaded;
-    this.loaded = undefined;
     this.stopWatching();
     if (!loaded) return;
+    const reason = new ModelUnloadedError(`the local model ${path.basename(loaded.options.modelPath)} was unloaded while this request ran; run it again to reload the model`);
+    for (const holder of this.holders) holder.abort(reason);
+    if (this.holders.size > 0) {
+      await new Promise<void>((resolve) => (this.released = resolve));
+      this.released = undefined;
+    }
+    this.loaded = undefined;
     const chat = this.chat;
     this.chat = undefined;
     if (chat) await chat.context.then((c) => c.dispose()).catch(() => undefined);

@@ -6,14 +6,15 @@ import type { LoadedModel, LocalModel } from "./LocalModel.js";
  * Runs `work` with the loaded model while holding `lock`, the pattern every local backend shares:
  * a request cancelled before or while it waits for its turn gets `aborted()` at once, and one
  * cancelled while it runs gets it too unless the model itself is unavailable (that error is the
- * user's to see).
+ * user's to see). Work cut short by an unload rejects with ModelUnloadedError (see LocalModel.use).
  */
 export async function runExclusive<T>(
   lock: Mutex,
   model: LocalModel,
   signal: AbortSignal,
   aborted: () => T,
-  work: (loaded: LoadedModel) => Promise<T>,
+  /** `signal` here is the caller's, also aborted when the model is unloaded under the work. */
+  work: (loaded: LoadedModel, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   if (signal.aborted) return aborted();
   let release: () => void;

@@ -269,7 +269,15 @@ local function main()
       r.again = ghost.text(buf)
 
       -- The first request after accepting (at the new end of the line) is overtaken by a keystroke
-      -- typed the moment it is sent, so the plugin cancels it.
+      -- typed the moment it is sent, so the plugin cancels it. These two go to the cloud fixture,
+      -- which never answers the first: it cannot end before its cancel, however busy the machine.
+      local function route(preference)
+        local answer = vim.lsp.buf_request_sync(buf, 'workspace/executeCommand', { command = 'ifai.switchBackend', arguments = { preference } }, 5000)
+        if not answer or not answer[client.id] or answer[client.id].err then
+          fail('ifai.switchBackend ' .. preference .. ' failed: ' .. vim.inspect(answer))
+        end
+      end
+      route('Cloud')
       local armed, cancelled_id = true, nil
       api.nvim_create_autocmd('User', {
         group = group,
@@ -304,6 +312,7 @@ local function main()
           return rec.source
         end, metrics[client.id].result.records),
       }
+      route('Local')
 
       -- Off: typing asks nothing. The plugin would send its request when its debounce timer fires;
       -- a timer of the same length started later fires after it.
@@ -380,6 +389,41 @@ local function main()
     return { titles = titles, before = before, after = buffer_text(buf) }
   end)
 
+  -- An action whose edit the server refuses (the scripted reply is no test and does not parse):
+  -- Neovim resolves it once, applies nothing, and shows the reason the server sends.
+  step('refused_action', function()
+    local buf = api.nvim_get_current_buf()
+    local before = buffer_text(buf)
+    -- Neovim 0.7 echoes window/showMessage itself: its handler is wrapped to see the reason.
+    local shown = {}
+    local show = vim.lsp.handlers['window/showMessage']
+    vim.lsp.handlers['window/showMessage'] = function(err, params, ctx, config)
+      table.insert(shown, params.message)
+      return show(err, params, ctx, config)
+    end
+    local picked
+    vim.ui.select = function(items, opts, on_choice)
+      local chosen
+      for _, item in ipairs(items) do
+        if (opts.format_item and opts.format_item(item) or tostring(item)) == spec.refused.title then
+          chosen = item
+        end
+      end
+      picked = chosen ~= nil
+      on_choice(chosen)
+    end
+    vim.lsp.buf.code_action()
+    local reason = wait_for('the reason the edit was refused', 20000, function()
+      for _, m in ipairs(shown) do
+        if m:find('nothing was changed', 1, true) then
+          return m
+        end
+      end
+    end)
+    vim.lsp.handlers['window/showMessage'] = show
+    return { picked = picked, reason = reason, unchanged = buffer_text(buf) == before }
+  end)
+
   local chat_buf
   step('chat', function()
     vim.cmd('IfaiChat ' .. spec.chat.question)
@@ -411,7 +455,23 @@ local function main()
     }
   end)
 
+  local function backend(name)
+    local n = #result.messages
+    vim.cmd('IfaiBackend ' .. name)
+    local msg = wait_for(':IfaiBackend ' .. name .. ' answer', 10000, function()
+      return message_since(n, 'backend')
+    end)
+    local status = wait_for('ifai/status with the preference ' .. name, 10000, function()
+      local s = require('ifai.status').last
+      return s and s.backend and s.backend.source == 'command' and s.backend.preference == name and s
+    end)
+    return msg, status.backend
+  end
+
+  -- The cancelled answer comes from the cloud fixture, whose stream stays open until the server
+  -- closes it: it cannot end before the key is pressed, however busy the machine is.
   step('chat_cancel', function()
+    local cloud_msg = backend('cloud')
     vim.cmd('IfaiChat! ' .. spec.cancel.question)
     local chat = require('ifai.chat')
     local turn = chat.current
@@ -427,6 +487,7 @@ local function main()
       return turn.done
     end)
     return {
+      backend_message = cloud_msg,
       done_before_key = done_before_key,
       cancelled = turn.cancelled,
       deltas = turn.deltas,
@@ -439,22 +500,8 @@ local function main()
   -- Back to the source window, as a user would before asking about its lines.
   vim.cmd('wincmd p')
 
-  local function backend(name)
-    local n = #result.messages
-    vim.cmd('IfaiBackend ' .. name)
-    local msg = wait_for(':IfaiBackend ' .. name .. ' answer', 10000, function()
-      return message_since(n, 'backend')
-    end)
-    local status = wait_for('ifai/status with the preference ' .. name, 10000, function()
-      local s = require('ifai.status').last
-      return s and s.backend and s.backend.source == 'command' and s.backend.preference == name and s
-    end)
-    return msg, status.backend
-  end
-
   step('chat_range', function()
     local source_buf = api.nvim_get_current_buf()
-    local cloud_msg = backend('cloud')
     vim.cmd(spec.range.lines .. 'IfaiChat! ' .. spec.range.question)
     local chat = require('ifai.chat')
     local turn = chat.current
@@ -463,7 +510,6 @@ local function main()
     end)
     return {
       source = api.nvim_buf_get_name(source_buf),
-      backend_message = cloud_msg,
       text = buffer_text(chat.buf),
       result = turn.result,
       error = turn.error,

@@ -360,6 +360,7 @@ export function settings(modelPath: string, cloudUrl: string): Record<string, un
     "ifai.router.preference": "local",
     "ifai.router.fallback": false,
     "ifai.router.taskPreference.docs": "cloud",
+    "ifai.router.taskPreference.unitTests": "cloud",
     "ifai.cloud.providers": { fx: { baseUrl: cloudUrl, model: "fixture-model" } },
     "ifai.cloud.maxRetries": 0,
     "security.workspace.trust.enabled": false,
