@@ -169,6 +169,7 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
   if (replace.length > 0) await store.replaceFiles(replace);
   if (touched.length > 0) await store.recordFiles(touched);
   stats.writeMs = (stats.writeMs ?? 0) + (performance.now() - writeStarted);
+  logger.debug({ files: replace.length, touched: touched.length, chunks: replace.reduce((n, r) => n + r.chunks.length, 0) }, "index batch written");
   // The records are looked up again: the awaits above may have let recovery replace them.
   const records = host.files();
   for (const r of replace) {

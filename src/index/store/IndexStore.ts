@@ -8,7 +8,7 @@ import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
 import { findDamage, type Damage } from "./repair.js";
-import { CHUNK_COLUMNS, chunkSchema, filesSchema, inLists, pick, primaryKeyOf, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
+import { CHUNK_COLUMNS, chunkId, chunkSchema, filesSchema, inLists, pick, primaryKeyOf, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
 
 export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
@@ -480,12 +480,17 @@ export class IndexStore {
     };
   }
 
-  /** Every stored chunk as (path, id, text), sorted: tests and the stress tool compare indexes with it. */
+  /**
+   * Every stored chunk as (path, id, text), sorted: tests and the stress tool compare indexes with
+   * it. The id is derived from the columns, so tables of older versions (no id column) compare too.
+   */
   async snapshot(): Promise<Array<{ path: string; id: string; text: string }>> {
     await this.refresh();
     if (!this.chunks) return [];
-    const rows = (await this.chunks.query().select(["path", "id", "text"]).toArray()) as Array<{ path: string; id: string; text: string }>;
-    return rows.map((r) => ({ path: r.path, id: r.id, text: r.text })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const rows = (await this.chunks.query().select(["path", "start_line", "start_col", "hash", "text"]).toArray()) as Array<{ path: string; start_line: number; start_col: number; hash: string; text: string }>;
+    return rows
+      .map((r) => ({ path: r.path, id: chunkId(r.path, Number(r.start_line), Number(r.start_col), r.hash), text: r.text }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**
