@@ -8,7 +8,8 @@ import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
 import { findDamage, type Damage } from "./repair.js";
-import { CHUNK_COLUMNS, chunkId, chunkSchema, filesSchema, inLists, pick, primaryKeyOf, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
+import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
+import { ensurePrimaryKeys, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
 
 export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
@@ -196,7 +197,7 @@ export class IndexStore {
           broken = error;
         }
       }
-      const outdated = broken ? undefined : await this.outdatedSchema();
+      const outdated = broken ? undefined : await outdatedSchema(this.chunks!, this.options.embedding);
       if (broken || outdated) {
         if (broken) this.logger.warn({ err: broken, table: this.chunksName }, "index tables cannot be opened; recreating them");
         else this.logger.warn({ table: this.chunksName, reason: outdated }, "index tables have an older layout; recreating them");
@@ -204,7 +205,7 @@ export class IndexStore {
         this.prepared = true;
         return { recreated: true };
       }
-      await this.ensurePrimaryKeys();
+      await ensurePrimaryKeys(this.chunks!, this.files!);
       const damage = await findDamage(this.chunks!, this.files!);
       if (damage.paths.length > 0) {
         this.options.beforeWrite?.();
@@ -222,67 +223,20 @@ export class IndexStore {
     }
   }
 
-  /** Opens both tables, creating a missing one (existOk: another process may create it at the same time). */
+  private tableSetup(): TableSetup {
+    return { db: this.db, arrow, chunksName: this.chunksName, filesName: this.filesName, location: this.options.location, logger: this.logger, ...(this.options.embedding ? { embedding: this.options.embedding } : {}) };
+  }
+
   private async openOrCreate(): Promise<void> {
     this.options.beforeWrite?.();
-    const names = new Set(await this.db.tableNames());
-    const open = async (name: string, schema: Arrow.Schema): Promise<LanceDB.Table> =>
-      names.has(name) ? this.db.openTable(name) : this.db.createEmptyTable(name, schema, { mode: "create", existOk: true });
-    this.chunks = await open(this.chunksName, chunkSchema(arrow, this.options.embedding));
-    this.files = await open(this.filesName, filesSchema(arrow));
+    ({ chunks: this.chunks, files: this.files } = await openOrCreateTables(this.tableSetup()));
   }
 
-  /** Why the tables cannot be written as they are (an older layout, another vector size), if so. */
-  private async outdatedSchema(): Promise<string | undefined> {
-    const schema = await this.chunks!.schema();
-    if (!schema.fields.some((f) => f.name === "id")) return "no chunk id column (written by an older version)";
-    const vector = schema.fields.find((f) => f.name === "vector");
-    // Duck-typed: LanceDB may hand back Arrow classes from its own copy of apache-arrow.
-    const dims = vector ? (vector.type as { listSize?: number }).listSize : undefined;
-    if (this.options.embedding && dims !== this.options.embedding.dimensions) return `vector size ${dims ?? "none"}, the embedder's is ${this.options.embedding.dimensions}`;
-    return undefined;
-  }
-
-  /** Marks the merge keys as primary keys (a table created by a process that stopped before doing so has none). */
-  private async ensurePrimaryKeys(): Promise<void> {
-    for (const [table, column] of [
-      [this.chunks!, "id"],
-      [this.files!, "path"],
-    ] as const) {
-      if (primaryKeyOf(await table.schema()) === column) continue;
-      try {
-        await table.setUnenforcedPrimaryKey(column);
-      } catch (error) {
-        // Set by another process in the meantime.
-        if (primaryKeyOf(await table.schema()) !== column) throw error;
-      }
-    }
-  }
-
-  /** Drops and recreates both tables: chunks without their file records (or the reverse) would make the next pass skip files. */
   private async recreate(): Promise<void> {
     this.options.beforeWrite?.();
-    await this.dropTable(this.chunksName);
-    await this.dropTable(this.filesName);
-    this.chunks = await this.db.createEmptyTable(this.chunksName, chunkSchema(arrow, this.options.embedding), { mode: "overwrite" });
-    this.files = await this.db.createEmptyTable(this.filesName, filesSchema(arrow), { mode: "overwrite" });
-    await this.ensurePrimaryKeys();
+    ({ chunks: this.chunks, files: this.files } = await recreateTables(this.tableSetup()));
     this.ftsReady = false;
     this.recreated = true;
-  }
-
-  /** Drops a table; one LanceDB cannot open is removed from disk for a local index. */
-  private async dropTable(name: string): Promise<void> {
-    try {
-      await this.db.dropTable(name);
-      return;
-    } catch (error) {
-      this.logger.debug({ err: error, table: name }, "dropTable failed");
-    }
-    if (isLocalLocation(this.options.location)) {
-      const dir = `${this.options.location.replace(/^file:\/\//, "")}/${name}.lance`;
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   }
 
   private writable(): void {
