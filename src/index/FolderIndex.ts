@@ -1,4 +1,3 @@
-import os from "node:os";
 import type { Logger } from "../util/logger.js";
 import { Mutex } from "../util/Mutex.js";
 import { contentHash } from "./chunking/chunkFile.js";
@@ -10,8 +9,8 @@ import { IgnoreRules } from "./ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
 import { IndexStore, MissingIndexError, type FileRecord, type StoredHit } from "./store/IndexStore.js";
-import { isLocalLocation } from "./store/location.js";
-import { LeaseLostError, WriterLease, type LeaseHolder } from "./store/WriterLease.js";
+import { FolderWriter } from "./FolderWriter.js";
+import { LeaseLostError, type LeaseHolder } from "./store/WriterLease.js";
 import { emptyStats, type FolderStatus, type IndexState, type PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
 
@@ -63,13 +62,8 @@ export class FolderIndex {
   private chunkCount = 0;
   /** File counts as the files table has them (all processes' writes), from the last refresh. */
   private fileCounts: { files: number; indexedFiles: number } | undefined;
-  /** The files table version `files` was loaded at; other processes' commits move it. */
-  private recordsVersion: number | undefined;
-  /**
-   * The folder's single-writer lease (local indexes): every write happens while holding it, so
-   * servers of several editor windows and `ifai-lsp index` take turns instead of racing.
-   */
-  private readonly lease: WriterLease | undefined;
+  /** Writes take turns with other processes through it (the folder's writer lease). */
+  private readonly writer: FolderWriter | undefined;
   private progress: { done: number; total: number } | undefined;
   private lastIndexedAt: string | undefined;
   private lastRecovery = 0;
@@ -101,8 +95,16 @@ export class FolderIndex {
       },
     };
     this.compaction = new CompactionScheduler({ activity: options.activity, signal: this.signal, logger: options.logger, compact: () => this.compact() });
-    if (!options.readOnly && isLocalLocation(options.location)) {
-      this.lease = new WriterLease(options.location.replace(/^file:\/\//, ""), { logger: options.logger, label: options.writerLabel ?? "ifai-lsp" });
+    if (!options.readOnly) {
+      this.writer = new FolderWriter({
+        location: options.location,
+        logger: options.logger,
+        label: options.writerLabel ?? "ifai-lsp",
+        onWait: (who, holder) => {
+          this.options.onWaitForWriter?.(holder);
+          this.setState(this.state === "starting" ? "scanning" : this.state, `waiting for ${who}, which is writing this index`);
+        },
+      });
     }
   }
 
@@ -156,7 +158,7 @@ export class FolderIndex {
         readOnly: this.options.readOnly,
         logger: this.options.logger,
         ...(embedding ? { embedding } : {}),
-        ...(this.lease ? { beforeWrite: () => this.lease!.assertHeld() } : {}),
+        ...(this.writer?.beforeWrite() ? { beforeWrite: this.writer.beforeWrite()! } : {}),
       });
     } catch (error) {
       const message =
@@ -357,57 +359,30 @@ export class FolderIndex {
     if (!this.store || this.options.readOnly) return;
     const release = await this.work.acquire(this.signal);
     try {
-      if (this.lease && !this.lease.tryAcquire()) return;
-      try {
-        await this.store.prepareWrites();
-        await this.store.compact();
-      } finally {
-        this.lease?.release();
-      }
+      const store = this.store;
+      await this.writer?.runIfFree(store, () => store.compact());
     } finally {
       release();
     }
   }
 
-  /**
-   * Runs a write while holding the folder's writer lease, waiting for another process's pass to
-   * end first; the records are reloaded when another process changed them meanwhile.
-   */
+  /** Runs a write in this process's turn (see FolderWriter). */
   private async withLease<T>(work: () => Promise<T>): Promise<T> {
-    const store = this.store!;
-    if (this.lease && !this.lease.tryAcquire()) {
-      const holder = this.lease.holder();
-      const who = holder ? `${holder.label || "another process"} (pid ${holder.pid}${holder.hostname !== os.hostname() ? ` on ${holder.hostname}` : ""})` : "another process";
-      this.options.logger.info({ holder }, "another process is writing this index; waiting for it");
-      this.options.onWaitForWriter?.(holder);
-      this.setState(this.state === "starting" ? "scanning" : this.state, `waiting for ${who}, which is writing this index`);
-      await this.lease.acquire(this.signal);
-      this.options.logger.info("index writer lease acquired");
-    }
     try {
-      const prepared = await store.prepareWrites();
-      if (prepared.recreated || prepared.repaired) this.recordsVersion = undefined;
-      await this.loadRecords();
-      return await work();
+      return await this.writer!.run(this.store!, this.signal, (files) => (this.files = files), work);
     } finally {
-      this.lease?.release();
       if (this.message?.startsWith("waiting for ")) this.message = undefined;
     }
   }
 
-  /** Reloads the file records when the files table moved since they were read (another process wrote). */
   private async loadRecords(): Promise<void> {
-    const store = this.store!;
-    const version = await store.filesVersion();
-    if (version !== undefined && version === this.recordsVersion) return;
-    this.files = await store.loadFiles();
-    this.recordsVersion = version;
+    await this.writer!.loadRecords(this.store!, (files) => (this.files = files));
   }
 
   /** The lease went to another process mid-write (this one stalled): that one carries on; this one looks again later. */
   private leaseLost(error: LeaseLostError): void {
     this.options.logger.info({ err: error.message }, "stopped writing the index: another process took over");
-    this.recordsVersion = undefined;
+    this.writer?.forgetRecords();
     this.rescanRequested = true;
     this.enqueue([]);
   }
@@ -465,6 +440,7 @@ export class FolderIndex {
     }
     this.store = undefined;
     this.files = new Map();
+    this.writer?.forgetRecords();
     try {
       await this.openStore();
       await this.sync();
@@ -481,7 +457,7 @@ export class FolderIndex {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    this.lease?.release();
+    this.writer?.release();
     this.controller.abort(new Error("index disposed"));
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
     this.compaction.cancel();
