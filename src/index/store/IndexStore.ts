@@ -9,7 +9,7 @@ import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
 import { findDamage, type Damage } from "./repair.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
-import { ensurePrimaryKeys, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
+import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
 
 export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
@@ -115,18 +115,18 @@ export class IndexStore {
   }
 
   private async openForReading(): Promise<void> {
-    const names = new Set(await this.db.tableNames());
-    if (!names.has(this.chunksName)) {
-      if (this.options.readOnly) {
-        throw new MissingIndexError(`no index table ${this.chunksName} at ${this.options.location} (build it with \`ifai-lsp index\`)`);
-      }
-      return;
-    }
     try {
-      this.chunks = await this.db.openTable(this.chunksName);
-      if (names.has(this.filesName)) this.files = await this.db.openTable(this.filesName);
+      this.chunks = await openIfPresent(this.db, this.chunksName);
+      if (!this.chunks) {
+        if (this.options.readOnly) {
+          throw new MissingIndexError(`no index table ${this.chunksName} at ${this.options.location} (build it with \`ifai-lsp index\`)`);
+        }
+        return;
+      }
+      this.files = await openIfPresent(this.db, this.filesName);
       await this.probe();
     } catch (error) {
+      if (error instanceof MissingIndexError) throw error;
       if (this.options.readOnly) throw error;
       this.damaged = error;
       this.chunks = undefined;
@@ -156,11 +156,10 @@ export class IndexStore {
    */
   async refresh(): Promise<void> {
     if (!this.chunks) {
-      const names = new Set(await this.db.tableNames());
-      if (!names.has(this.chunksName)) return;
       try {
-        this.chunks = await this.db.openTable(this.chunksName);
-        if (names.has(this.filesName)) this.files = await this.db.openTable(this.filesName);
+        this.chunks = await openIfPresent(this.db, this.chunksName);
+        if (!this.chunks) return;
+        this.files = await openIfPresent(this.db, this.filesName);
       } catch {
         // Being created or replaced right now: the next refresh looks again.
         this.chunks = undefined;

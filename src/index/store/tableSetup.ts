@@ -26,11 +26,23 @@ export interface Tables {
   files: LanceDB.Table;
 }
 
+/**
+ * Opens a table, or undefined when there is none. Listing table names is not used to decide:
+ * some S3-compatible stores answer the listing LanceDB makes with nothing, while opening works.
+ */
+export async function openIfPresent(db: LanceDB.Connection, name: string): Promise<LanceDB.Table | undefined> {
+  try {
+    return await db.openTable(name);
+  } catch (error) {
+    if (/was not found|not found:/i.test(error instanceof Error ? error.message : String(error))) return undefined;
+    throw error;
+  }
+}
+
 /** Opens both tables, creating a missing one (existOk: another process may create it at the same moment). */
 export async function openOrCreateTables(setup: TableSetup): Promise<Tables> {
-  const names = new Set(await setup.db.tableNames());
   const open = async (name: string, schema: Arrow.Schema): Promise<LanceDB.Table> =>
-    names.has(name) ? setup.db.openTable(name) : setup.db.createEmptyTable(name, schema, { mode: "create", existOk: true });
+    (await openIfPresent(setup.db, name)) ?? setup.db.createEmptyTable(name, schema, { mode: "create", existOk: true });
   return { chunks: await open(setup.chunksName, chunkSchema(setup.arrow, setup.embedding)), files: await open(setup.filesName, filesSchema(setup.arrow)) };
 }
 
