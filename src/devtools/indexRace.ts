@@ -46,6 +46,8 @@ export interface RaceResult {
   missing: string[];
   extra: string[];
   recordsDiffer: string[];
+  /** Chunk counts the surviving servers report (ifai/indexStatus), which must equal the table's rows. */
+  reportedChunks: number[];
   cliExitCodes: number[];
   cliWaited: number;
   /** Per process: full passes finished and batches written (what actually ran). */
@@ -284,6 +286,8 @@ export async function runRaceRound(options: RaceOptions): Promise<RaceResult> {
     // each of their log lines until it matches (or the deadline fails the round).
     const location = indexLocation(root, { env: { IFAI_CACHE_DIR: cache } });
     const survivors = servers.filter((s, i) => i !== victim);
+    // Every surviving server finishes its own first pass (after waiting its turn for the lease).
+    await within(Promise.all(survivors.map((s) => s.watched.when(msgIs("index pass done")))));
     let actual = await readIndex(location);
     const same = (): boolean => compare(actual, expected).ok;
     if (!same()) {
@@ -322,12 +326,17 @@ export async function runRaceRound(options: RaceOptions): Promise<RaceResult> {
     const activity = [...servers.map((s) => s.watched), ...clis]
       .map((w) => `${w.name} ${w.lines.filter(msgIs("index pass done")).length}p/${w.lines.filter(msgIs("index batch written")).length}b`)
       .join(" ");
+    const reportedChunks: number[] = [];
+    for (const s of survivors) {
+      const status = (await within(s.connection.sendRequest("ifai/indexStatus"))) as { folders: Array<{ chunks: number }> };
+      reportedChunks.push(status.folders[0]?.chunks ?? -1);
+    }
     const cliWaited = clis.filter((c) => c.raw.some((r) => r.includes("waiting for it to finish"))).length;
     for (const s of survivors) {
       await within(s.connection.sendRequest("shutdown").then(() => s.connection.sendNotification("exit"))).catch(() => undefined);
     }
     await within(Promise.all(survivors.map((s) => s.watched.exit))).catch(() => undefined);
-    const ok = result.ok && badLogLines.length === 0 && cliExitCodes.every((c) => c === 0);
+    const ok = result.ok && badLogLines.length === 0 && cliExitCodes.every((c) => c === 0) && reportedChunks.every((n) => n === actual.chunks.length);
     return {
       seed: options.seed,
       plan,
@@ -335,6 +344,7 @@ export async function runRaceRound(options: RaceOptions): Promise<RaceResult> {
       rows: actual.chunks.length,
       expectedRows: expected.chunks.length,
       ...result.diff,
+      reportedChunks,
       cliExitCodes,
       cliWaited,
       activity,
