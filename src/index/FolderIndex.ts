@@ -10,6 +10,7 @@ import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } fro
 import type { ForegroundActivity } from "./priority.js";
 import { IndexStore, MissingIndexError, type FileRecord, type StoredHit } from "./store/IndexStore.js";
 import { FolderWriter } from "./FolderWriter.js";
+import { isCommitConflict } from "./store/commits.js";
 import { LeaseLostError, type LeaseHolder } from "./store/WriterLease.js";
 import { emptyStats, type FolderStatus, type IndexState, type PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
@@ -396,7 +397,6 @@ export class FolderIndex {
   async refreshCounts(): Promise<void> {
     try {
       if (!this.store) return;
-      if (this.options.readOnly) this.files = await this.store.loadFiles();
       const counts = await this.store.counts();
       this.chunkCount = counts.chunks;
       this.fileCounts = { files: counts.files, indexedFiles: counts.indexedFiles };
@@ -414,6 +414,15 @@ export class FolderIndex {
     if (error instanceof EmbedderDimensionError) {
       this.setState("error", errorMessage(error));
       this.options.onEmbedderMismatch?.(error);
+      return;
+    }
+    if (isCommitConflict(error) && !this.disposed) {
+      // Other processes kept committing through every retry: nothing is broken, so nothing is
+      // rebuilt; the folder is compared with the table again in a moment.
+      this.options.logger.debug({ err: error }, `${what}: concurrent commits; trying again`);
+      this.setState("ready");
+      this.rescanRequested = true;
+      this.enqueue([]);
       return;
     }
     this.options.logger.error({ err: error }, what);
