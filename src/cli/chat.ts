@@ -133,7 +133,7 @@ export async function runChat(args: readonly string[], env: NodeJS.ProcessEnv = 
   const codebase = parsed.flags.has("codebase") || /(^|\s)@codebase\b/i.test(question);
   if (codebase) {
     const dir = path.resolve(String(parsed.flags.get("dir") ?? "."));
-    index = new IndexService({ logger: logger.child({ component: "index" }), workers: 0, env, onProblem: (m) => process.stderr.write(`ifai-lsp chat: ${m}\n`) });
+    index = new IndexService({ logger, workers: 0, env, onProblem: (m) => process.stderr.write(`ifai-lsp chat: ${m}\n`) });
     await index.configure({
       ...DEFAULT_INDEX_SETTINGS,
       uri: settings["index.uri"],

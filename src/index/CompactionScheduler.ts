@@ -1,5 +1,7 @@
 import type { Logger } from "../util/logger.js";
 import type { ForegroundActivity } from "./priority.js";
+import { isCommitConflict } from "./store/commits.js";
+import { LeaseLostError } from "./store/WriterLease.js";
 
 /** Table writes after which a compaction runs at the next quiet moment. */
 const COMPACT_AFTER_WRITES = 60;
@@ -50,7 +52,11 @@ export class CompactionScheduler {
       await this.target.compact();
       logger.debug({ ms: Math.round(performance.now() - started) }, "index compacted");
     } catch (error) {
-      if (!signal.aborted) logger.warn({ err: error }, "index compaction failed");
+      if (signal.aborted) return;
+      // Another process's commits won the race (after the store's retries) or took the lease:
+      // nothing is wrong, and the next write schedules another compaction.
+      if (isCommitConflict(error) || error instanceof LeaseLostError) logger.debug({ err: error }, "index compaction deferred: another process is writing");
+      else logger.warn({ err: error }, "index compaction failed");
     }
   }
 }

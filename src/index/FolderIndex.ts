@@ -9,6 +9,9 @@ import { IgnoreRules } from "./ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
 import { IndexStore, MissingIndexError, type FileRecord, type StoredHit } from "./store/IndexStore.js";
+import { FolderWriter } from "./FolderWriter.js";
+import { isCommitConflict } from "./store/commits.js";
+import { LeaseLostError, type LeaseHolder } from "./store/WriterLease.js";
 import { emptyStats, type FolderStatus, type IndexState, type PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
 
@@ -34,6 +37,10 @@ export interface FolderIndexOptions {
   onProblem?: (message: string) => void;
   /** The embedder's vectors no longer have the size it declared (the model files changed). */
   onEmbedderMismatch?: (error: EmbedderDimensionError) => void;
+  /** What this process is, in the writer lock ("ifai-lsp server", "ifai-lsp index"). */
+  writerLabel?: string;
+  /** Another process is writing this index; this one waits for it (once per wait). */
+  onWaitForWriter?: (holder: LeaseHolder | undefined) => void;
 }
 
 /** Recovering from a broken store is tried at most this often. */
@@ -54,6 +61,10 @@ export class FolderIndex {
   private files: Map<string, FileRecord> = new Map();
   private scanned = 0;
   private chunkCount = 0;
+  /** File counts as the files table has them (all processes' writes), from the last refresh. */
+  private fileCounts: { files: number; indexedFiles: number } | undefined;
+  /** Writes take turns with other processes through it (the folder's writer lease). */
+  private readonly writer: FolderWriter | undefined;
   private progress: { done: number; total: number } | undefined;
   private lastIndexedAt: string | undefined;
   private lastRecovery = 0;
@@ -85,6 +96,17 @@ export class FolderIndex {
       },
     };
     this.compaction = new CompactionScheduler({ activity: options.activity, signal: this.signal, logger: options.logger, compact: () => this.compact() });
+    if (!options.readOnly) {
+      this.writer = new FolderWriter({
+        location: options.location,
+        logger: options.logger,
+        label: options.writerLabel ?? "ifai-lsp",
+        onWait: (who, holder) => {
+          this.options.onWaitForWriter?.(holder);
+          this.setState(this.state === "starting" ? "scanning" : this.state, `waiting for ${who}, which is writing this index`);
+        },
+      });
+    }
   }
 
   get signal(): AbortSignal {
@@ -100,16 +122,17 @@ export class FolderIndex {
   }
 
   status(): FolderStatus {
-    const indexed = [...this.files.values()].filter((f) => f.status === "indexed").length;
+    const known = this.fileCounts ?? { files: this.files.size, indexedFiles: [...this.files.values()].filter((f) => f.status === "indexed").length };
+    const indexed = known.indexedFiles;
     return {
       folder: this.options.uri,
       state: this.state,
       location: this.options.location,
       table: this.store?.chunksName ?? "",
       readOnly: this.options.readOnly,
-      files: this.options.readOnly ? this.files.size : this.scanned,
+      files: this.options.readOnly || this.scanned === 0 ? known.files : this.scanned,
       indexedFiles: indexed,
-      skippedFiles: this.files.size - indexed,
+      skippedFiles: known.files - indexed,
       chunks: this.chunkCount,
       ...(this.progress ? { progress: { ...this.progress } } : {}),
       ...(this.lastIndexedAt ? { lastIndexedAt: this.lastIndexedAt } : {}),
@@ -131,7 +154,13 @@ export class FolderIndex {
   private async openStore(): Promise<void> {
     const embedding = this.options.embedder ? { modelId: this.options.embedder.modelId, dimensions: this.options.embedder.dimensions } : undefined;
     try {
-      this.store = await IndexStore.open({ location: this.options.location, readOnly: this.options.readOnly, logger: this.options.logger, ...(embedding ? { embedding } : {}) });
+      this.store = await IndexStore.open({
+        location: this.options.location,
+        readOnly: this.options.readOnly,
+        logger: this.options.logger,
+        ...(embedding ? { embedding } : {}),
+        ...(this.writer?.beforeWrite() ? { beforeWrite: this.writer.beforeWrite()! } : {}),
+      });
     } catch (error) {
       const message =
         error instanceof MissingIndexError ? error.message : `the index at ${this.options.location} cannot be opened: ${errorMessage(error)}`;
@@ -146,9 +175,13 @@ export class FolderIndex {
     const release = await this.work.acquire(this.signal);
     try {
       this.rescanRequested = false;
-      return await this.runSync();
+      return await this.withLease(() => this.runSync());
     } catch (error) {
       if (this.signal.aborted) return this.lastPass;
+      if (error instanceof LeaseLostError) {
+        this.leaseLost(error);
+        return this.lastPass;
+      }
       await this.handleFailure(error, "indexing failed");
       return this.lastPass;
     } finally {
@@ -162,7 +195,7 @@ export class FolderIndex {
     const started = performance.now();
     const stats = emptyStats();
     this.setState("scanning");
-    this.files = await store.loadFiles();
+    await this.loadRecords();
     this.chunkCount = await store.countChunks();
     const fresh = this.files.size === 0 && this.chunkCount === 0;
     const found = await discoverFiles(this.rules, { maxFiles: this.options.maxFiles, signal: this.signal });
@@ -175,7 +208,7 @@ export class FolderIndex {
     // New files first, removed ones after: a moved file's vectors are still there to be reused.
     if (changed.length > 0) {
       this.setState("indexing");
-      await indexFiles(this.host, changed, stats, !fresh);
+      await indexFiles(this.host, changed, stats);
     }
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
@@ -244,9 +277,10 @@ export class FolderIndex {
       const rels = [...this.pending];
       this.pending.clear();
       if (rels.length === 0) return;
-      await this.applyChanges(rels);
+      await this.withLease(() => this.applyChanges(rels));
     } catch (error) {
-      if (!this.signal.aborted) await this.handleFailure(error, "live index update failed");
+      if (error instanceof LeaseLostError) this.leaseLost(error);
+      else if (!this.signal.aborted) await this.handleFailure(error, "live index update failed");
     } finally {
       release();
       this.scheduleCompaction();
@@ -257,7 +291,7 @@ export class FolderIndex {
     const store = this.store!;
     const stats = emptyStats();
     const { changed: unique, removed } = await collectChanges(this.rules, () => this.files, rels, { maxFiles: this.options.maxFiles, signal: this.signal });
-    if (unique.length > 0) await indexFiles(this.host, unique, stats, true);
+    if (unique.length > 0) await indexFiles(this.host, unique, stats);
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
       await store.removePaths(removed);
@@ -287,11 +321,12 @@ export class FolderIndex {
       const outcome = await this.options.pool.chunkText(rel, text);
       const stats = emptyStats();
       // mtime -1: the row is not the file on disk, so the next pass reads the file again.
-      await writeBatch(this.host, [{ file: { rel, size: Buffer.byteLength(text), mtimeMs: -1 }, outcome }], stats, true);
+      await this.withLease(() => writeBatch(this.host, [{ file: { rel, size: Buffer.byteLength(text), mtimeMs: -1 }, outcome }], stats));
       await this.refreshCounts();
       this.options.onChange?.();
     } catch (error) {
-      if (!this.signal.aborted) await this.handleFailure(error, "indexing an open buffer failed");
+      if (error instanceof LeaseLostError) this.leaseLost(error);
+      else if (!this.signal.aborted) await this.handleFailure(error, "indexing an open buffer failed");
     } finally {
       release();
       this.scheduleCompaction();
@@ -317,15 +352,40 @@ export class FolderIndex {
     }
   }
 
-  /** Compacts now (tests, benchmarks, the CLI at the end of a run). */
+  /**
+   * Compacts now (tests, benchmarks, the CLI at the end of a run). Skipped while another process
+   * writes: compaction is a commit like any other, and that process compacts after its writes.
+   */
   async compact(): Promise<void> {
     if (!this.store || this.options.readOnly) return;
     const release = await this.work.acquire(this.signal);
     try {
-      await this.store.compact();
+      const store = this.store;
+      await this.writer?.runIfFree(store, () => store.compact());
     } finally {
       release();
     }
+  }
+
+  /** Runs a write in this process's turn (see FolderWriter). */
+  private async withLease<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.writer!.run(this.store!, this.signal, (files) => (this.files = files), work);
+    } finally {
+      if (this.message?.startsWith("waiting for ")) this.message = undefined;
+    }
+  }
+
+  private async loadRecords(): Promise<void> {
+    await this.writer!.loadRecords(this.store!, (files) => (this.files = files));
+  }
+
+  /** The lease went to another process mid-write (this one stalled): that one carries on; this one looks again later. */
+  private leaseLost(error: LeaseLostError): void {
+    this.options.logger.info({ err: error.message }, "stopped writing the index: another process took over");
+    this.writer?.forgetRecords();
+    this.rescanRequested = true;
+    this.enqueue([]);
   }
 
   private scheduleCompaction(): void {
@@ -333,10 +393,13 @@ export class FolderIndex {
     this.compaction.schedule(this.store.writesSinceCompaction);
   }
 
-  private async refreshCounts(): Promise<void> {
+  /** Counts from the tables themselves (every process's writes), for status. */
+  async refreshCounts(): Promise<void> {
     try {
-      if (this.options.readOnly && this.store) this.files = await this.store.loadFiles();
-      this.chunkCount = this.store ? await this.store.countChunks() : 0;
+      if (!this.store) return;
+      const counts = await this.store.counts();
+      this.chunkCount = counts.chunks;
+      this.fileCounts = { files: counts.files, indexedFiles: counts.indexedFiles };
     } catch {
       // Counts are informative; a failing store shows up in the next real operation.
     }
@@ -351,6 +414,15 @@ export class FolderIndex {
     if (error instanceof EmbedderDimensionError) {
       this.setState("error", errorMessage(error));
       this.options.onEmbedderMismatch?.(error);
+      return;
+    }
+    if (isCommitConflict(error) && !this.disposed) {
+      // Other processes kept committing through every retry: nothing is broken, so nothing is
+      // rebuilt; the folder is compared with the table again in a moment.
+      this.options.logger.debug({ err: error }, `${what}: concurrent commits; trying again`);
+      this.setState("ready");
+      this.rescanRequested = true;
+      this.enqueue([]);
       return;
     }
     this.options.logger.error({ err: error }, what);
@@ -377,6 +449,7 @@ export class FolderIndex {
     }
     this.store = undefined;
     this.files = new Map();
+    this.writer?.forgetRecords();
     try {
       await this.openStore();
       await this.sync();
@@ -393,6 +466,7 @@ export class FolderIndex {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.writer?.release();
     this.controller.abort(new Error("index disposed"));
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
     this.compaction.cancel();

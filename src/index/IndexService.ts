@@ -10,6 +10,7 @@ import { ftsQuery } from "./identifiers.js";
 import { ForegroundActivity } from "./priority.js";
 import { indexLocation } from "./store/location.js";
 import { sqlString } from "./store/IndexStore.js";
+import type { LeaseHolder } from "./store/WriterLease.js";
 import type { BuildContextParams, ContextResult, IndexState, IndexStatus, SearchHit, SearchMode, SearchOptions } from "./types.js";
 import { FolderWatcher } from "./watcher.js";
 import { ChunkPool } from "./worker/ChunkPool.js";
@@ -56,6 +57,10 @@ export interface IndexServiceOptions {
   createEmbedder?: (options: { modelDir: string; catalogId?: string; logger: Logger }) => Promise<Embedder>;
   /** A message the user should see (window/showMessage). */
   onProblem?: (message: string) => void;
+  /** What this process is, as other processes waiting for the index's writer lease see it. */
+  writerLabel?: string;
+  /** A folder's index is being written by another process, and this one waits for it. */
+  onWaitForWriter?: (root: string, holder: LeaseHolder | undefined) => void;
 }
 
 export type IndexEvent = { uri: string; type: "created" | "changed" | "deleted" };
@@ -89,9 +94,12 @@ export class IndexService {
   private generation = 0;
   private message: string | undefined;
   private disposed = false;
+  /** The index's own logger: the one place that binds `component: "index"` (callers pass their plain logger). */
+  private readonly logger: Logger;
 
   constructor(private readonly options: IndexServiceOptions) {
     this.activity = options.activity ?? new ForegroundActivity();
+    this.logger = options.logger.child({ component: "index" });
   }
 
   /** Applies settings; restarts the index when a setting it depends on changed. */
@@ -113,7 +121,7 @@ export class IndexService {
   restart(): Promise<void> {
     const generation = ++this.generation;
     this.restarting = this.restarting.then(() => this.doRestart(generation)).catch((error: unknown) => {
-      this.options.logger.error({ err: error }, "index restart failed");
+      this.logger.error({ err: error }, "index restart failed");
     });
     return this.restarting;
   }
@@ -140,7 +148,7 @@ export class IndexService {
       } catch {
         continue;
       }
-      const folderLogger = this.options.logger.child({ component: "index", folder: root });
+      const folderLogger = this.logger.child({ folder: root });
       const index = new FolderIndex({
         uri: ref.uri,
         root,
@@ -155,6 +163,8 @@ export class IndexService {
         onChange: () => this.emit(),
         onProblem: (message) => this.options.onProblem?.(message),
         onEmbedderMismatch: (error) => this.embedderChanged(error),
+        ...(this.options.writerLabel ? { writerLabel: this.options.writerLabel } : {}),
+        onWaitForWriter: (holder) => this.options.onWaitForWriter?.(root, holder),
       });
       const entry: FolderEntry = { uri: ref.uri, root, index, started: Promise.resolve() };
       if (this.settings.watch && !this.settings.readOnly) {
@@ -198,17 +208,17 @@ export class IndexService {
         ...(this.settings.embeddingModel ? { catalogId: this.settings.embeddingModel } : {}),
         logger: this.options.logger.child({ component: "embedder" }),
       });
-      this.options.logger.info({ model: this.embedder.modelId, dimensions: this.embedder.dimensions }, "embedding model loaded; search is hybrid");
+      this.logger.info({ model: this.embedder.modelId, dimensions: this.embedder.dimensions }, "embedding model loaded; search is hybrid");
     } catch (error) {
       this.embedder = undefined;
       this.message = `embedding model unavailable (${errorMessage(error)}); full-text search only`;
-      this.options.logger.warn({ err: error, dir }, "embedding model unavailable; the index uses full-text search only");
+      this.logger.warn({ err: error, dir }, "embedding model unavailable; the index uses full-text search only");
       this.options.onProblem?.(`ifai: the embedding model in ${dir} cannot be used (${errorMessage(error)}); the code index uses full-text search only.`);
     }
   }
 
   private embedderChanged(error: EmbedderDimensionError): void {
-    this.options.logger.warn({ err: error }, "embedder output size changed; re-embedding into a new table");
+    this.logger.warn({ err: error }, "embedder output size changed; re-embedding into a new table");
     this.options.onProblem?.(`ifai: the embedding model's output size changed (${error.expected} → ${error.actual}); the code index is rebuilt for it.`);
     void this.disposeEmbedder().then(() => this.restart());
   }
@@ -253,6 +263,12 @@ export class IndexService {
     };
   }
 
+  /** Re-reads every folder's counts from its tables (other processes write them too), then gives the status. */
+  async freshStatus(): Promise<IndexStatus> {
+    await Promise.all(this.folders.map((f) => f.index.refreshCounts()));
+    return this.status();
+  }
+
   /** Listens for status changes (state, progress); returns the unsubscribe function. */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -264,7 +280,7 @@ export class IndexService {
       try {
         l();
       } catch (error) {
-        this.options.logger.warn({ err: error }, "index status listener failed");
+        this.logger.warn({ err: error }, "index status listener failed");
       }
     }
   }
@@ -349,7 +365,7 @@ export class IndexService {
         [vector] = await this.embedder.embed([query], "query", options.signal);
       } catch (error) {
         if (options.signal?.aborted) throw error;
-        this.options.logger.warn({ err: error }, "query embedding failed; full-text search only");
+        this.logger.warn({ err: error }, "query embedding failed; full-text search only");
       }
     }
     const hits: SearchHit[] = [];

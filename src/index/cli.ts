@@ -85,8 +85,22 @@ export async function runIndex(args: readonly string[]): Promise<number> {
   }
   const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "warn", file: "" });
   const problems: string[] = [];
-  const service = new IndexService({ logger, workers: cliWorkers(), onProblem: (m) => problems.push(m) });
   const bar = flags.has("quiet") || flags.has("json") ? undefined : new ProgressBar(process.stderr);
+  let waitedFor: { pid: number; label: string } | undefined;
+  const service = new IndexService({
+    logger,
+    workers: cliWorkers(),
+    onProblem: (m) => problems.push(m),
+    writerLabel: "ifai-lsp index",
+    // Another process (an editor's server, another run) is writing this index: its pass is waited
+    // for, then this run brings the index up to date, which is quick after that pass.
+    onWaitForWriter: (root, holder) => {
+      waitedFor = holder ? { pid: holder.pid, label: holder.label } : { pid: 0, label: "another process" };
+      bar?.clear();
+      const who = holder ? `${holder.label || "another process"} (pid ${holder.pid})` : "another process";
+      process.stderr.write(`ifai-lsp index: ${who} is indexing ${root}; waiting for it to finish\n`);
+    },
+  });
   service.onChange(() => bar?.update(service.status()));
   const started = performance.now();
   try {
@@ -96,7 +110,8 @@ export async function runIndex(args: readonly string[]): Promise<number> {
     bar?.update(service.status(), "updating the full-text index");
     for (const folder of service.folderIndexes()) await folder.compact();
     bar?.clear();
-    const status = service.status();
+    // Counts from the tables: another process may have written part of them.
+    const status = await service.freshStatus();
     const folder = status.folders[0];
     const stats = service.folderIndexes()[0]?.lastPass;
     for (const p of problems) process.stderr.write(`${p}\n`);
@@ -106,7 +121,9 @@ export async function runIndex(args: readonly string[]): Promise<number> {
     }
     const seconds = (performance.now() - started) / 1000;
     if (flags.has("json")) {
-      process.stdout.write(`${JSON.stringify({ folder: dir, location: folder.location, table: folder.table, mode: status.mode, files: folder.files, indexedFiles: folder.indexedFiles, skippedFiles: folder.skippedFiles, chunks: folder.chunks, pass: stats, seconds: Number(seconds.toFixed(2)) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ folder: dir, location: folder.location, table: folder.table, mode: status.mode, files: folder.files, indexedFiles: folder.indexedFiles, skippedFiles: folder.skippedFiles, chunks: folder.chunks, pass: stats, seconds: Number(seconds.toFixed(2)), ...(waitedFor ? { waitedFor } : {}) })}\n`,
+      );
     } else {
       process.stdout.write(
         `Indexed ${dir}: ${folder.indexedFiles} files (${stats?.changed ?? 0} changed, ${stats?.removed ?? 0} removed, ${folder.skippedFiles} skipped), ${folder.chunks} chunks, ${status.mode} search, in ${seconds.toFixed(1)} s\n` +

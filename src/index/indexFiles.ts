@@ -2,7 +2,7 @@ import type { Logger } from "../util/logger.js";
 import type { DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
 import type { ForegroundActivity } from "./priority.js";
-import type { ChunkRow, FileRecord, IndexStore } from "./store/IndexStore.js";
+import { chunkId, type ChunkRow, type FileRecord, type IndexStore } from "./store/IndexStore.js";
 import type { HashedChunk, PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
 import type { PoolOutcome } from "./worker/protocol.js";
@@ -55,11 +55,11 @@ export interface IndexingHost {
 }
 
 /**
- * Reads, chunks, embeds and writes files; `mayExist`: their old rows may be in the table.
+ * Reads, chunks, embeds and writes files (a file's old rows, if any, are replaced).
  * Chunking (worker threads) and writing (LanceDB's threads) overlap: one batch is written while
  * the next is being chunked.
  */
-export async function indexFiles(host: IndexingHost, files: ReadonlyArray<DiscoveredFile>, stats: PassStats, mayExist: boolean): Promise<void> {
+export async function indexFiles(host: IndexingHost, files: ReadonlyArray<DiscoveredFile>, stats: PassStats): Promise<void> {
   const { pool, activity } = host.options;
   const window = Math.max(4, pool.size * 4);
   const inflight = new Map<number, Promise<{ index: number; result: Processed }>>();
@@ -91,7 +91,7 @@ export async function indexFiles(host: IndexingHost, files: ReadonlyArray<Discov
     // One write at a time; the next batch collects meanwhile.
     await writing;
     if (writeError !== undefined) return;
-    writing = writeBatch(host, full, stats, mayExist).then(
+    writing = writeBatch(host, full, stats).then(
       () => {
         progress.done += full.length;
         if (performance.now() - lastReport > 200 || progress.done === progress.total) {
@@ -122,10 +122,10 @@ export async function indexFiles(host: IndexingHost, files: ReadonlyArray<Discov
 }
 
 /** Writes one batch: changed files get new rows, touched ones only a new record, and the folder's records follow. */
-export async function writeBatch(host: IndexingHost, batch: readonly Processed[], stats: PassStats, mayExist: boolean): Promise<void> {
+export async function writeBatch(host: IndexingHost, batch: readonly Processed[], stats: PassStats): Promise<void> {
   const { logger, embedder } = host.options;
   const store = host.store();
-  const replace: Array<{ record: FileRecord; chunks: ChunkRow[]; existed: boolean }> = [];
+  const replace: Array<{ record: FileRecord; chunks: ChunkRow[] }> = [];
   const touched: FileRecord[] = [];
   const embedQueue: Array<{ rows: ChunkRow[]; chunks: HashedChunk[] }> = [];
   const known = host.files();
@@ -138,7 +138,7 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
       stats.skipped++;
       // Not recorded: it is tried again on the next pass. Its old rows, if any, go.
       if (previous) {
-        replace.push({ record: { ...previous, status: "unreadable", chunks: 0, hash: "", mtime: -2 }, chunks: [], existed: true });
+        replace.push({ record: { ...previous, status: "unreadable", chunks: 0, hash: "", mtime: -2 }, chunks: [] });
       }
       continue;
     }
@@ -159,7 +159,7 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
     stats.changed++;
     const rows = outcome.status === "indexed" ? outcome.chunks.map((c) => toRow(file.rel, c, embedder?.modelId ?? "")) : [];
     if (outcome.status === "indexed" && embedder) embedQueue.push({ rows, chunks: outcome.chunks });
-    replace.push({ record, chunks: rows, existed: mayExist || previous !== undefined });
+    replace.push({ record, chunks: rows });
   }
   const embedStarted = performance.now();
   if (embedQueue.length > 0) await embedRows(host, embedQueue, stats);
@@ -169,6 +169,7 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
   if (replace.length > 0) await store.replaceFiles(replace);
   if (touched.length > 0) await store.recordFiles(touched);
   stats.writeMs = (stats.writeMs ?? 0) + (performance.now() - writeStarted);
+  logger.debug({ files: replace.length, touched: touched.length, chunks: replace.reduce((n, r) => n + r.chunks.length, 0) }, "index batch written");
   // The records are looked up again: the awaits above may have let recovery replace them.
   const records = host.files();
   for (const r of replace) {
@@ -219,6 +220,7 @@ async function embedRows(host: IndexingHost, items: ReadonlyArray<{ rows: ChunkR
 
 function toRow(path: string, chunk: HashedChunk, model: string): ChunkRow {
   return {
+    id: chunkId(path, chunk.startLine, chunk.startCol, chunk.hash),
     path,
     start_line: chunk.startLine,
     start_col: chunk.startCol,

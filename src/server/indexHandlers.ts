@@ -69,10 +69,13 @@ const PROGRESS_INTERVAL_MS = 250;
  */
 export function registerIndexHandlers(deps: IndexHandlerDeps): IndexApi {
   const { connection, documents, workspace } = deps;
-  const logger = deps.logger.child({ component: "index" });
+  // IndexService binds `component: "index"` on its own logger; binding it here too wrote the key
+  // twice into every index log line.
+  const logger = deps.logger.child({ component: "index-lsp" });
   const shown = new Set<string>();
   const service = new IndexService({
-    logger,
+    logger: deps.logger,
+    writerLabel: "ifai-lsp server",
     onProblem: (message) => {
       if (shown.has(message)) return;
       shown.add(message);
@@ -87,9 +90,10 @@ export function registerIndexHandlers(deps: IndexHandlerDeps): IndexApi {
   let started = false;
 
   // No parameters: vscode-jsonrpc then passes the cancellation token first, so no guard() here.
-  connection.onRequest(IndexStatusRequest.method, (): IndexStatusResult | ResponseError<void> => {
+  // The counts come from the tables, which other processes (editor windows, `ifai-lsp index`) write too.
+  connection.onRequest(IndexStatusRequest.method, async (): Promise<IndexStatusResult | ResponseError<void>> => {
     try {
-      return service.status();
+      return await service.freshStatus();
     } catch (error) {
       logger.error({ err: error }, "ifai/indexStatus failed");
       return new ResponseError(ErrorCodes.InternalError, `ifai/indexStatus failed: ${error instanceof Error ? error.message : String(error)}`);

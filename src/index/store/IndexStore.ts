@@ -5,40 +5,13 @@ import type * as LanceDB from "@lancedb/lancedb";
 import type * as Arrow from "apache-arrow";
 import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
-import type { ChunkKind } from "../types.js";
+import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
+import { findDamage, type Damage } from "./repair.js";
+import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
+import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
 
-/** One stored chunk, as a LanceDB row. */
-export interface ChunkRow {
-  path: string;
-  start_line: number;
-  start_col: number;
-  end_line: number;
-  end_col: number;
-  language: string;
-  symbol: string;
-  kind: ChunkKind;
-  text: string;
-  symbols: string;
-  /** Content hash of `text`: re-embedding is keyed on it. */
-  hash: string;
-  /** Embedding model id ("" for the full-text-only table). */
-  model: string;
-  vector?: Float32Array;
-}
-
-/** One file the index has seen, indexed or skipped. */
-export interface FileRecord {
-  path: string;
-  size: number;
-  /** Modification time when read; -1 when the row came from an unsaved editor buffer. */
-  mtime: number;
-  /** Content hash of the file's bytes. */
-  hash: string;
-  chunks: number;
-  /** "indexed" or why it was skipped. */
-  status: string;
-}
+export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
 export interface StoredHit extends Omit<ChunkRow, "vector"> {
   score: number;
@@ -50,6 +23,11 @@ export interface StoreOptions {
   logger: Logger;
   /** The embedding model; undefined: full-text only. */
   embedding?: { modelId: string; dimensions: number };
+  /**
+   * Called before every commit: throws when this process may no longer write (its writer lease
+   * was taken over), so a stalled writer stops instead of racing the new one.
+   */
+  beforeWrite?: () => void;
 }
 
 export class ReadOnlyStoreError extends Error {
@@ -60,9 +38,6 @@ export class ReadOnlyStoreError extends Error {
 
 export class MissingIndexError extends Error {}
 
-const CHUNK_COLUMNS = ["path", "start_line", "start_col", "end_line", "end_col", "language", "symbol", "kind", "text", "symbols", "hash", "model"];
-const IN_LIST_MAX = 400;
-
 /** Table names for an embedding configuration: a model or dimension change means new tables. */
 export function tableKey(embedding: StoreOptions["embedding"]): string {
   if (!embedding) return "lexical";
@@ -71,10 +46,20 @@ export function tableKey(embedding: StoreOptions["embedding"]): string {
   return `${slug}_${embedding.dimensions}_${hash}`;
 }
 
+/** Seconds between checks for versions other processes committed (reads only; writes always see the latest). */
+const READ_CONSISTENCY_S = 1;
+
 /**
- * The LanceDB side of the index: a `chunks_<key>` table (rows as ChunkRow, full-text indexes on
- * text and symbols, a vector column when an embedder is configured) and a `files_<key>` table
- * (one row per file seen, for incremental updates). Writes are serialized; reads are not.
+ * The LanceDB side of the index: a `chunks_<key>` table (rows as ChunkRow keyed by their stable
+ * id, full-text indexes on text and symbols, a vector column when an embedder is configured) and
+ * a `files_<key>` table (one row per file seen, keyed by path, for incremental updates).
+ *
+ * Several processes may open one store; the FolderIndex above makes sure one writes at a time
+ * (its writer lease). The writes themselves stay exact whatever the interleaving: a file's rows
+ * are replaced by one merge-insert commit keyed on the chunk id (rows of the file that are not in
+ * the new set are deleted in the same commit), and both tables carry an unenforced primary key, so
+ * LanceDB detects two commits inserting the same key and retries the later one as an update.
+ * Readers therefore never see a file half-replaced or twice.
  */
 export class IndexStore {
   readonly key: string;
@@ -86,8 +71,13 @@ export class IndexStore {
   private ftsStale = false;
   private readonly writes = new Mutex();
   private reranker: Promise<LanceDB.rerankers.RRFReranker> | undefined;
+  /** Why the tables could not be opened for reading; the writer rebuilds them in prepareWrites. */
+  private damaged: unknown;
+  private prepared = false;
   /** Write operations since the last compaction. */
   writesSinceCompaction = 0;
+  /** True when prepareWrites had to recreate damaged or outdated tables. */
+  recreated = false;
 
   private constructor(
     private readonly db: LanceDB.Connection,
@@ -106,118 +96,165 @@ export class IndexStore {
     return this.options.embedding !== undefined;
   }
 
+  private get logger(): Logger {
+    return this.options.logger;
+  }
+
   /**
-   * Opens (and in write mode creates) the tables. A table that exists but cannot be opened is
-   * corrupt: in write mode it is dropped and recreated (the caller re-indexes), in read-only mode
-   * this throws.
+   * Opens the tables for reading. Nothing is created or repaired here: that is a write, and only
+   * the process holding the writer lease may do it (prepareWrites). A read-only store without
+   * tables throws MissingIndexError; a writable one starts empty until its first prepareWrites.
    */
   static async open(options: StoreOptions): Promise<IndexStore> {
     if (!options.readOnly && isLocalLocation(options.location)) fs.mkdirSync(options.location, { recursive: true });
     await loadLance();
-    const db = await lancedb.connect(options.location, { session: sharedSession() });
+    const db = await lancedb.connect(options.location, { session: sharedSession(), readConsistencyInterval: READ_CONSISTENCY_S });
     const store = new IndexStore(db, options);
-    await store.openTables();
+    await store.openForReading();
     return store;
   }
 
-  private async openTables(): Promise<void> {
-    const names = new Set(await this.db.tableNames());
-    const { readOnly, logger } = this.options;
-    if (readOnly && !names.has(this.chunksName)) {
-      throw new MissingIndexError(`no index table ${this.chunksName} at ${this.options.location} (build it with \`ifai-lsp index\`)`);
-    }
+  private async openForReading(): Promise<void> {
     try {
-      await this.openBoth(names);
-    } catch (error) {
-      if (readOnly) throw error;
-      // The two tables go together: chunks without their file records (or the reverse) would
-      // make the next pass skip files whose rows are gone. Both are rebuilt from the files.
-      logger.warn({ err: error, table: this.chunksName }, "index tables cannot be opened; recreating them");
-      await this.dropBroken(this.chunksName);
-      await this.dropBroken(this.filesName);
-      this.chunks = await this.db.createEmptyTable(this.chunksName, this.chunkSchema(), { mode: "overwrite" });
-      this.files = await this.db.createEmptyTable(this.filesName, filesSchema(), { mode: "overwrite" });
-      this.ftsReady = false;
-      this.recreated = true;
-    }
-    if (!readOnly) {
-      const schema = await this.chunks!.schema();
-      const vector = schema.fields.find((f) => f.name === "vector");
-      // Duck-typed: LanceDB may hand back Arrow classes from its own copy of apache-arrow.
-      const dims = vector ? (vector.type as { listSize?: number }).listSize : undefined;
-      if (this.options.embedding && dims !== this.options.embedding.dimensions) {
-        logger.warn({ table: this.chunksName, dims, expected: this.options.embedding.dimensions }, "vector size differs from the embedder's; recreating the table");
-        await this.db.dropTable(this.chunksName);
-        await this.db.dropTable(this.filesName).catch(() => undefined);
-        this.chunks = await this.db.createEmptyTable(this.chunksName, this.chunkSchema());
-        this.files = await this.db.createEmptyTable(this.filesName, filesSchema());
-        this.ftsReady = false;
+      this.chunks = await openIfPresent(this.db, this.chunksName);
+      if (!this.chunks) {
+        if (this.options.readOnly) {
+          throw new MissingIndexError(`no index table ${this.chunksName} at ${this.options.location} (build it with \`ifai-lsp index\`)`);
+        }
+        return;
       }
+      this.files = await openIfPresent(this.db, this.filesName);
+      await this.probe();
+    } catch (error) {
+      if (error instanceof MissingIndexError) throw error;
+      if (this.options.readOnly) throw error;
+      this.damaged = error;
+      this.chunks = undefined;
+      this.files = undefined;
     }
   }
 
-  /** Opens or creates both tables and reads from each, so damaged data fails here rather than mid-search. */
-  private async openBoth(names: Set<string>): Promise<void> {
-    const open = async (name: string, schema: Arrow.Schema): Promise<LanceDB.Table | undefined> => {
-      if (names.has(name)) return this.db.openTable(name);
-      if (this.options.readOnly) return undefined;
-      return this.db.createEmptyTable(name, schema, { mode: "overwrite" });
-    };
-    this.chunks = await open(this.chunksName, this.chunkSchema());
-    this.files = await open(this.filesName, filesSchema());
+  /** Reads from each table, so damaged data fails here rather than mid-search. */
+  private async probe(): Promise<void> {
     if (this.chunks) {
-      const indices = await this.chunks.listIndices();
-      this.ftsReady = indices.some((i) => i.columns.includes("text")) && indices.some((i) => i.columns.includes("symbols"));
+      await this.refreshFtsState();
       await this.chunks.query().select(["path", "hash"]).limit(1).toArray();
       await this.chunks.countRows();
     }
     if (this.files) await this.files.query().limit(1).toArray();
-    if (!this.options.readOnly && this.chunks && this.files && (await this.chunks.countRows()) === 0 && (await this.files.countRows("chunks > 0")) > 0) {
-      // File records without chunks: a crash between the two writes, or a table replaced by hand.
-      throw new Error("the chunks table is empty but files are recorded");
-    }
   }
 
-  /** True when open() had to recreate damaged tables. */
-  recreated = false;
+  private async refreshFtsState(): Promise<void> {
+    if (!this.chunks) return;
+    const indices = await this.chunks.listIndices();
+    this.ftsReady = indices.some((i) => i.columns.includes("text")) && indices.some((i) => i.columns.includes("symbols"));
+  }
 
-  /** Drops a table LanceDB cannot open; for a local index, removes its folder when dropping fails. */
-  private async dropBroken(name: string): Promise<void> {
+  /**
+   * Brings the tables to the newest version other processes committed, and opens them when they
+   * were created since this store opened.
+   */
+  async refresh(): Promise<void> {
+    if (!this.chunks) {
+      try {
+        this.chunks = await openIfPresent(this.db, this.chunksName);
+        if (!this.chunks) return;
+        this.files = await openIfPresent(this.db, this.filesName);
+      } catch {
+        // Being created or replaced right now: the next refresh looks again.
+        this.chunks = undefined;
+        this.files = undefined;
+        return;
+      }
+    }
+    await this.chunks.checkoutLatest();
+    await this.files?.checkoutLatest();
+    if (!this.ftsReady) await this.refreshFtsState();
+  }
+
+  /**
+   * Makes the store ready for writing; the caller holds the folder's writer lease. The first call
+   * creates missing tables, rebuilds damaged or outdated ones and repairs what uncoordinated
+   * writers left (duplicate rows, stale rows, miscounted files: those files are forgotten and the
+   * next pass indexes them again). Later calls only move to the newest version.
+   */
+  async prepareWrites(): Promise<{ recreated: boolean; repaired?: Damage }> {
+    this.writable();
+    const release = await this.writes.acquire();
     try {
-      await this.db.dropTable(name);
-      return;
-    } catch (error) {
-      this.options.logger.debug({ err: error, table: name }, "dropTable failed");
-    }
-    if (isLocalLocation(this.options.location)) {
-      const dir = `${this.options.location.replace(/^file:\/\//, "")}/${name}.lance`;
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (this.prepared) {
+        await this.refresh();
+        return { recreated: false };
+      }
+      let broken = this.damaged;
+      this.damaged = undefined;
+      if (!broken) {
+        try {
+          await this.openOrCreate();
+          await this.probe();
+        } catch (error) {
+          broken = error;
+        }
+      }
+      const outdated = broken ? undefined : await outdatedSchema(this.chunks!, this.options.embedding);
+      if (broken || outdated) {
+        if (broken) this.logger.warn({ err: broken, table: this.chunksName }, "index tables cannot be opened; recreating them");
+        else this.logger.warn({ table: this.chunksName, reason: outdated }, "index tables have an older layout; recreating them");
+        await this.recreate();
+        this.prepared = true;
+        return { recreated: true };
+      }
+      await ensurePrimaryKeys(this.chunks!, this.files!);
+      const damage = await findDamage(this.chunks!, this.files!);
+      if (damage.paths.length > 0) {
+        this.options.beforeWrite?.();
+        for (const part of inLists(damage.paths)) {
+          await withConflictRetry(this.logger, "repair chunks", () => this.chunks!.delete(`path IN (${part})`));
+          await withConflictRetry(this.logger, "repair files", () => this.files!.delete(`path IN (${part})`));
+        }
+        const { paths, ...counts } = damage;
+        this.logger.info({ ...counts, files: paths.length }, "index repaired: files with duplicate, stale or missing rows are indexed again");
+      }
+      this.prepared = true;
+      return { recreated: false, ...(damage.paths.length > 0 ? { repaired: damage } : {}) };
+    } finally {
+      release();
     }
   }
 
-  private chunkSchema(): Arrow.Schema {
-    const fields: Arrow.Field[] = [
-      new arrow.Field("path", new arrow.Utf8(), false),
-      new arrow.Field("start_line", new arrow.Int32(), false),
-      new arrow.Field("start_col", new arrow.Int32(), false),
-      new arrow.Field("end_line", new arrow.Int32(), false),
-      new arrow.Field("end_col", new arrow.Int32(), false),
-      new arrow.Field("language", new arrow.Utf8(), false),
-      new arrow.Field("symbol", new arrow.Utf8(), false),
-      new arrow.Field("kind", new arrow.Utf8(), false),
-      new arrow.Field("text", new arrow.Utf8(), false),
-      new arrow.Field("symbols", new arrow.Utf8(), false),
-      new arrow.Field("hash", new arrow.Utf8(), false),
-      new arrow.Field("model", new arrow.Utf8(), false),
-    ];
-    if (this.options.embedding) {
-      fields.push(new arrow.Field("vector", new arrow.FixedSizeList(this.options.embedding.dimensions, new arrow.Field("item", new arrow.Float32(), true)), false));
-    }
-    return new arrow.Schema(fields);
+  private tableSetup(): TableSetup {
+    return { db: this.db, arrow, chunksName: this.chunksName, filesName: this.filesName, location: this.options.location, logger: this.logger, ...(this.options.embedding ? { embedding: this.options.embedding } : {}) };
+  }
+
+  private async openOrCreate(): Promise<void> {
+    this.options.beforeWrite?.();
+    ({ chunks: this.chunks, files: this.files } = await openOrCreateTables(this.tableSetup()));
+  }
+
+  private async recreate(): Promise<void> {
+    this.options.beforeWrite?.();
+    ({ chunks: this.chunks, files: this.files } = await recreateTables(this.tableSetup()));
+    this.ftsReady = false;
+    this.recreated = true;
   }
 
   private writable(): void {
     if (this.options.readOnly) throw new ReadOnlyStoreError();
+  }
+
+  /** The tables for a write; prepareWrites must have run. */
+  private tables(): { chunks: LanceDB.Table; files: LanceDB.Table } {
+    this.writable();
+    if (!this.prepared || !this.chunks || !this.files) throw new Error("the index store is not prepared for writing");
+    this.options.beforeWrite?.();
+    return { chunks: this.chunks, files: this.files };
+  }
+
+  /** The files table's newest version (undefined before it exists): it moves with every commit of any process. */
+  async filesVersion(): Promise<number | undefined> {
+    if (!this.files) return undefined;
+    await this.files.checkoutLatest();
+    return this.files.version();
   }
 
   /** Every file record, by path. */
@@ -230,23 +267,29 @@ export class IndexStore {
   }
 
   /**
-   * Replaces the chunks of the given files (their old rows go, the new ones come) and records
-   * the files, in as few table versions as possible.
+   * Replaces the chunks of the given files and records them. Each group of files is one
+   * merge-insert commit on the chunks table: new rows are inserted, rows that are still there are
+   * matched by id, and the files' other rows are deleted in the same commit, so a reader sees
+   * either the old rows of a file or the new ones. The records follow in a second commit; a crash
+   * between the two leaves files that the next pass reads again.
    */
-  async replaceFiles(updates: ReadonlyArray<{ record: FileRecord; chunks: readonly ChunkRow[]; existed: boolean }>): Promise<void> {
-    this.writable();
+  async replaceFiles(updates: ReadonlyArray<{ record: FileRecord; chunks: readonly ChunkRow[] }>): Promise<void> {
     if (updates.length === 0) return;
     const release = await this.writes.acquire();
     try {
-      const stale = updates.filter((u) => u.existed).map((u) => u.record.path);
-      for (const part of inLists(stale)) await this.chunks!.delete(`path IN (${part})`);
-      const rows = updates.flatMap((u) => u.chunks);
-      if (rows.length > 0) {
-        await this.chunks!.add(rows.map((r) => this.toArrowRow(r)));
-        this.ftsStale = true;
+      const { chunks } = this.tables();
+      for (let i = 0; i < updates.length; i += 400) {
+        const group = updates.slice(i, i + 400);
+        const list = group.map((u) => sqlString(u.record.path)).join(", ");
+        const rows = [...new Map(group.flatMap((u) => u.chunks).map((r) => [r.id, r])).values()].map((r) => this.toArrowRow(r));
+        this.options.beforeWrite?.();
+        await withConflictRetry(this.logger, "replace chunks", () =>
+          chunks.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete({ where: `path IN (${list})` }).execute(rows),
+        );
+        if (rows.length > 0) this.ftsStale = true;
       }
       await this.upsertFiles(updates.map((u) => u.record));
-      this.writesSinceCompaction += 3;
+      this.writesSinceCompaction += 2;
     } finally {
       release();
     }
@@ -254,7 +297,6 @@ export class IndexStore {
 
   /** Updates file records without touching chunks (a file touched but unchanged). */
   async recordFiles(records: readonly FileRecord[]): Promise<void> {
-    this.writable();
     if (records.length === 0) return;
     const release = await this.writes.acquire();
     try {
@@ -266,25 +308,26 @@ export class IndexStore {
   }
 
   private async upsertFiles(records: readonly FileRecord[]): Promise<void> {
-    await this.files!.mergeInsert("path").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(records.map((r) => ({ ...r })));
+    const { files } = this.tables();
+    const rows = [...new Map(records.map((r) => [r.path, { ...r }])).values()];
+    await withConflictRetry(this.logger, "record files", () => files.mergeInsert("path").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
   }
 
   /** Removes files (and everything below folders given with a trailing "/") from the index. */
   async removePaths(paths: readonly string[]): Promise<void> {
-    this.writable();
     if (paths.length === 0) return;
     const release = await this.writes.acquire();
     try {
-      const exact = paths.filter((p) => !p.endsWith("/"));
-      const prefixes = paths.filter((p) => p.endsWith("/"));
-      for (const part of inLists(exact)) {
-        await this.chunks!.delete(`path IN (${part})`);
-        await this.files!.delete(`path IN (${part})`);
-      }
-      for (const prefix of prefixes) {
-        const predicate = `starts_with(path, ${sqlString(prefix)})`;
-        await this.chunks!.delete(predicate);
-        await this.files!.delete(predicate);
+      const { chunks, files } = this.tables();
+      const predicates = [
+        ...inLists(paths.filter((p) => !p.endsWith("/"))).map((part) => `path IN (${part})`),
+        ...paths.filter((p) => p.endsWith("/")).map((prefix) => `starts_with(path, ${sqlString(prefix)})`),
+      ];
+      // Rows first, records after: a crash in between leaves records of gone files, which the next scan removes.
+      for (const predicate of predicates) {
+        this.options.beforeWrite?.();
+        await withConflictRetry(this.logger, "remove chunks", () => chunks.delete(predicate));
+        await withConflictRetry(this.logger, "remove files", () => files.delete(predicate));
       }
       this.writesSinceCompaction += 2;
     } finally {
@@ -313,11 +356,15 @@ export class IndexStore {
     const release = await this.writes.acquire();
     try {
       if (this.ftsReady) return;
-      if ((await this.chunks.countRows()) === 0) return;
+      const { chunks } = this.tables();
+      // Another process may have made them already.
+      await this.refreshFtsState();
+      if (this.ftsReady) return;
+      if ((await chunks.countRows()) === 0) return;
       const config = (): LanceDB.Index =>
         lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: true, language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
-      await this.chunks.createIndex("text", { config: config(), replace: true });
-      await this.chunks.createIndex("symbols", { config: config(), replace: true });
+      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("text", { config: config(), replace: true }));
+      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("symbols", { config: config(), replace: true }));
       this.ftsReady = true;
       this.ftsStale = false;
     } finally {
@@ -332,14 +379,15 @@ export class IndexStore {
   /**
    * Full-text search (text and symbols columns), fused with vector search by reciprocal rank when
    * a query vector is given. Rows added since the last index update are searched too (LanceDB
-   * scans the unindexed part).
+   * scans the unindexed part). Searching never writes: without full-text indexes (no writer has
+   * made them yet) it finds nothing.
    */
   async search(query: string, options: { k: number; vector?: Float32Array; where?: string }): Promise<StoredHit[]> {
+    if (!this.chunks) await this.refresh();
     if (!this.chunks) return [];
     const hasText = query.trim() !== "";
     if (!this.ftsReady) {
-      if (this.options.readOnly) return [];
-      await this.ensureFtsIndex();
+      await this.refreshFtsState();
       if (!this.ftsReady) return [];
     }
     let rows: Array<Record<string, unknown>>;
@@ -375,17 +423,41 @@ export class IndexStore {
     return this.chunks ? this.chunks.countRows() : 0;
   }
 
+  /** What the tables hold now, counted by LanceDB (other processes' commits included). */
+  async counts(): Promise<{ chunks: number; files: number; indexedFiles: number }> {
+    await this.refresh();
+    return {
+      chunks: this.chunks ? await this.chunks.countRows() : 0,
+      files: this.files ? await this.files.countRows() : 0,
+      indexedFiles: this.files ? await this.files.countRows("status = 'indexed'") : 0,
+    };
+  }
+
+  /**
+   * Every stored chunk as (path, id, text), sorted: tests and the stress tool compare indexes with
+   * it. The id is derived from the columns, so tables of older versions (no id column) compare too.
+   */
+  async snapshot(): Promise<Array<{ path: string; id: string; text: string }>> {
+    await this.refresh();
+    if (!this.chunks) return [];
+    const rows = (await this.chunks.query().select(["path", "start_line", "start_col", "hash", "text"]).toArray()) as Array<{ path: string; start_line: number; start_col: number; hash: string; text: string }>;
+    return rows
+      .map((r) => ({ path: r.path, id: chunkId(r.path, Number(r.start_line), Number(r.start_col), r.hash), text: r.text }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   /**
    * Compacts small data files, folds new rows into the full-text indexes and drops old table
    * versions (older than a few minutes, so a concurrent reader never loses its version).
    */
   async compact(): Promise<void> {
-    if (this.options.readOnly || !this.chunks || !this.files) return;
+    if (this.options.readOnly || !this.prepared || !this.chunks || !this.files) return;
     const release = await this.writes.acquire();
     try {
+      const { chunks, files } = this.tables();
       const olderThan = new Date(Date.now() - 5 * 60_000);
-      await this.chunks.optimize({ cleanupOlderThan: olderThan });
-      await this.files.optimize({ cleanupOlderThan: olderThan });
+      await withConflictRetry(this.logger, "compact chunks", () => chunks.optimize({ cleanupOlderThan: olderThan }));
+      await withConflictRetry(this.logger, "compact files", () => files.optimize({ cleanupOlderThan: olderThan }));
       this.writesSinceCompaction = 0;
       this.ftsStale = false;
     } finally {
@@ -401,6 +473,7 @@ export class IndexStore {
   /** Drops the tables of other embedding configurations (after this one is complete). */
   async dropOtherTables(): Promise<string[]> {
     if (this.options.readOnly) return [];
+    this.options.beforeWrite?.();
     const dropped: string[] = [];
     for (const name of await this.db.tableNames()) {
       if ((name.startsWith("chunks_") || name.startsWith("files_")) && name !== this.chunksName && name !== this.filesName) {
@@ -447,39 +520,3 @@ function sharedSession(): LanceDB.Session {
   return session;
 }
 
-function filesSchema(): Arrow.Schema {
-  return new arrow.Schema([
-  new arrow.Field("path", new arrow.Utf8(), false),
-  new arrow.Field("size", new arrow.Float64(), false),
-  new arrow.Field("mtime", new arrow.Float64(), false),
-  new arrow.Field("hash", new arrow.Utf8(), false),
-  new arrow.Field("chunks", new arrow.Int32(), false),
-  new arrow.Field("status", new arrow.Utf8(), false),
-  ]);
-}
-
-function pick(r: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of CHUNK_COLUMNS) out[c] = r[c];
-  for (const c of ["start_line", "start_col", "end_line", "end_col"]) out[c] = Number(out[c]);
-  return out;
-}
-
-function toFloat32(value: unknown): Float32Array | undefined {
-  if (!value) return undefined;
-  if (value instanceof Float32Array) return value;
-  const v = value as { toArray?: () => ArrayLike<number> };
-  if (typeof v.toArray === "function") return Float32Array.from(v.toArray());
-  if (Array.isArray(value)) return Float32Array.from(value as number[]);
-  return undefined;
-}
-
-export function sqlString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-function inLists(values: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < values.length; i += IN_LIST_MAX) out.push(values.slice(i, i + IN_LIST_MAX).map(sqlString).join(", "));
-  return out;
-}
