@@ -5,6 +5,7 @@
  * IFAI_LOCAL_ONLY=1 (= privacy.localOnly) and IFAI_MODEL (= model.path).
  */
 import path from "node:path";
+import { cliCommand } from "./cliCommand.js";
 import { cacheDir, resolveModelPath } from "../config/paths.js";
 import { UnknownModelError } from "../inference/models/catalogue.js";
 import { DownloadError } from "../inference/models/download.js";
@@ -130,7 +131,7 @@ async function list(manager: ModelManager, json: boolean): Promise<number> {
   ]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join("  ")}\n`);
-  process.stdout.write(`\n* = the model in use (model.path). Pull one with: ifai-lsp models pull <id>\n`);
+  process.stdout.write(`\n* = the model in use (model.path). Pull one with: ${cliCommand()} models pull <id>\n`);
   return 0;
 }
 
