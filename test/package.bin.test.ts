@@ -46,7 +46,10 @@ describe.skipIf(oldNode === undefined)(`bin/ifai-lsp.js on an older system Node 
     proc.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr.text += chunk));
     const client = new TestClient(createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin)), proc, stderr);
     try {
-      const init = await client.initialize(ITEMS_CLIENT, { index: { enabled: false } });
+      // A process that exits instead of serving fails the test at once rather than at the timeout.
+      const exited = waitForExit(proc).then((code) => Promise.reject(new Error(`the server exited (${code}) before answering: ${stderr.text}`)));
+      exited.catch(() => undefined); // Only the race below cares; a later, normal exit must not be an unhandled rejection.
+      const init = await Promise.race([client.initialize(ITEMS_CLIENT, { index: { enabled: false } }), exited]);
       expect(init.serverInfo?.version).toBe(VERSION);
       expect(await client.shutdownAndExit(), stderr.text).toBe(0);
     } finally {
