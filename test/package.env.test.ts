@@ -63,3 +63,47 @@ describe("the environment of ifai-lsp --stdio", () => {
     await expect(pull).rejects.toThrow(/local-only/i);
   });
 });
+
+/** The keys of a JSON object's top level, in order, duplicates included (JSON.parse would keep only the last). */
+function topLevelKeys(json: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (json[j] !== '"') j += json[j] === "\\" ? 2 : 1;
+      if (depth === 1 && json[j + 1] === ":") keys.push(JSON.parse(json.slice(i, j + 1)) as string);
+      i = j;
+    } else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+  }
+  return keys;
+}
+
+describe("the server's log lines (IFAI_LOG_LEVEL=debug)", () => {
+  it("name each key once, through model load, completion, chat and indexing", async () => {
+    const project = tempDir("ifai-env-project-");
+    try {
+      const fs = await import("node:fs");
+      fs.writeFileSync(`${project.path}/math.ts`, "export function add(a: number, b: number): number {\n  return a + b;\n}\n");
+      const client = start({ IFAI_MODEL: modelPath, IFAI_LOG_LEVEL: "debug" });
+      const rootUri = (await import("node:url")).pathToFileURL(project.path).href;
+      await client.initialize(INLINE_CLIENT, { ...fast, index: { enabled: true } }, rootUri);
+      await client.waitForNotification("ifai/status", (p: StatusParams) => p.index?.state === "ready" && p.index.chunks > 0);
+      await client.open(`${rootUri}/math.ts`, "typescript", "export function add(a: number, b: number): number {\n  return \n}\n");
+      expect((await client.inline(`${rootUri}/math.ts`, { line: 1, character: "  return ".length }))?.items.length).toBe(1);
+      await client.connection.sendRequest("ifai/chat", { messages: [{ role: "user", content: "hi" }], maxTokens: 4 });
+      expect(await client.shutdownAndExit()).toBe(0);
+      const lines = client.stderr.text.split("\n").filter((l) => l.startsWith("{"));
+      expect(lines.some((l) => l.includes('"component":"index"'))).toBe(true);
+      const duplicated = lines.flatMap((l) => {
+        const keys = topLevelKeys(l);
+        return keys.filter((k, i) => keys.indexOf(k) !== i).map((k) => `${k} in ${l.slice(0, 200)}`);
+      });
+      expect(duplicated).toEqual([]);
+    } finally {
+      project.cleanup();
+    }
+  });
+});

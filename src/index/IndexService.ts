@@ -46,6 +46,7 @@ export interface WorkspaceFolderRef {
 }
 
 export interface IndexServiceOptions {
+  /** Bound to its component by the caller (`logger.child({ component: "index" })`); the service adds `folder` and `part`. */
   logger: Logger;
   /** Foreground work the index yields to (completions). */
   activity?: ForegroundActivity;
@@ -130,7 +131,8 @@ export class IndexService {
     this.pool ??= new ChunkPool({
       size: this.options.workers ?? 1,
       flag: this.activity.flag,
-      logger: this.options.logger.child({ component: "index-chunker" }),
+      // The caller's logger names the component ("index"); pino would repeat a key bound twice, so parts use their own key.
+      logger: this.options.logger.child({ part: "chunker" }),
     });
     const count = this.folderRefs.length;
     for (const ref of this.folderRefs) {
@@ -140,7 +142,7 @@ export class IndexService {
       } catch {
         continue;
       }
-      const folderLogger = this.options.logger.child({ component: "index", folder: root });
+      const folderLogger = this.options.logger.child({ folder: root });
       const index = new FolderIndex({
         uri: ref.uri,
         root,
@@ -196,7 +198,7 @@ export class IndexService {
       this.embedder = await create({
         modelDir: path.resolve(expandHome(dir)),
         ...(this.settings.embeddingModel ? { catalogId: this.settings.embeddingModel } : {}),
-        logger: this.options.logger.child({ component: "embedder" }),
+        logger: this.options.logger.child({ part: "embedder" }),
       });
       this.options.logger.info({ model: this.embedder.modelId, dimensions: this.embedder.dimensions }, "embedding model loaded; search is hybrid");
     } catch (error) {

@@ -83,7 +83,7 @@ export async function runIndex(args: readonly string[]): Promise<number> {
     process.stderr.write(`ifai-lsp index: ${dir} is not a folder\n`);
     return 2;
   }
-  const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "warn", file: "" });
+  const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "warn", file: "" }).child({ component: "index" });
   const problems: string[] = [];
   const service = new IndexService({ logger, workers: cliWorkers(), onProblem: (m) => problems.push(m) });
   const bar = flags.has("quiet") || flags.has("json") ? undefined : new ProgressBar(process.stderr);
@@ -134,7 +134,7 @@ export async function runSearch(args: readonly string[]): Promise<number> {
   }
   const k = Math.max(1, Math.min(1000, Math.floor(Number(str(flags, "k") || 10)) || 10));
   const dir = path.resolve(str(flags, "dir") || ".");
-  const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "error", file: "" });
+  const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "error", file: "" }).child({ component: "index" });
   const problems: string[] = [];
   const service = new IndexService({ logger, workers: 0, onProblem: (m) => problems.push(m) });
   try {
