@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
 import { VERSION } from "../src/version.js";
 import { tinyEmbedderDir } from "./helpers/embedder.js";
@@ -174,5 +175,19 @@ describe("the installed package", () => {
     const withRuntime = index();
     expect(withRuntime.status, withRuntime.stderr).toBe(0);
     expect(withRuntime.stdout).toContain("chunks, hybrid search");
+  });
+
+  it("is what the mason package definition installs: the same npm name, version and command", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as { name: string; version: string; bin: Record<string, string> };
+    const mason = parseYaml(fs.readFileSync(path.join(projectRoot, "clients/neovim/mason/packages/ifai-lsp/package.yaml"), "utf8")) as {
+      source: { id: string };
+      bin: Record<string, string>;
+    };
+    expect(mason.source.id).toBe(`pkg:npm/${manifest.name}@${manifest.version}`);
+    for (const [command, target] of Object.entries(mason.bin)) {
+      expect(target).toBe(`npm:${command}`);
+      expect(Object.keys(manifest.bin)).toContain(command);
+      expect(fs.existsSync(path.join(prefix, "bin", command))).toBe(true);
+    }
   });
 });
