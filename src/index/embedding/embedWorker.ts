@@ -47,9 +47,10 @@ function loadTokenizer(): ModelTokenizer {
 }
 
 /**
- * onnxruntime-node is an optional peer dependency: it weighs ~300 MB (binaries for every
- * platform) and only embedding models need it, so `npm install -g ifai-lsp` leaves it out and the
- * first use of an embedding model says how to add it.
+ * onnxruntime-node is not a dependency of the published package (only a devDependency): it weighs
+ * ~300 MB (binaries for every platform) and only embedding models need it, so the first use of an
+ * embedding model says how to add it. Not an optional peer either: npm 11 installs optional peers
+ * anyway (as "extraneous") in project installs such as npx's, mason's and Zed's.
  */
 async function loadRuntime(): Promise<typeof Ort> {
   try {
