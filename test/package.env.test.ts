@@ -53,6 +53,15 @@ describe("the environment of ifai-lsp --stdio", () => {
     expect(ready.model).toMatchObject({ state: "ready", path: modelPath });
   });
 
+  it("a bad value in the environment is reported naming the variable, and the default stays", async () => {
+    const client = start({ IFAI_MODEL: modelPath, IFAI_LOG_LEVEL: "verbose" });
+    await client.initialize(INLINE_CLIENT, fast);
+    const shown = (await client.waitForNotification("window/showMessage")) as { message: string };
+    expect(shown.message).toMatch(/"log\.level".*"verbose".*IFAI_LOG_LEVEL/);
+    await client.open(uri, "typescript", source);
+    expect((await client.inline(uri, { line: 1, character: "  return ".length }))?.items.length).toBe(1);
+  });
+
   it("IFAI_LOCAL_ONLY=1 holds against the editor's privacy.localOnly=false, model downloads included", async () => {
     const client = start({ IFAI_LOCAL_ONLY: "1", IFAI_MODEL: modelPath });
     await client.initialize(INLINE_CLIENT, { ...fast, privacy: { localOnly: false } });

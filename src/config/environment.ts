@@ -66,6 +66,12 @@ export function environmentLayer(env: NodeJS.ProcessEnv, precedence: "default" |
   return layer;
 }
 
+/** A problem found in an environment layer names the variable the user set, not only the setting. */
+export function environmentProblem(problem: string): string {
+  const variable = ENVIRONMENT.find((v) => v.setting !== undefined && problem.includes(`"${v.setting}"`));
+  return variable ? `${problem} (from the environment variable ${variable.name})` : problem;
+}
+
 /** The table for docs/configuration.md. */
 export function renderEnvironmentTable(): string[] {
   const lines = ["| variable | setting | precedence | description |", "|---|---|---|---|"];

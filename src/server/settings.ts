@@ -1,6 +1,6 @@
 import { DidChangeConfigurationNotification, MessageType, type Connection } from "vscode-languageserver/node";
 import { defaultSettings, type Settings } from "../config/schema.js";
-import { environmentLayer } from "../config/environment.js";
+import { environmentLayer, environmentProblem } from "../config/environment.js";
 import { applySettings } from "../config/validate.js";
 import type { Logger } from "../util/logger.js";
 import { guardNotification } from "./guard.js";
@@ -37,7 +37,12 @@ export function registerSettings(
     const fromInit = applySettings(initLayer, fromEnvironment.settings);
     const fromWorkspace = applySettings(workspaceLayer, fromInit.settings);
     const enforced = applySettings(environmentLayer(env, "enforced"), fromWorkspace.settings);
-    const problems = [...fromEnvironment.problems, ...fromInit.problems, ...fromWorkspace.problems, ...enforced.problems];
+    const problems = [
+      ...fromEnvironment.problems.map(environmentProblem),
+      ...fromInit.problems,
+      ...fromWorkspace.problems,
+      ...enforced.problems.map(environmentProblem),
+    ];
     if (report && problems.length > 0) {
       for (const problem of problems) logger.warn(problem);
       void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: problems.join(" ") });
