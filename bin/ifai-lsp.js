@@ -4,7 +4,7 @@
 // repository carries its own Node 24 (the `node` devDependency), so when an older system Node
 // starts this file there, it hands the whole command over to that Node: every command the README
 // and the program's hints print (`node bin/ifai-lsp.js models pull …`) works as printed.
-// This file stays plain JavaScript that Node 12 and later can parse.
+// This file stays plain JavaScript that any Node since 14.8 (top-level await) can parse.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
