@@ -124,6 +124,8 @@ describe("the installed package", () => {
     expect(doctor.stdout).toMatch(/^Backend\s+cpu/m);
     expect(doctor.stdout).toContain(modelPath);
     expect(doctor.stdout).toMatch(/^Speed\s+[\d.]+ tokens\/s generation/m);
+    // Its hint names the command the user has on PATH, so it runs as printed.
+    expect(doctor.stdout).toMatch(/Get it with: ifai-lsp models pull qwen2\.5-coder-0\.5b$/m);
   });
 
   it("serves an editor over stdio: initialize, a completion from the model, shutdown", async () => {
