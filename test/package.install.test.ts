@@ -28,13 +28,15 @@ const project = path.join(dir.path, "project-install");
 
 /**
  * The environment of a user whose `node` is this Node (22 or newer): npm and the installed
- * command's `#!/usr/bin/env node` both find it first on PATH. The npm_* variables of the npm that
+ * command's `#!/usr/bin/env node` both find it on PATH. The npm_* variables of the npm that
  * started vitest are dropped so they cannot steer the install.
  */
 const userEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_")) env[k] = v;
-  return { ...env, PATH: `${path.dirname(nodeBinary)}${path.delimiter}${process.env.PATH ?? ""}`, IFAI_CACHE_DIR: cacheDir, ...extra };
+  // The prefix's bin folder is on PATH, as npm's global bin folder is for a user.
+  const PATH = [path.join(prefix, "bin"), path.dirname(nodeBinary), process.env.PATH ?? ""].join(path.delimiter);
+  return { ...env, PATH, IFAI_CACHE_DIR: cacheDir, ...extra };
 };
 
 function npm(args: string[], cwd: string): SpawnSyncReturns<string> {
