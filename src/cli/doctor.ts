@@ -4,6 +4,7 @@
  * a short real generation. Prints to stdout (`--json` for one JSON object).
  */
 import fs from "node:fs";
+import { cliCommand } from "./cliCommand.js";
 import { resolveModelPath } from "../config/paths.js";
 import { findEntry } from "../inference/models/catalogue.js";
 import { detectHardware, recommendModel, type HardwareInfo, type Recommendation } from "../inference/models/hardware.js";
@@ -131,11 +132,11 @@ export function formatReport(r: DoctorReport): string {
   const rec = findEntry(r.recommendation.id);
   lines.push(`Recommended ${r.recommendation.id}${rec ? ` — ${rec.name}, ~${Math.round(rec.files[0]!.approxBytes / 1e6)} MB, ${rec.licence}` : ""}`);
   lines.push(`            ${r.recommendation.reason}`);
-  lines.push(`            Get it with: ifai-lsp models pull ${r.recommendation.id}`);
+  lines.push(`            Get it with: ${cliCommand()} models pull ${r.recommendation.id}`);
   lines.push("");
   if (!r.model.present) {
     lines.push(`Model       none at ${r.model.path}`);
-    lines.push(`            Pull one (ifai-lsp models pull ${r.recommendation.id}) or set model.path to a GGUF file.`);
+    lines.push(`            Pull one (${cliCommand()} models pull ${r.recommendation.id}) or set model.path to a GGUF file.`);
   } else {
     lines.push(`Model       ${r.model.path} (${Math.round((r.model.bytes ?? 0) / 1e6)} MB)`);
     if (r.speed) {

@@ -1,4 +1,5 @@
 import { format } from "node:util";
+import { renderEnvironmentHelp } from "../config/environment.js";
 import { startServer } from "../server/server.js";
 import { connectFromArgs } from "../server/transport/serverConnection.js";
 import { Watchdog } from "../server/watchdog/Watchdog.js";
@@ -30,13 +31,8 @@ Usage:
   ifai-lsp --version            print the version
   ifai-lsp --help               print this help
 
-Environment:
-  IFAI_LOG_LEVEL   trace|debug|info|warn|error|silent (default info); logs go to stderr
-  IFAI_LOG_FILE    write logs to this file instead of stderr
-  IFAI_CACHE_DIR   cache folder (default ~/.cache/ifai-lsp); the default model is
-                   <cache>/models/qwen2.5-coder-0.5b-q4_k_m.gguf
-  IFAI_MODEL_MIRRORS, IFAI_LOCAL_ONLY=1, IFAI_MODEL
-                   for \`models\` and \`doctor\`: mirrors, refuse downloads, the model file
+Environment (the server and every command; docs/configuration.md):
+${renderEnvironmentHelp()}
 
 Configuration keys: docs/configuration.md
 `;

@@ -5,6 +5,7 @@
  * IFAI_LOCAL_ONLY=1 (= privacy.localOnly) and IFAI_MODEL (= model.path).
  */
 import path from "node:path";
+import { cliCommand } from "./cliCommand.js";
 import { cacheDir, resolveModelPath } from "../config/paths.js";
 import { UnknownModelError } from "../inference/models/catalogue.js";
 import { DownloadError } from "../inference/models/download.js";
@@ -141,7 +142,7 @@ async function list(manager: ModelManager, json: boolean): Promise<number> {
   const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c)).join("  ")}\n`);
   process.stdout.write(
-    `\n* = the model in use (model.path). Pull one with: ifai-lsp models pull <id>\n` +
+    `\n* = the model in use (model.path). Pull one with: ${cliCommand()} models pull <id>\n` +
       `Last column: what the files' integrity rests on. "unpinned": the catalogue pins no SHA-256 for it; a download is then\n` +
       `checked against the hash its source publishes, where it sends one ("checked at download"), else only recorded.\n`,
   );

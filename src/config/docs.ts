@@ -1,3 +1,4 @@
+import { renderEnvironmentTable } from "./environment.js";
 import { settingKeys, settingsSchema, type SettingSpec } from "./schema.js";
 
 /**
@@ -28,6 +29,15 @@ export function renderConfigurationDoc(): string {
     lines.push(`| \`${key}\` | ${typeText(spec)} | \`${JSON.stringify(spec.default)}\` | ${spec.description.replace(/\|/g, "\\|")} |`);
   }
   lines.push(
+    "",
+    "## Environment variables",
+    "",
+    "The server (`ifai-lsp --stdio` and the other transports) and every command read these, so an editor that",
+    "configures a server only through its command and environment can still choose the model. A variable that",
+    "stands in for a setting replaces its default (the editor's setting wins) or, where the table says so,",
+    "wins over the editor's setting.",
+    "",
+    ...renderEnvironmentTable(),
     "",
     "## Example: Neovim (`vim.lsp.config`)",
     "",

@@ -47,6 +47,7 @@ export interface WorkspaceFolderRef {
 }
 
 export interface IndexServiceOptions {
+  /** A plain logger; the service binds `component: "index"` itself and adds `folder` and `part`. */
   logger: Logger;
   /** Foreground work the index yields to (completions). */
   activity?: ForegroundActivity;
@@ -138,7 +139,8 @@ export class IndexService {
     this.pool ??= new ChunkPool({
       size: this.options.workers ?? 1,
       flag: this.activity.flag,
-      logger: this.options.logger.child({ component: "index-chunker" }),
+      // The caller's logger names the component ("index"); pino would repeat a key bound twice, so parts use their own key.
+      logger: this.logger.child({ part: "chunker" }),
     });
     const count = this.folderRefs.length;
     for (const ref of this.folderRefs) {
@@ -206,7 +208,7 @@ export class IndexService {
       this.embedder = await create({
         modelDir: path.resolve(expandHome(dir)),
         ...(this.settings.embeddingModel ? { catalogId: this.settings.embeddingModel } : {}),
-        logger: this.options.logger.child({ component: "embedder" }),
+        logger: this.logger.child({ part: "embedder" }),
       });
       this.logger.info({ model: this.embedder.modelId, dimensions: this.embedder.dimensions }, "embedding model loaded; search is hybrid");
     } catch (error) {

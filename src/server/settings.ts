@@ -1,5 +1,6 @@
 import { DidChangeConfigurationNotification, MessageType, type Connection } from "vscode-languageserver/node";
 import { defaultSettings, type Settings } from "../config/schema.js";
+import { environmentLayer, environmentProblem } from "../config/environment.js";
 import { applySettings } from "../config/validate.js";
 import type { Logger } from "../util/logger.js";
 import { guardNotification } from "./guard.js";
@@ -15,28 +16,38 @@ export interface SettingsApi {
 /**
  * Configuration from the three places editors put it: `initializationOptions`, the
  * `workspace/configuration` pull (section "ifai"), and `workspace/didChangeConfiguration` pushes.
- * Later layers override earlier ones. Invalid values are reported to the user in one message
- * naming the keys, and the previous values stay.
+ * Later layers override earlier ones. The environment (src/config/environment.ts) adds a layer
+ * under them (IFAI_MODEL replaces the default model path) and one over them (IFAI_LOCAL_ONLY,
+ * IFAI_LOG_LEVEL). Invalid values are reported to the user in one message naming the keys, and
+ * the previous values stay.
  */
 export function registerSettings(
   connection: Connection,
   logger: Logger,
   initializationOptions: unknown,
   capabilities: { configuration: boolean; dynamicConfigurationRegistration: boolean },
+  env: NodeJS.ProcessEnv = process.env,
 ): SettingsApi {
   const listeners: Array<(next: Settings, previous: Settings) => void | Promise<void>> = [];
   const initLayer: unknown = initializationOptions;
   let workspaceLayer: unknown = undefined;
 
   const resolve = (report: boolean): Settings => {
-    const fromInit = applySettings(initLayer, defaultSettings());
+    const fromEnvironment = applySettings(environmentLayer(env, "default"), defaultSettings());
+    const fromInit = applySettings(initLayer, fromEnvironment.settings);
     const fromWorkspace = applySettings(workspaceLayer, fromInit.settings);
-    const problems = [...fromInit.problems, ...fromWorkspace.problems];
+    const enforced = applySettings(environmentLayer(env, "enforced"), fromWorkspace.settings);
+    const problems = [
+      ...fromEnvironment.problems.map(environmentProblem),
+      ...fromInit.problems,
+      ...fromWorkspace.problems,
+      ...enforced.problems.map(environmentProblem),
+    ];
     if (report && problems.length > 0) {
       for (const problem of problems) logger.warn(problem);
       void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: problems.join(" ") });
     }
-    return fromWorkspace.settings;
+    return enforced.settings;
   };
 
   let settings = resolve(true);

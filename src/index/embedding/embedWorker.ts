@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import ort from "onnxruntime-node";
+import type * as Ort from "onnxruntime-node";
 import { normalizeRows, padBatch, planBatches, poolTokenStates } from "./batching.js";
 import { ModelTokenizer } from "./ModelTokenizer.js";
 import type { FromWorker, ToWorker, WorkerInit } from "./workerProtocol.js";
@@ -46,7 +46,32 @@ function loadTokenizer(): ModelTokenizer {
   }
 }
 
-async function loadSession(): Promise<ort.InferenceSession> {
+/**
+ * onnxruntime-node is not a dependency of the published package (only a devDependency): it weighs
+ * ~300 MB (binaries for every platform) and only embedding models need it, so the first use of an
+ * embedding model says how to add it. Not an optional peer either: npm 11 installs optional peers
+ * anyway (as "extraneous") in project installs such as npx's, mason's and Zed's.
+ */
+async function loadRuntime(): Promise<typeof Ort> {
+  try {
+    const loaded = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
+    return loaded.default ?? loaded;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
+      throw new Error(
+        "embedding models need onnxruntime-node, which is not installed with ifai-lsp (about 300 MB): " +
+          "install it with `npm install -g onnxruntime-node@^1.30` (beside a global ifai-lsp; in a project, `npm install onnxruntime-node`) " +
+          "and restart the server. Full-text search works without it.",
+      );
+    }
+    throw error;
+  }
+}
+
+let ort: typeof Ort;
+
+async function loadSession(): Promise<Ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(init.modelPath, {
       intraOpNumThreads: init.threads,
@@ -61,7 +86,7 @@ async function loadSession(): Promise<ort.InferenceSession> {
   }
 }
 
-function pickOutput(session: ort.InferenceSession): string {
+function pickOutput(session: Ort.InferenceSession): string {
   if (session.outputNames.includes("sentence_embedding")) return "sentence_embedding";
   if (session.outputNames.includes("last_hidden_state")) return "last_hidden_state";
   if (session.outputNames.length === 1) return session.outputNames[0]!;
@@ -70,6 +95,7 @@ function pickOutput(session: ort.InferenceSession): string {
 
 async function main(): Promise<void> {
   const tokenizer = loadTokenizer();
+  ort = await loadRuntime();
   const session = await loadSession();
   const unsupported = session.inputNames.filter((n) => !SUPPORTED_INPUTS.includes(n));
   if (unsupported.length > 0 || !session.inputNames.includes("input_ids")) {
@@ -92,7 +118,7 @@ async function main(): Promise<void> {
       token_type_ids: padded.tokenTypeIds,
       position_ids: padded.positionIds,
     };
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Ort.Tensor> = {};
     for (const name of session.inputNames) {
       const data = sources[name]!;
       feeds[name] = int32Inputs.has(name) ? new ort.Tensor("int32", Int32Array.from(data, Number), shape) : new ort.Tensor("int64", data, shape);

@@ -37,7 +37,8 @@ export async function getLlamaRuntime(gpu: GpuSetting, threads: number, logger: 
 
 async function createRuntime(gpu: GpuSetting, threads: number, logger: Logger): Promise<Llama> {
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-  const llamaLogger = logger.child({ component: "llama.cpp" });
+  // "part", not "component": the caller's logger already names its component, and pino repeats a key bound twice.
+  const llamaLogger = logger.child({ part: "llama.cpp" });
   // node-llama-cpp logs to the console (stdout) unless it is given a logger; stdout is the protocol.
   const log = (level: LlamaLogLevel, message: string): void => {
     const text = message.trimEnd();
