@@ -16,8 +16,7 @@ beforeAll(async () => {
   modelPath = await tinyModel();
 });
 
-// Unverified: this file hung (no output for 400 s) in its first run; not yet diagnosed. Skipped until it is.
-describe.skip("protocol fuzzer", () => {
+describe("protocol fuzzer", () => {
   it("generates the same cases from the same seed", () => {
     const ctx = { uris: ["file:///a.ts"], commands: KNOWN_COMMANDS, tempDir: "/tmp/x", caseIndex: 17 };
     const a = generateCase(Rng.forCase(SEED, 17), ctx);
@@ -29,16 +28,21 @@ describe.skip("protocol fuzzer", () => {
   it("reads the same messages whatever the chunking of a stream of fuzz cases", () => {
     const ctx = { uris: ["file:///a.ts"], commands: KNOWN_COMMANDS, tempDir: "/tmp/x", caseIndex: 0 };
     const stream = Buffer.concat(Array.from({ length: 300 }, (_, i) => Buffer.concat([generateCase(Rng.forCase(SEED, i), { ...ctx, caseIndex: i }).bytes, frame(`{"jsonrpc":"2.0","method":"marker","params":{"n":${i}}}`)])));
-    const read = (chunk: number): unknown[] => {
-      const out: unknown[] = [];
-      const reader = new FramedMessageReader(new PassThrough(), silentLogger(), { onParseError: (reason) => out.push({ parseError: reason }), onFatal: (reason) => out.push({ fatal: reason }) });
-      reader.listen((m) => out.push(m));
+    // Messages are summarised (method, id, marker number): fuzz cases nest JSON deeper than a
+    // recursive deep-equal can walk.
+    const read = (chunk: number): string[] => {
+      const out: string[] = [];
+      const reader = new FramedMessageReader(new PassThrough(), silentLogger(), { onParseError: (reason) => out.push(`parse error: ${reason}`), onFatal: (reason) => out.push(`fatal: ${reason}`) });
+      reader.listen((m) => {
+        const { method, id, params } = m as { method?: unknown; id?: unknown; params?: { n?: unknown } };
+        out.push(`message ${String(method)} ${typeof id === "object" ? "object" : String(id)}${method === "marker" ? ` ${String(params?.n)}` : ""}`);
+      });
       for (let i = 0; i < stream.length; i += chunk) reader.onData(stream.subarray(i, i + chunk));
       return out;
     };
     const whole = read(stream.length);
     // Every marker sent after a case is read: the reader resynchronised after each one.
-    const markers = whole.filter((m) => (m as { method?: string }).method === "marker").map((m) => (m as { params: { n: number } }).params.n);
+    const markers = whole.filter((m) => m.startsWith("message marker ")).map((m) => Number(m.split(" ").at(-1)));
     expect(markers).toEqual(Array.from({ length: 300 }, (_, i) => i));
     expect(read(7)).toEqual(whole);
     expect(read(4096)).toEqual(whole);

@@ -77,4 +77,30 @@ describe("worst-case inputs finish (each loop is linear in its input)", () => {
     const out = await runBuilt("features/completion/postprocess/suffix.js", "cutAtSuffixRepetition", [lines], ["", "\n}\nother();\n", "typescript"]);
     expect(out).toEqual(lines);
   });
+
+  it("reading a 4 MB message sent in 7-byte reads (the scan for a header inside the body resumes where it stopped)", async () => {
+    const source = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const { PassThrough } = require("node:stream");
+      (async () => {
+        const { FramedMessageReader } = await import(workerData.url);
+        const { silentLogger } = await import(workerData.loggerUrl);
+        const body = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "m", params: { text: "x".repeat(4 * 1024 * 1024) } });
+        const stream = Buffer.from("Content-Length: " + Buffer.byteLength(body) + "\\r\\n\\r\\n" + body);
+        const ids = [];
+        const reader = new FramedMessageReader(new PassThrough(), silentLogger(), { onParseError: () => ids.push("parse error"), onFatal: () => ids.push("fatal") });
+        reader.listen((m) => ids.push(m.id));
+        for (let i = 0; i < stream.length; i += 7) reader.onData(stream.subarray(i, i + 7));
+        parentPort.postMessage(ids);
+      })();
+    `;
+    const workerData = { url: builtUrl("server/transport/FramedMessageReader.js"), loggerUrl: builtUrl("util/logger.js") };
+    const worker = new Worker(source, { eval: true, workerData, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    workers.push(worker);
+    const ids = await new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    expect(ids).toEqual([9]);
+  });
 });

@@ -47,6 +47,13 @@ export class FramedMessageReader extends AbstractMessageReader {
   private bodyLength = -1;
   /** How far the current incomplete body has been scanned for a new header, and the scanner state. */
   private scan: BodyScan = freshScan();
+  /**
+   * Where scanForHeader stopped: the chunk it was in and that chunk's offset in the buffer. Without
+   * it every read of a body sent in tiny pieces walked all earlier pieces again (quadratic: a 1 MB
+   * body in 7-byte reads never finished). `chunk` is checked by identity, so any change to the
+   * leading chunks (a merge or a discard) starts the walk from the front again.
+   */
+  private scanCursor: { index: number; offset: number; chunk: Buffer } | undefined;
   private garbage = 0;
   private callback: DataCallback | undefined;
   private failed = false;
@@ -146,8 +153,10 @@ export class FramedMessageReader extends AbstractMessageReader {
       }
       // Not JSON. If a header starts inside it (or runs past its end), the declared length ran
       // into the next message: answer for the part before and keep the next message.
-      const lookahead = this.peek(Math.min(this.length, declared + HEADER_NAME.length));
-      const cut = findHeaderInBody(lookahead, freshScan(), declared);
+      // Only the declared bytes decide (a tail that begins like a header counts as one), so the
+      // answer never depends on how much of the next message the last read happened to bring.
+      // A wrong guess costs only a framing error on the next step.
+      const cut = findHeaderInBody(this.peek(declared), freshScan(), declared, true);
       if (cut >= 0) {
         this.discard(cut);
         this.parseError("the declared Content-Length was longer than the message", cut);
@@ -207,12 +216,16 @@ export class FramedMessageReader extends AbstractMessageReader {
   /** Scans the buffered part of an incomplete body for a header that starts outside a JSON string. */
   private scanForHeader(): number {
     // Chunk by chunk, so a large body arriving in many reads is scanned once, never re-joined.
-    let offset = 0;
-    for (let c = 0; c < this.chunks.length; c++) {
+    const cursor = this.scanCursor;
+    const resume = cursor !== undefined && this.chunks[cursor.index] === cursor.chunk && cursor.offset <= this.scan.pos;
+    let offset = resume ? cursor.offset : 0;
+    for (let c = resume ? cursor.index : 0; c < this.chunks.length; c++) {
       const chunk = this.chunks[c]!;
+      this.scanCursor = { index: c, offset, chunk };
       if (this.scan.pos < offset + chunk.length) {
-        // Enough of the following chunks to see a whole header name across a boundary.
-        const window = c + 1 < this.chunks.length ? Buffer.concat([chunk, this.chunks[c + 1]!.subarray(0, HEADER_NAME.length)]) : chunk;
+        // Enough of the following chunks to see a whole header name across boundaries (a header
+        // name can span several small reads).
+        const window = c + 1 < this.chunks.length ? Buffer.concat([chunk, this.following(c, HEADER_NAME.length)]) : chunk;
         const local = { ...this.scan, pos: this.scan.pos - offset };
         const found = findHeaderInBody(window, local, chunk.length);
         this.scan = { ...local, pos: local.pos + offset };
@@ -222,6 +235,18 @@ export class FramedMessageReader extends AbstractMessageReader {
       offset += chunk.length;
     }
     return -1;
+  }
+
+  /** Up to n bytes of the chunks after chunk c, joined. */
+  private following(c: number, n: number): Buffer {
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (let k = c + 1; k < this.chunks.length && got < n; k++) {
+      const part = this.chunks[k]!.subarray(0, n - got);
+      parts.push(part);
+      got += part.length;
+    }
+    return Buffer.concat(parts);
   }
 
   /** The first n buffered bytes as one Buffer (merging chunks only as far as needed). */
@@ -309,9 +334,10 @@ export const freshScan = (): BodyScan => ({ pos: 0, inString: false, escaped: fa
 /**
  * Where, in a body, a `Content-Length` header starts outside any JSON string (-1: nowhere yet).
  * Once the JSON value is over, anything after it is garbage (quotes included), so a header is
- * looked for without regard to strings. `state` carries the scan across calls.
+ * looked for without regard to strings. `state` carries the scan across calls. With `partialAtEnd`
+ * the body is complete, and a header cut off by its end (`…}Conte`) counts from where it begins.
  */
-export function findHeaderInBody(body: Buffer, state: BodyScan, end = body.length): number {
+export function findHeaderInBody(body: Buffer, state: BodyScan, end = body.length, partialAtEnd = false): number {
   let i = state.pos;
   for (; i < end; i++) {
     const b = body[i]!;
@@ -337,7 +363,15 @@ export function findHeaderInBody(body: Buffer, state: BodyScan, end = body.lengt
     }
     // 'C' or 'c' never occurs outside a string in JSON: it can only start a new header.
     if (b === 0x43 || b === 0x63) {
-      if (body.length - i < HEADER_NAME.length) break;
+      if (body.length - i < HEADER_NAME.length) {
+        // With partialAtEnd the body is all there is: a header cut off by its end still counts.
+        if (!partialAtEnd) break;
+        if (isCaselessPrefixOfHeader(body.subarray(i))) {
+          state.pos = i;
+          return i;
+        }
+        continue;
+      }
       if (matchesCaseless(body, i, HEADER_NAME)) {
         state.pos = i;
         return i;
@@ -352,6 +386,16 @@ function matchesCaseless(buf: Buffer, at: number, lower: Buffer): boolean {
   for (let j = 0; j < lower.length; j++) {
     const c = buf[at + j]!;
     if ((c >= 0x41 && c <= 0x5a ? c + 32 : c) !== lower[j]) return false;
+  }
+  return true;
+}
+
+/** Whether bytes (shorter than the header name) could be the start of a `Content-Length` header. */
+function isCaselessPrefixOfHeader(bytes: Buffer): boolean {
+  if (bytes.length === 0 || bytes.length >= HEADER_NAME.length) return false;
+  for (let j = 0; j < bytes.length; j++) {
+    const c = bytes[j]!;
+    if ((c >= 0x41 && c <= 0x5a ? c + 32 : c) !== HEADER_NAME[j]) return false;
   }
   return true;
 }
