@@ -242,8 +242,13 @@ describe("commands and status", () => {
     const result = await chat({ messages: [{ role: "user", content: "hi" }], maxTokens: 2 });
     expect(result.route.servedBy).toBe("local");
     await expect(command("ifai.switchBackend", "Moon")).rejects.toThrow(/Local", "Cloud" or "Auto/);
+    // Arguments of the wrong shape are the client's mistake: InvalidParams, not InternalError.
+    await expect(command("ifai.switchBackend", { backend: 7 })).rejects.toMatchObject({ code: -32602 });
+    await expect(command("ifai.models.verify", [])).rejects.toMatchObject({ code: -32602 });
+    await expect(command("ifai.codeAction", "nonsense")).rejects.toMatchObject({ code: -32602 });
+    await expect(command("ifai.noSuchCommand")).rejects.toMatchObject({ code: -32602 });
     expect(await command<SwitchBackendResult>("ifai.switchBackend", "auto")).toMatchObject({ preference: "auto", previous: "local" });
-    await expect(command("ifai.explainRoute", { task: "dance" })).rejects.toThrow(/unknown task/);
+    await expect(command("ifai.explainRoute", { task: "dance" })).rejects.toMatchObject({ code: -32602, message: expect.stringMatching(/unknown task/) });
   });
 
   it("runs ifai.chat for clients without custom requests, streaming through ifai/chatDelta", async () => {
@@ -259,7 +264,9 @@ describe("commands and status", () => {
     expect(status.folders.length).toBeGreaterThanOrEqual(0);
     expect(typeof status.state).toBe("string");
     await client.waitForNotification("ifai/status", (p: StatusParams) => p.index?.state === "ready" && p.index.chunks > 0);
-    await expect(command("ifai.downloadModel", "no-such-model-id")).rejects.toThrow(/no-such-model-id/);
+    // A refusal the user acts on is RequestFailed with the fix in its message, not InternalError.
+    await expect(command("ifai.downloadModel", "no-such-model-id")).rejects.toMatchObject({ code: -32803, message: expect.stringMatching(/no-such-model-id/) });
+    await expect(command("ifai.models.verify", "no-such-model-id")).rejects.toMatchObject({ code: -32803 });
     await expect(command("ifai.downloadModel")).rejects.toThrow(/needs a model id/);
   });
 

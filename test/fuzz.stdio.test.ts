@@ -52,6 +52,9 @@ describe("protocol fuzzer", () => {
     const report = await runFuzz({ seed: SEED, cases: 3000, batch: 50, batchesPerServer: 20, modelPath, batchTimeoutMs: 60_000 });
     expect(report.failures).toEqual([]);
     expect(report.uncaught.count).toBe(0);
+    // A malformed request is the client's mistake (InvalidParams) and a refused one RequestFailed;
+    // InternalError would mean a handler threw.
+    expect(report.internalErrors.samples).toEqual([]);
     expect(report.cases).toBe(3000);
     // Each server went through the lifecycle edges (before initialize, after shutdown, exit 0).
     expect(report.servers).toBeGreaterThanOrEqual(3);

@@ -26,7 +26,7 @@ import type { Router } from "../inference/router/Router.js";
 import type { ChatBackend } from "../inference/types.js";
 import type { Logger } from "../util/logger.js";
 import type { CommandsApi, CommandProgress } from "./commands.js";
-import { guard } from "./guard.js";
+import { guard, InvalidParamsError } from "./guard.js";
 import { TextDeltas } from "../features/chat/TextDeltas.js";
 import { ActionCommands, ChatDeltaNotification, type ChatDeltaParams, type CodeActionData, type CodeActionRunResult } from "./protocol.js";
 
@@ -232,7 +232,7 @@ export function registerActionHandlers(deps: ActionHandlerDeps): { capabilities:
 
   deps.commands.add(ActionCommands.run, async (args, signal, progress): Promise<CodeActionRunResult> => {
     const data = args[0] as CodeActionData | undefined;
-    if (!isActionData(data)) throw new Error(`${ActionCommands.run} expects [CodeActionData] as its argument`);
+    if (!isActionData(data)) throw new InvalidParamsError(`${ActionCommands.run} expects [CodeActionData] as its argument`);
     const reporter: CommandProgress = await progress();
     reporter.begin(`ifai: ${data.kind}`, undefined, "starting", true);
     // Explain streams its answer like a chat, for clients that show ifai/chatDelta as it comes.

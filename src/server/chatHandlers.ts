@@ -116,9 +116,8 @@ export function registerChatHandlers(deps: ChatHandlerDeps): ChatApi {
 
   connection.onRequest(ChatRequest.method, guard(chatLogger, ChatRequest.method, (params: ChatParams, signal: AbortSignal) => run(params, signal, false)));
   deps.commands.add(ServerCommands.chat, async (args, signal) => {
-    const result = await run(args[0] as ChatParams, signal, true);
-    if (result instanceof ResponseError) throw new Error(result.message);
-    return result;
+    // A ResponseError is answered as it is (InvalidParams for a malformed chat stays InvalidParams).
+    return run(args[0] as ChatParams, signal, true);
   });
 
   return {

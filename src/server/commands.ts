@@ -1,6 +1,6 @@
 import { ExecuteCommandRequest, type Connection, type ExecuteCommandParams } from "vscode-languageserver/node";
 import type { Logger } from "../util/logger.js";
-import { guard } from "./guard.js";
+import { guard, InvalidParamsError } from "./guard.js";
 
 /** Reports progress of a long command (`$/progress` on a work-done token); a no-op when the client has none. */
 export interface CommandProgress {
@@ -30,7 +30,7 @@ export function registerCommands(connection: Connection, logger: Logger, clientS
     const handler = handlers.get(params.command);
     const clientToken = params.workDoneToken;
     const run = guard(logger, params.command, async (p: ExecuteCommandParams, signal: AbortSignal) => {
-      if (!handler) throw new Error(`unknown command ${p.command}; known: ${[...handlers.keys()].join(", ")}`);
+      if (!handler) throw new InvalidParamsError(`unknown command ${p.command}; known: ${[...handlers.keys()].join(", ")}`);
       const progress = async (): Promise<CommandProgress> => {
         if (clientToken !== undefined) return connection.window.attachWorkDoneProgress(clientToken);
         if (!clientSupportsProgress) return { begin() {}, report() {}, done() {} };

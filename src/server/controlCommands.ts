@@ -14,6 +14,7 @@ import {
   type SwitchBackendResult,
 } from "./protocol.js";
 import type { RouterApi } from "./routerHandlers.js";
+import { InvalidParamsError } from "./guard.js";
 
 export interface ControlCommandDeps {
   commands: CommandsApi;
@@ -72,7 +73,7 @@ export function registerControlCommands(deps: ControlCommandDeps): void {
   commands.add(ServerCommands.switchBackend, async (args): Promise<SwitchBackendResult> => {
     const raw = typeof args[0] === "string" ? args[0] : typeof (args[0] as { backend?: unknown })?.backend === "string" ? (args[0] as { backend: string }).backend : "";
     const preference = PREFERENCES[raw.trim().toLowerCase()];
-    if (!preference) throw new Error(`${ServerCommands.switchBackend} needs "Local", "Cloud" or "Auto" as its argument (got ${JSON.stringify(args[0] ?? null)})`);
+    if (!preference) throw new InvalidParamsError(`${ServerCommands.switchBackend} needs "Local", "Cloud" or "Auto" as its argument (got ${JSON.stringify(args[0] ?? null)})`);
     const previous = routing.setPreference(preference);
     deps.onChange();
     return { preference, previous, summary: routerSummary(routing.router.settings(), routing.cloud) };
@@ -89,7 +90,7 @@ export function registerControlCommands(deps: ControlCommandDeps): void {
   commands.add(ServerCommands.explainRoute, async (args): Promise<ExplainRouteResult> => {
     const a = (args[0] && typeof args[0] === "object" ? args[0] : {}) as ExplainRouteArgs;
     const task = a.task === undefined ? "chat" : a.task;
-    if (!isTaskType(task)) throw new Error(`${ServerCommands.explainRoute}: unknown task "${String(task)}"`);
+    if (!isTaskType(task)) throw new InvalidParamsError(`${ServerCommands.explainRoute}: unknown task "${String(task)}"`);
     const contextTokens = typeof a.contextTokens === "number" && a.contextTokens >= 0 ? Math.round(a.contextTokens) : 0;
     const override = a.backend === "local" || a.backend === "cloud" ? a.backend : undefined;
     const { id: _id, time: _time, ...decision } = routing.router.decide({

@@ -1,5 +1,18 @@
-import { ErrorCodes, ResponseError, type CancellationToken } from "vscode-languageserver/node";
+import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import type { Logger } from "../util/logger.js";
+
+/**
+ * Thrown by a handler whose params or command arguments are the wrong shape: the answer is
+ * InvalidParams (the client's mistake, with the reason), not InternalError (ours).
+ */
+export class InvalidParamsError extends Error {}
+
+/**
+ * Thrown by a handler whose params were well formed but whose request cannot be carried out
+ * for a reason the user can act on (an unknown model id, a path outside the model folder, a
+ * download refused in local-only mode): RequestFailed with the reason, not InternalError.
+ */
+export class RequestFailedError extends Error {}
 
 /**
  * Wraps a request handler so that one failing request cannot take the server down: an exception
@@ -24,6 +37,14 @@ export function guard<P, R>(
       return await handler(params, controller.signal);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof InvalidParamsError) {
+        logger.warn({ method }, `invalid params: ${message}`);
+        return new ResponseError(ErrorCodes.InvalidParams, message);
+      }
+      if (error instanceof RequestFailedError) {
+        logger.warn({ method }, `request refused: ${message}`);
+        return new ResponseError(LSPErrorCodes.RequestFailed, message);
+      }
       logger.error({ err: error, method }, "request failed");
       return new ResponseError(ErrorCodes.InternalError, `${method} failed: ${message}`);
     } finally {

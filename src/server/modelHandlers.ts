@@ -6,6 +6,10 @@ import { downloadRefusal, localOnlyMode } from "../privacy/localOnly.js";
 import type { Logger } from "../util/logger.js";
 import type { CommandHandler, CommandsApi } from "./commands.js";
 import { ModelCommands, type ModelsListResult, type ModelsPullArgs, type ModelsPullResult, type ModelsRemoveResult, type ModelsVerifyResult } from "./protocol.js";
+import { InvalidParamsError, RequestFailedError } from "./guard.js";
+import { ModelManagerError } from "../inference/models/errors.js";
+import { DownloadError } from "../inference/models/downloadErrors.js";
+import { UnknownModelError } from "../inference/models/catalogue.js";
 
 export interface ModelHandlersOptions {
   commands: CommandsApi;
@@ -35,7 +39,23 @@ function idArgument(args: unknown[], command: string): ModelsPullArgs {
   const first = args[0];
   if (typeof first === "string" && first.trim() !== "") return { id: first };
   if (first && typeof first === "object" && typeof (first as ModelsPullArgs).id === "string") return first as ModelsPullArgs;
-  throw new Error(`${command} needs a model id as its first argument (see ${ModelCommands.list})`);
+  throw new InvalidParamsError(`${command} needs a model id as its first argument (see ${ModelCommands.list})`);
+}
+
+/**
+ * The model manager's refusals (an unknown id, a path outside the model folder, local-only
+ * mode, a failed download) are answers the user acts on: RequestFailed with the message that
+ * names the fix. Anything else stays an internal error.
+ */
+async function refusalsAsFailures<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ModelManagerError || error instanceof UnknownModelError || error instanceof DownloadError) {
+      throw new RequestFailedError(error.message, { cause: error });
+    }
+    throw error;
+  }
 }
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;
@@ -47,7 +67,7 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
 
   commands.add(ModelCommands.list, async (): Promise<ModelsListResult> => {
     const m = manager();
-    return { modelsDir: m.modelsDir, models: await m.list() };
+    return { modelsDir: m.modelsDir, models: await refusalsAsFailures(() => m.list()) };
   });
 
   const pull: CommandHandler = async (args, signal, progress): Promise<ModelsPullResult> => {
@@ -55,7 +75,7 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
     const m = manager();
     // Refusals (local-only mode, unknown ids, bad URLs) come before any progress is shown.
     const localOnly = localOnlyMode(options.settings()["privacy.localOnly"], env);
-    if (localOnly.on) throw new Error(downloadRefusal(localOnly, m.modelsDir));
+    if (localOnly.on) throw new RequestFailedError(downloadRefusal(localOnly, m.modelsDir));
     const reporter = await progress();
     reporter.begin(`Downloading ${id}`, 0, undefined, false);
     let lastPercent = -1;
@@ -66,7 +86,7 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
       reporter.report(percent, `${mb(p.receivedBytes)} of ${mb(p.totalBytes)} from ${p.host}`);
     };
     try {
-      return await m.pull(id, { signal, onProgress, ...(sha256 ? { sha256 } : {}), ...(name ? { name } : {}) });
+      return await refusalsAsFailures(() => m.pull(id, { signal, onProgress, ...(sha256 ? { sha256 } : {}), ...(name ? { name } : {}) }));
     } finally {
       reporter.done();
     }
@@ -76,16 +96,18 @@ export function registerModelHandlers(options: ModelHandlersOptions): { pull: Co
   commands.add(ModelCommands.remove, async (args): Promise<ModelsRemoveResult> => {
     const { id } = idArgument(args, ModelCommands.remove);
     const m = manager();
-    const entry = (await m.list()).find((e) => e.id.toLowerCase() === id.trim().toLowerCase());
-    if (entry?.inUse) await options.unloadModel();
-    return m.remove(id);
+    return refusalsAsFailures(async () => {
+      const entry = (await m.list()).find((e) => e.id.toLowerCase() === id.trim().toLowerCase());
+      if (entry?.inUse) await options.unloadModel();
+      return m.remove(id);
+    });
   });
 
   commands.add(ModelCommands.verify, async (args, signal): Promise<ModelsVerifyResult> => {
     const { id } = idArgument(args, ModelCommands.verify);
     // A path argument comes from the client, not from the user's own configuration: only files in
     // the model folder and the configured model.path are read (symlinks resolved first).
-    return manager().verify(id, { signal, paths: "models" });
+    return refusalsAsFailures(() => manager().verify(id, { signal, paths: "models" }));
   });
   return { pull };
 }

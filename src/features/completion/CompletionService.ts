@@ -239,7 +239,12 @@ export class CompletionService {
     metrics.generatedTokens = result.generatedTokens;
     metrics.stopReason = result.stopReason;
     if (result.firstTokenMs !== undefined) metrics.firstTokenMs = result.firstTokenMs + (performance.now() - started - result.totalMs);
-    if (result.stopReason === "aborted") throw new SupersededError();
+    if (result.stopReason === "aborted") {
+      if (signal.aborted) throw new SupersededError();
+      // The backend stopped on its own (the model was unloaded or reloaded under this request):
+      // nothing to show, and not a failure of the request.
+      return { kind: "unavailable", detail: "the model stopped generating (it was unloaded or reloaded)" };
+    }
     const cleaned = post(cutAtJunk(result.text));
     this.logger.debug({ requestId: metrics.requestId, mode, raw: result.text.length, kept: cleaned.length }, "completion post-processed");
     return { kind: "text", text: cleaned };
