@@ -1,5 +1,6 @@
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import type { Logger } from "../util/logger.js";
+import { ModelUnavailableError, ModelUnloadedError } from "../inference/types.js";
 
 /**
  * Thrown by a handler whose params or command arguments are the wrong shape: the answer is
@@ -41,7 +42,13 @@ export function guard<P, R>(
         logger.warn({ method }, `invalid params: ${message}`);
         return new ResponseError(ErrorCodes.InvalidParams, message);
       }
-      if (error instanceof RequestFailedError) {
+      // The model was unloaded under the request (ifai.unloadModel, a settings change): the
+      // server cancelled it, and the client may simply ask again.
+      if (error instanceof ModelUnloadedError) {
+        logger.info({ method }, message);
+        return new ResponseError(LSPErrorCodes.ServerCancelled, message);
+      }
+      if (error instanceof RequestFailedError || error instanceof ModelUnavailableError) {
         logger.warn({ method }, `request refused: ${message}`);
         return new ResponseError(LSPErrorCodes.RequestFailed, message);
       }
