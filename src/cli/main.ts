@@ -28,6 +28,8 @@ Usage:
   ifai-lsp chat "QUESTION" [--codebase]
                                 ask the model; the answer streams to the terminal
                                 (ifai-lsp chat --help for options)
+  ifai-lsp engine               run the shared engine that holds the model for every editor
+                                window (servers with engine.mode "shared" start it themselves)
   ifai-lsp --version            print the version
   ifai-lsp --help               print this help
 
@@ -87,6 +89,14 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     return runDoctor(args.slice(1));
+  }
+  if (args[0] === "engine") {
+    const { runEngine, ENGINE_HELP } = await import("./engine.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(ENGINE_HELP);
+      return 0;
+    }
+    return runEngine();
   }
   if (args.includes("--help") || args.includes("-h")) {
     process.stdout.write(HELP);

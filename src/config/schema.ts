@@ -107,6 +107,13 @@ export const settingsSchema = {
     maximum: 10080,
     description: "Unload the local model after this many idle minutes to free memory. 0: never unload (same as model.keepLoaded).",
   }),
+  "engine.mode": setting({
+    type: "string",
+    default: "in-process",
+    enum: ["in-process", "shared"],
+    description:
+      'Where the local model runs. "in-process": each language server (each editor window) loads its own copy. "shared": one engine process per user holds the model once, with one thread budget, for every window; servers start it on demand through a Unix socket only this user can reach, and it exits shortly after the last window closes. Read when the server starts.',
+  }),
   "model.keepLoaded": setting({
     type: "boolean",
     default: false,

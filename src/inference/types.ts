@@ -138,6 +138,15 @@ export class ModelUnloadedError extends ModelUnavailableError {
   override readonly name = "ModelUnloadedError";
 }
 
+/** The model's lifecycle as the server's commands and status line use it (in process or shared). */
+export interface ModelControl {
+  status(): ModelStatus;
+  onStatus(listener: (status: ModelStatus) => void): () => void;
+  /** Loads the model now (it otherwise loads on first use); rejects with ModelUnavailableError. */
+  load(signal?: AbortSignal): Promise<unknown>;
+  unload(): Promise<void>;
+}
+
 export interface CompletionBackend {
   status(): ModelStatus;
   /** Resolves once the model is loaded (loading it lazily); rejects with ModelUnavailableError. */

@@ -1,8 +1,7 @@
-import type { LocalModel } from "../inference/local/LocalModel.js";
 import { routerSummary } from "../inference/router/summary.js";
 import { isTaskType } from "../inference/router/tasks.js";
 import type { Preference } from "../inference/router/types.js";
-import { ModelUnavailableError } from "../inference/types.js";
+import { ModelUnavailableError, type ModelControl } from "../inference/types.js";
 import type { CommandHandler, CommandsApi } from "./commands.js";
 import type { IndexApi } from "./indexHandlers.js";
 import {
@@ -18,7 +17,9 @@ import { InvalidParamsError } from "./guard.js";
 
 export interface ControlCommandDeps {
   commands: CommandsApi;
-  model: LocalModel;
+  model: ModelControl;
+  /** The engine's mode and, when shared, its process (ifai.modelStatus shows them). */
+  engineInfo?: () => ModelStatusResult["engine"];
   routing: RouterApi;
   index: () => IndexApi | undefined;
   /** The model manager's pull (ifai.models.pull), reused for ifai.downloadModel. */
@@ -48,6 +49,7 @@ export function registerControlCommands(deps: ControlCommandDeps): void {
       ...(s.contextSize ? { contextSize: s.contextSize } : {}),
       ...(s.lastTokensPerSecond ? { lastTokensPerSecond: s.lastTokensPerSecond } : {}),
       ...(s.notice ? { notice: s.notice } : {}),
+      ...(deps.engineInfo ? { engine: deps.engineInfo() } : {}),
     };
   };
 

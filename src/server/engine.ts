@@ -5,14 +5,22 @@ import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";
 import { LocalCompletionBackend } from "../inference/local/LocalCompletionBackend.js";
 import { LocalModel, type LocalModelOptions } from "../inference/local/LocalModel.js";
 import { autoThreads, type GpuSetting } from "../inference/local/llamaRuntime.js";
-import type { ModelStatus } from "../inference/types.js";
+import type { ChatBackend, CompletionBackend, ModelControl, ModelStatus } from "../inference/types.js";
+import path from "node:path";
+import { EngineClient } from "../engine/EngineClient.js";
+import { engineSocketPath, ensurePrivateFolder } from "../engine/socketPath.js";
+import { startEngineProcess } from "../engine/startEngine.js";
+import type { EngineKey } from "../engine/wire.js";
+import type { ModelStatusResult } from "./protocol.js";
 import type { Logger } from "../util/logger.js";
 
 export interface EngineApi {
-  model: LocalModel;
-  backend: LocalCompletionBackend;
+  model: ModelControl;
+  backend: CompletionBackend;
   /** Chat and code actions on the model's own chat context (never the completion sequence). */
-  chat: LocalChatBackend;
+  chat: ChatBackend;
+  /** The mode, and the shared engine's process once connected. */
+  info(): NonNullable<ModelStatusResult["engine"]>;
   configure(settings: Settings): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -30,11 +38,56 @@ export function modelOptions(settings: Settings): LocalModelOptions {
   };
 }
 
+function engineKey(settings: Settings): EngineKey {
+  const { freeMemory: _unused, ...model } = modelOptions(settings);
+  return { model, chat: chatOptions(settings) };
+}
+
+function chatOptions(settings: Settings): { contextSize: number; threads?: number } {
+  return { contextSize: settings["chat.contextSize"], ...(settings["chat.threads"] > 0 ? { threads: settings["chat.threads"] } : {}) };
+}
+
 /**
  * The local engine as the server sees it. A model that cannot be loaded is reported to the user
  * once per distinct problem (window/showMessage), not once per keystroke.
  */
-export function registerEngine(connection: Connection, logger: Logger, settings: Settings, onStatus: (status: ModelStatus) => void): EngineApi {
+export function registerEngine(connection: Connection, logger: Logger, settings: Settings, onStatus: (status: ModelStatus) => void, label = "server"): EngineApi {
+  const api = settings["engine.mode"] === "shared" ? sharedEngine(logger, settings, label) : inProcessEngine(logger, settings);
+  const shown = new Set<string>();
+  api.model.onStatus((status) => {
+    onStatus(status);
+    if (status.state === "error" && status.message && !shown.has(status.message)) {
+      shown.add(status.message);
+      void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: `ifai: ${status.message}` });
+    }
+  });
+  return api;
+}
+
+/** One engine process for every window (src/engine); the model and its threads live there. */
+function sharedEngine(logger: Logger, settings: Settings, label: string): EngineApi {
+  const socketPath = engineSocketPath();
+  const client = new EngineClient({
+    socketPath,
+    key: engineKey(settings),
+    logger: logger.child({ component: "engine-client" }),
+    label,
+    start: async () => {
+      if (process.platform !== "win32") ensurePrivateFolder(path.dirname(socketPath));
+      await startEngineProcess();
+    },
+  });
+  return {
+    model: client.model,
+    backend: client,
+    chat: client,
+    info: () => ({ mode: "shared", ...client.info() }),
+    configure: async (next) => client.configure(engineKey(next)),
+    dispose: () => client.dispose(),
+  };
+}
+
+function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
   const model = new LocalModel(modelOptions(settings), logger.child({ component: "local-model" }));
   const backend = new LocalCompletionBackend(model, logger.child({ component: "completion-backend" }));
   let chatSettings = { contextSize: settings["chat.contextSize"], threads: settings["chat.threads"] };
@@ -42,18 +95,11 @@ export function registerEngine(connection: Connection, logger: Logger, settings:
     contextSize: chatSettings.contextSize,
     ...(chatSettings.threads > 0 ? { threads: chatSettings.threads } : {}),
   }));
-  const shown = new Set<string>();
-  model.onStatus((status) => {
-    onStatus(status);
-    if (status.state === "error" && status.message && !shown.has(status.message)) {
-      shown.add(status.message);
-      void connection.sendNotification("window/showMessage", { type: MessageType.Warning, message: `ifai: ${status.message}` });
-    }
-  });
   return {
     model,
     backend,
     chat,
+    info: () => ({ mode: "in-process" }),
     configure: async (next) => {
       // A new chat context size applies from the next load (the chat context lives as long as the model).
       chatSettings = { contextSize: next["chat.contextSize"], threads: next["chat.threads"] };

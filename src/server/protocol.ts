@@ -353,6 +353,11 @@ export interface ModelStatusResult {
   contextSize?: number;
   lastTokensPerSecond?: number;
   notice?: string;
+  /**
+   * Where the model runs: "in-process" (this server holds it) or "shared" (one engine process
+   * holds it for every editor window; `pid` and `clients` once connected).
+   */
+  engine?: { mode: "in-process" | "shared"; pid?: number; clients?: number; models?: number };
 }
 export interface SwitchBackendResult {
   preference: "auto" | "local" | "cloud";

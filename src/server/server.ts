@@ -96,7 +96,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       };
       void connection.sendNotification(StatusNotification.method, status);
     };
-    engine = registerEngine(connection, logger, settings, sendStatus);
+    engine = registerEngine(connection, logger, settings, sendStatus, `${params.clientInfo?.name ?? "editor"} (pid ${process.pid})`);
     const routing = registerRouter(connection, logger, settings, engine.backend, workspace);
     index = registerIndexHandlers({ connection, logger, documents, workspace, settings: () => settingsApi.current(), capabilities: caps });
     const service = new CompletionService(routing.backend, completionSettings(settings), logger.child({ component: "completion" }), index.snippetSource);
@@ -138,7 +138,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       settings: () => settingsApi.current(),
       onActivity: sendStatus,
     });
-    registerControlCommands({ commands, model: engine.model, routing, index: () => index, pull: models.pull, onChange: sendStatus });
+    registerControlCommands({ commands, model: engine.model, engineInfo: () => engine?.info(), routing, index: () => index, pull: models.pull, onChange: sendStatus });
     moreStatus = () => {
       const st = indexService.status();
       return {

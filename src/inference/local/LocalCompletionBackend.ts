@@ -44,7 +44,11 @@ export class LocalCompletionBackend implements CompletionBackend {
     return { countTokens: (text) => (text ? loaded.model.tokenize(text, false).length : 0) };
   }
 
-  async generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+  /**
+   * `answerLater` replaces `request.shouldStop` with one that answers asynchronously: the shared
+   * engine's, which asks the language server that sent the request (src/engine).
+   */
+  async generate(request: GenerateRequest, signal: AbortSignal, answerLater?: (textSoFar: string) => Promise<boolean>): Promise<GenerateResult> {
     const started = performance.now();
     const aborted = (): GenerateResult => ({
       text: "",
@@ -56,7 +60,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       totalMs: performance.now() - started,
     });
     try {
-      return await runExclusive(this.lock, this.localModel, signal, aborted, (loaded, running) => this.run(loaded, request, running, started));
+      return await runExclusive(this.lock, this.localModel, signal, aborted, (loaded, running) => this.run(loaded, request, running, started, answerLater));
     } catch (error) {
       // A completion cut short by an unload is as good as superseded: the next keystroke reloads.
       if (error instanceof ModelUnloadedError) return aborted();
@@ -64,7 +68,13 @@ export class LocalCompletionBackend implements CompletionBackend {
     }
   }
 
-  private async run(loaded: LoadedModel, request: GenerateRequest, signal: AbortSignal, started: number): Promise<GenerateResult> {
+  private async run(
+    loaded: LoadedModel,
+    request: GenerateRequest,
+    signal: AbortSignal,
+    started: number,
+    answerLater?: (textSoFar: string) => Promise<boolean>,
+  ): Promise<GenerateResult> {
     const { model, sequence } = loaded;
     const specials = this.specialTokens(model);
     const tokens = this.tokenizePrompt(model, specials.ids, request.prompt);
@@ -85,7 +95,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       signal,
       sampling: () => ({ temperature: request.temperature, ...(request.temperature > 0 ? { topK: 40, topP: 0.95 } : {}) }),
       ...(request.onPromptProgress ? { onPromptProgress: request.onPromptProgress } : {}),
-      ...(request.shouldStop ? { onText: request.shouldStop } : {}),
+      ...(answerLater ? { onText: answerLater } : request.shouldStop ? { onText: request.shouldStop } : {}),
     });
     if (outcome.tokensPerSecond !== undefined) this.localModel.reportSpeed(outcome.tokensPerSecond);
     const result: GenerateResult = {

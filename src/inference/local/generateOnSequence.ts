@@ -19,8 +19,12 @@ export interface SequenceGeneration {
   sampling: (generated: readonly Token[]) => SequenceEvaluateOptions;
   /** After each prompt step: tokens evaluated so far by this request, of how many. */
   onPromptProgress?: (evaluated: number, total: number) => void;
-  /** After each generated token, with the text so far; returning true ends generation ("should-stop"). */
-  onText?: (textSoFar: string) => boolean | void;
+  /**
+   * After each generated token, with the text so far; returning true ends generation
+   * ("should-stop"). It may answer later (the shared engine asks the language server), and the
+   * next token waits for the answer, so generation stops exactly where it would in process.
+   */
+  onText?: (textSoFar: string) => boolean | void | Promise<boolean>;
 }
 
 export interface SequenceOutcome {
@@ -97,7 +101,8 @@ async function generate(g: SequenceGeneration, counter: { evaluations: number })
         reason = "aborted";
         break;
       }
-      if (g.onText?.(outcome.text) === true) {
+      const verdict = g.onText?.(outcome.text);
+      if ((verdict instanceof Promise ? await verdict : verdict) === true) {
         reason = "should-stop";
         break;
       }
