@@ -1,0 +1,196 @@
+/**
+ * npm run bench:engine — several editor windows on one machine, with the model in each server
+ * ("in-process") and in one shared engine ("shared"), on a model of the exact Qwen2.5-Coder-0.5B
+ * shape. Measures, in one run: the memory of one window and of three (proportional set size, so
+ * pages shared between processes count once), and window A's keystroke → suggestion latency alone
+ * and while window B types. Prints p50/p95 and ends with one JSON line of the figures.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
+import type { ModelStatusResult } from "../server/protocol.js";
+import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
+import { formatSummary, summarize, type Summary } from "./bench/stats.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const quick = process.argv.includes("--quick");
+const KEYSTROKES = quick ? 8 : 20;
+const log = (s = ""): void => void process.stdout.write(`${s}\n`);
+
+/** Real source files (pinned by the lockfile), one per window, each cut to about 1k tokens. */
+const SOURCES = ["vscode-jsonrpc/lib/common/linkedMap.js", "vscode-jsonrpc/lib/common/messages.js", "vscode-jsonrpc/lib/common/events.js"].map((f) =>
+  path.join(root, "node_modules", f),
+);
+/** What window A types in its two series, and what window B types meanwhile (never the same text twice, so no answer comes from the cache). */
+const TYPED = ["const entry = this._map.get(key);", "let previous = entry.previous;", "if (item === undefined) return;"];
+
+class Window {
+  readonly connection: MessageConnection;
+  private version = 1;
+  private text = "";
+  private offset = 0;
+  private line = 0;
+  private column = 0;
+  readonly uri: string;
+
+  constructor(
+    readonly proc: ChildProcess,
+    source: string,
+  ) {
+    this.connection = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+    this.connection.onRequest("workspace/configuration", () => [{}]);
+    this.connection.listen();
+    this.uri = pathToFileURL(source).href;
+    const lines = fs.readFileSync(source, "utf8").split("\n").slice(0, 90);
+    // The cursor on a fresh line two thirds down the file, as when adding code to a function.
+    this.line = Math.floor(lines.length * 0.66);
+    lines.splice(this.line, 0, "        ");
+    this.column = 8;
+    this.text = lines.join("\n");
+    this.offset = lines.slice(0, this.line).join("\n").length + 1 + this.column;
+  }
+
+  async start(settings: Record<string, unknown>): Promise<void> {
+    await this.connection.sendRequest("initialize", {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: { textDocument: { inlineCompletion: {} } },
+      initializationOptions: settings,
+      clientInfo: { name: "bench-engine" },
+    });
+    await this.connection.sendNotification("initialized", {});
+    await this.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: this.uri, languageId: "javascript", version: 1, text: this.text } });
+  }
+
+  /** Types one character at the cursor and waits for the suggestion; resolves with the latency. */
+  async keystroke(char: string): Promise<number> {
+    const position = { line: this.line, character: this.column };
+    this.text = this.text.slice(0, this.offset) + char + this.text.slice(this.offset);
+    this.offset += 1;
+    this.column += 1;
+    await this.connection.sendNotification("textDocument/didChange", {
+      textDocument: { uri: this.uri, version: ++this.version },
+      contentChanges: [{ range: { start: position, end: position }, text: char }],
+    });
+    const t0 = performance.now();
+    await this.connection.sendRequest("textDocument/inlineCompletion", {
+      textDocument: { uri: this.uri },
+      position: { line: this.line, character: this.column },
+      context: { triggerKind: 2 },
+    });
+    return performance.now() - t0;
+  }
+
+  modelStatus(): Promise<ModelStatusResult> {
+    return this.connection.sendRequest("workspace/executeCommand", { command: "ifai.modelStatus", arguments: [] }) as Promise<ModelStatusResult>;
+  }
+
+  async close(): Promise<void> {
+    await this.connection.sendRequest("shutdown").catch(() => undefined);
+    const exited = new Promise((resolve) => this.proc.once("exit", resolve));
+    await this.connection.sendNotification("exit").catch(() => undefined);
+    await exited;
+    this.connection.dispose();
+  }
+}
+
+/** Proportional set size in MiB: a page shared by n processes counts 1/n in each. */
+function pssMiB(pid: number): number {
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+interface ModeFigures {
+  oneWindowMiB: number;
+  threeWindowsMiB: number;
+  alone: Summary;
+  whileOtherTypes: Summary;
+}
+
+async function runMode(mode: "in-process" | "shared", modelPath: string, engineDir: string): Promise<ModeFigures> {
+  const settings = { engine: { mode }, model: { path: modelPath }, index: { enabled: false }, completion: { maxTokens: 12, cacheSize: 0 } };
+  const env = { ...process.env, IFAI_ENGINE_DIR: engineDir, IFAI_ENGINE_IDLE_MS: "1000", IFAI_CACHE_DIR: path.join(engineDir, "cache") };
+  const open = async (source: string): Promise<Window> => {
+    const proc = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], { stdio: ["pipe", "pipe", "ignore"], env });
+    const window = new Window(proc, source);
+    await window.start(settings);
+    // The first suggestion loads the model and evaluates the whole window: not part of the figures.
+    await window.keystroke(" ");
+    return window;
+  };
+  const memory = async (windows: Window[]): Promise<number> => {
+    const pids = windows.map((w) => w.proc.pid!);
+    const engine = (await windows[0]!.modelStatus()).engine;
+    if (engine?.pid) pids.push(engine.pid);
+    return pids.reduce((sum, pid) => sum + pssMiB(pid), 0);
+  };
+  const typeAll = async (window: Window, typed: string, count: number, stop?: () => boolean): Promise<number[]> => {
+    const latencies: number[] = [];
+    for (let i = 0; i < count && !stop?.(); i++) latencies.push(await window.keystroke(typed[i % typed.length]!));
+    return latencies;
+  };
+
+  const a = await open(SOURCES[0]!);
+  const oneWindowMiB = await memory([a]);
+  const b = await open(SOURCES[1]!);
+  const c = await open(SOURCES[2]!);
+  const threeWindowsMiB = await memory([a, b, c]);
+
+  const alone = await typeAll(a, TYPED[0]!, KEYSTROKES);
+  let done = false;
+  const other = typeAll(b, TYPED[2]!, 10_000, () => done);
+  const withOther = await typeAll(a, TYPED[1]!, KEYSTROKES);
+  done = true;
+  await other;
+  for (const w of [a, b, c]) await w.close();
+  return { oneWindowMiB, threeWindowsMiB, alone: summarize(alone), whileOtherTypes: summarize(withOther) };
+}
+
+async function main(): Promise<void> {
+  if (process.platform !== "linux") throw new Error("bench:engine reads /proc (Linux only)");
+  const vocabPath = path.resolve(root, "../shared/models/ggml-vocab-qwen2.5.gguf");
+  const vocab = fs.existsSync(vocabPath) ? { vocabGgufPath: vocabPath } : ("byte" as const);
+  log(`ifai-lsp engine benchmark — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  const modelPath = await ensureGeneratedModel(path.join(root, ".cache", "bench-models"), { shape: QWEN25_CODER_05B_SHAPE, quant: "Q8_0", vocab, seed: 1 });
+  log(`model: ${path.basename(modelPath)} (${(fs.statSync(modelPath).size / 2 ** 20).toFixed(0)} MiB); ${KEYSTROKES} keystrokes per series`);
+  const engineDir = fs.mkdtempSync(path.join(os.tmpdir(), "ifai-bench-engine-"));
+  fs.chmodSync(engineDir, 0o700);
+  const figures: Record<string, ModeFigures> = {};
+  try {
+    for (const mode of ["in-process", "shared"] as const) {
+      const f = await runMode(mode, modelPath, engineDir);
+      figures[mode] = f;
+      log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB`);
+      log(formatSummary("  window A alone, keystroke → suggestion", f.alone, "ms"));
+      log(formatSummary("  window A while window B types", f.whileOtherTypes, "ms"));
+    }
+  } finally {
+    fs.rmSync(engineDir, { recursive: true, force: true });
+  }
+  const inProcess = figures["in-process"]!;
+  const shared = figures.shared!;
+  const result = {
+    bench: "engine",
+    keystrokes: KEYSTROKES,
+    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes },
+    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes },
+    /** Goal ≤ 1.2: three shared windows against one window with the model in process. */
+    memoryThreeSharedVsOne: round(shared.threeWindowsMiB / inProcess.oneWindowMiB),
+    memoryThreeInProcessVsOne: round(inProcess.threeWindowsMiB / inProcess.oneWindowMiB),
+    /** Goal ≤ 1.3: window A's p50 while B types, against A alone, in each mode. */
+    contentionSharedP50: round(shared.whileOtherTypes.p50 / shared.alone.p50),
+    contentionInProcessP50: round(inProcess.whileOtherTypes.p50 / inProcess.alone.p50),
+  };
+  log(`\n${JSON.stringify(result)}`);
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:engine failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
