@@ -42,6 +42,18 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     precedence: "only",
     description: "The cache folder (default `$XDG_CACHE_HOME/ifai-lsp` or `~/.cache/ifai-lsp`): models in `<cache>/models`, the index in `<cache>/index`.",
   },
+  {
+    name: "IFAI_ENGINE",
+    setting: "engine.mode",
+    precedence: "default",
+    description: "`shared`: one engine process holds the model for every editor window; `in-process`: each server holds its own.",
+  },
+  {
+    name: "IFAI_ENGINE_DIR",
+    precedence: "only",
+    description: "The folder of the shared engine's socket (default `$XDG_RUNTIME_DIR/ifai-lsp`, else `<tmp>/ifai-lsp-<uid>`); it must be private to the user (mode 700).",
+  },
+  { name: "IFAI_ENGINE_IDLE_MS", precedence: "only", description: "How long the shared engine stays after its last window closed (default 10000 ms)." },
   { name: "IFAI_INDEX_WORKERS", precedence: "only", description: "Worker threads of `ifai-lsp index` (default: all cores but one, at most 4)." },
   {
     name: "IFAI_LSP_KEEP_GPU_BUILDS",
