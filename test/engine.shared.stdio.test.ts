@@ -89,8 +89,9 @@ afterAll(async () => {
 
 describe("one engine for every editor window", () => {
   it("two windows share one engine process, and answer exactly as a server with the model in process", async () => {
-    const fromA = await suggestion(a);
-    const fromB = await suggestion(b);
+    // Both windows need the engine at once: one starts it, the other finds it (or its own copy
+    // finds the first listening and steps aside).
+    const [fromA, fromB] = await Promise.all([suggestion(a), suggestion(b)]);
     const statusA = await command<ModelStatusResult>(a, "ifai.modelStatus");
     const statusB = await command<ModelStatusResult>(b, "ifai.modelStatus");
     expect(statusA.engine?.mode).toBe("shared");

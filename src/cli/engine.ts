@@ -24,6 +24,9 @@ export async function runEngine(env: NodeJS.ProcessEnv = process.env): Promise<n
   if (process.platform !== "win32") ensurePrivateFolder(path.dirname(socketPath));
   const logger = createLogger({ level: "info", file: path.join(cacheDir(env), "logs", "engine.log") }, env).child({ component: "engine" });
   const idleMs = Number(env.IFAI_ENGINE_IDLE_MS) > 0 ? Number(env.IFAI_ENGINE_IDLE_MS) : 10_000;
+  // Every window shares this process: one failing request must not end it for all of them.
+  process.on("uncaughtException", (error) => logger.error({ err: error }, "uncaught exception; the engine goes on"));
+  process.on("unhandledRejection", (error) => logger.error({ err: error }, "unhandled rejection; the engine goes on"));
   // Its stdout is a pipe the starting server closes after the first line.
   process.stdout.on("error", () => undefined);
   let closing = false;

@@ -5,6 +5,7 @@
  * polled. Its log goes to a file (its stdout is closed after that line).
  */
 import { spawn } from "node:child_process";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** bin/ifai-lsp.js of this installation (dist/engine/ → bin/). */
@@ -15,7 +16,8 @@ const START_TIMEOUT_MS = 30_000;
 
 export function startEngineProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "engine"], { detached: true, stdio: ["ignore", "pipe", "ignore"], env, windowsHide: true });
+    // It outlives the window that started it: it must not keep that project's folder busy.
+    const child = spawn(process.execPath, [BIN, "engine"], { detached: true, cwd: os.homedir(), stdio: ["ignore", "pipe", "ignore"], env, windowsHide: true });
     child.unref();
     let line = "";
     const timer = setTimeout(() => finish(new Error(`the engine did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
