@@ -38,6 +38,11 @@ export function guard<P, R>(
       return await handler(params, controller.signal);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      // The client cancelled it, and the handler gave up: the spec's answer is RequestCancelled.
+      if (token.isCancellationRequested) {
+        logger.debug({ method }, `cancelled by the client: ${message}`);
+        return new ResponseError(LSPErrorCodes.RequestCancelled, `${method} was cancelled`);
+      }
       if (error instanceof InvalidParamsError) {
         logger.warn({ method }, `invalid params: ${message}`);
         return new ResponseError(ErrorCodes.InvalidParams, message);
