@@ -24,6 +24,7 @@ export function modelOptions(settings: Settings): LocalModelOptions {
     threads: settings["model.threads"] > 0 ? settings["model.threads"] : autoThreads(),
     contextSize: settings["model.contextSize"],
     batchSize: settings["model.batchSize"],
+    sequences: settings["completion.warmDocuments"],
     idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
     keepLoaded: settings["model.keepLoaded"],
     memoryCheck: settings["model.memoryCheck"],
