@@ -90,6 +90,8 @@ export interface PrefillRequest {
   prompt: PromptPart[];
   /** As GenerateRequest.slot. */
   slot?: string;
+  /** After each evaluation step: prompt tokens evaluated so far by this prefill, of how many. */
+  onProgress?: (evaluated: number, total: number) => void;
 }
 
 export interface PrefillResult {

@@ -98,7 +98,7 @@ export class LocalCompletionBackend implements CompletionBackend {
         const tokens = this.tokenizePrompt(loaded.model, specials.ids, request.prompt);
         const sequence = this.pool.take(loaded.sequences, request.slot ?? DEFAULT_SLOT);
         if (tokens.length === 0 || tokens.length >= sequence.contextSize) return result("skipped", tokens.length);
-        const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, signal: running });
+        const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
         this.logger.debug({ slot: request.slot, promptTokens: tokens.length, reused: outcome.reusedTokens, evaluated: outcome.evaluatedTokens, aborted: outcome.aborted }, "prompt prefilled");
         return result(outcome.aborted ? "aborted" : "done", tokens.length, outcome.reusedTokens, outcome.evaluatedTokens);
       });

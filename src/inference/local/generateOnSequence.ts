@@ -129,6 +129,7 @@ export interface SequencePrefill {
   /** Tokens per evaluation step: the most a request that preempts the prefill waits for. */
   step: number;
   signal: AbortSignal;
+  onProgress?: (evaluated: number, total: number) => void;
 }
 
 /**
@@ -150,6 +151,7 @@ export async function prefillSequence(p: SequencePrefill): Promise<{ reusedToken
       evaluations++;
       await sequence.evaluateWithoutGeneratingNewTokens(chunk);
       position += chunk.length;
+      p.onProgress?.(position - reusedTokens, tokens.length - reusedTokens);
     }
     return { reusedTokens, evaluatedTokens: position - reusedTokens, aborted: false };
   } finally {
