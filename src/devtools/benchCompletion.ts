@@ -17,7 +17,7 @@ import { buildTrace, type TraceEvent } from "./bench/typingTrace.js";
 import { formatSummary, summarize } from "./bench/stats.js";
 import { runNaiveBaseline, type DocumentState } from "./bench/naiveBaseline.js";
 import { runFloor } from "./bench/floor.js";
-import { benchFiles, measureOpen, measureSwitch, type FirstRecord } from "./bench/firstSuggestion.js";
+import { benchFiles, measureOpen, measureSwitch, setCompletion, type FirstRecord } from "./bench/firstSuggestion.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   const switched = await measureSwitch(connection, files.pair, switchOptions);
   memoryAt.push(["after open and switch runs", (await metrics()).memory]);
   // The same switches with one sequence (every switch evicts the other file's KV state).
-  await connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { completion: { warmDocuments: 1 } } } });
+  await setCompletion(connection, { warmDocuments: 1 });
   const switchedOne = await measureSwitch(connection, files.pair, switchOptions);
   await connection.sendRequest("shutdown");
   await connection.sendNotification("exit");

@@ -80,8 +80,14 @@ const first = (r: CompletionMetricsRecord): FirstRecord => ({
   promptTokens: r.promptTokens,
 });
 
-const setPrefill = (connection: MessageConnection, on: boolean): Promise<void> =>
-  connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { completion: { prefill: on } } } });
+/**
+ * Settings for these runs: only the first token is measured, so suggestions stop after 4 tokens
+ * (random weights rarely end one, and each request is awaited).
+ */
+export const setCompletion = (connection: MessageConnection, completion: Record<string, unknown>): Promise<void> =>
+  connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { completion: { maxTokens: 4, maxMultilineTokens: 4, ...completion } } } });
+
+const setPrefill = (connection: MessageConnection, on: boolean): Promise<void> => setCompletion(connection, { prefill: on });
 
 /**
  * Opens each file, pauses `pauseMs` (a person looking at the file), then starts a new line in
