@@ -154,7 +154,8 @@ export const settingsSchema = {
     integer: true,
     minimum: 0,
     maximum: 2000,
-    description: "Wait this long after a request before running the model; a newer request in the meantime supersedes it.",
+    description:
+      "While the model is still working on an earlier keystroke, wait this long before running it for a new request (a newer request in the meantime supersedes it). An idle model starts at once: latest-wins cancellation stops it within one evaluation step if another keystroke follows.",
   }),
   "completion.maxPrefixTokens": setting({
     type: "number",
