@@ -360,5 +360,19 @@ ifai-lsp, and the server registered inline completion."
 
 (add-hook 'eglot-managed-mode-hook #'ifai-ghost--maybe-enable)
 
+(defun ifai-ghost--focus (&optional _frame-or-window)
+  "Tell the server which buffer is in front of the user, and where point is.
+The server then evaluates that buffer's prompt before the first keystroke
+\=(the `ifai/didFocus' notification)."
+  (ignore-errors
+    (with-current-buffer (window-buffer (selected-window))
+      (when ifai-ghost-mode
+        (let ((server (eglot-current-server)))
+          (when (and server (jsonrpc-running-p server))
+            (jsonrpc-notify server :ifai/didFocus (eglot--TextDocumentPositionParams))))))))
+
+(add-hook 'window-selection-change-functions #'ifai-ghost--focus)
+(add-hook 'window-buffer-change-functions #'ifai-ghost--focus)
+
 (provide 'ifai-ghost)
 ;;; ifai-ghost.el ends here

@@ -85,11 +85,12 @@ export const settingsSchema = {
   }),
   "model.contextSize": setting({
     type: "number",
-    default: 4096,
+    default: 2048,
     integer: true,
     minimum: 512,
     maximum: 131072,
-    description: "Context window (tokens) of the completion sequence. Larger costs memory; prompts are budgeted to fit.",
+    description:
+      "Context window (tokens) of each completion sequence (there are completion.warmDocuments of them). It must hold the prompt budgets plus the suggestion: the defaults need about 1,800. Each token costs KV memory (12 KiB for the 0.5B model, 24 MiB per sequence at 2048); prompts are budgeted to fit.",
   }),
   "model.batchSize": setting({
     type: "number",
@@ -160,7 +161,8 @@ export const settingsSchema = {
     integer: true,
     minimum: 0,
     maximum: 2000,
-    description: "Wait this long after a request before running the model; a newer request in the meantime supersedes it.",
+    description:
+      "While the model is still working on an earlier keystroke, wait this long before running it for a new request (a newer request in the meantime supersedes it). An idle model starts at once: latest-wins cancellation stops it within one evaluation step if another keystroke follows.",
   }),
   "completion.maxPrefixTokens": setting({
     type: "number",
@@ -217,6 +219,21 @@ export const settingsSchema = {
     minimum: 0,
     maximum: 2,
     description: "Sampling temperature. 0: greedy, the usual choice for code completion.",
+  }),
+  "completion.warmDocuments": setting({
+    type: "number",
+    default: 3,
+    integer: true,
+    minimum: 1,
+    maximum: 16,
+    description:
+      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048). Applies from the next model load.",
+  }),
+  "completion.prefill": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Work ahead of the user: when a document is opened or focused (ifai/didFocus), or the user pauses after an edit, evaluate its prompt in the background while the model is idle, so the first suggestion there does not pay for the whole prompt. A completion request always stops it at once. Never loads the model by itself.",
   }),
   "completion.cacheSize": setting({
     type: "number",

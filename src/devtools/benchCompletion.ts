@@ -16,6 +16,8 @@ import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.
 import { buildTrace, type TraceEvent } from "./bench/typingTrace.js";
 import { formatSummary, summarize } from "./bench/stats.js";
 import { runNaiveBaseline, type DocumentState } from "./bench/naiveBaseline.js";
+import { runFloor } from "./bench/floor.js";
+import { benchFiles, measureOpen, measureSwitch, setCompletion, type FirstRecord } from "./bench/firstSuggestion.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
@@ -164,6 +166,16 @@ async function main(): Promise<void> {
   const records = result.records.sort((a, b) => a.requestId - b.requestId);
   if (records.length !== sent.length) throw new Error(`expected ${sent.length} metric records, got ${records.length}`);
   memoryAt.push(["after the trace", result.memory]);
+
+  // Issue 15: the first suggestion after opening a file, and after switching back to one.
+  const files = benchFiles(root);
+  const opened = await measureOpen(connection, quick ? files.open.slice(0, 4) : files.open, 1000);
+  const switchOptions = { switches: quick ? 4 : 8, keystrokes: 20, keyIntervalMs: 110 };
+  const switched = await measureSwitch(connection, files.pair, switchOptions);
+  memoryAt.push(["after open and switch runs", (await metrics()).memory]);
+  // The same switches with one sequence (every switch evicts the other file's KV state).
+  await setCompletion(connection, { warmDocuments: 1 });
+  const switchedOne = await measureSwitch(connection, files.pair, switchOptions);
   await connection.sendRequest("shutdown");
   await connection.sendNotification("exit");
   connection.dispose();
@@ -203,13 +215,42 @@ async function main(): Promise<void> {
 
   log();
   log("naive baseline: a fresh infill per keystroke (no KV-cache reuse), same prompts, same engine, same threads");
-  const samples = modelServed.filter((_, i) => i % Math.max(1, Math.floor(modelServed.length / (quick ? 4 : 12))) === 0).map((j) => j.state);
+  const sampled = modelServed.filter((_, i) => i % Math.max(1, Math.floor(modelServed.length / (quick ? 4 : 12))) === 0);
+  const samples = sampled.map((j) => j.state);
   const naive = await runNaiveBaseline(modelPath, samples, doc.uri);
   const naiveFirst = summarize(naive.firstTokenMs);
   log(formatSummary("naive keystroke → first token", naiveFirst, "ms"));
   log(formatSummary("naive prompt tokens evaluated per keystroke", summarize(naive.promptTokens, 0), "tok"));
   const ratio = naiveFirst.p50 / firstToken.p50;
   log(`ratio naive / ifai-lsp, first token p50: ${ratio.toFixed(1)}x`);
+
+  log();
+  log("floor: the tokens each keystroke changed plus one decode, on a warm sequence, same engine and threads");
+  const pairs = modelServed.filter((_, i) => i % Math.max(1, Math.floor(modelServed.length / (quick ? 8 : 24))) === 0)
+    .map((j) => ({ before: joined[joined.indexOf(j) - 1]!.state, after: j.state }));
+  const floor = await runFloor(modelPath, pairs, doc.uri);
+  const floorFirst = summarize(floor.firstTokenMs);
+  log(formatSummary("floor keystroke → first token", floorFirst, "ms"));
+  log(formatSummary("floor tokens evaluated per keystroke", summarize(floor.changedTokens, 0), "tok"));
+  const overFloor = firstToken.p50 / floorFirst.p50;
+  log(`ratio ifai-lsp / floor, first token p50: ${overFloor.toFixed(2)}x`);
+  log(`prompt evaluation by step size (tokens/s): ${floor.stepTokensPerSecond.map((s) => `${s.step}: ${s.tokensPerSecond}`).join(", ")}`);
+
+  log();
+  log("first suggestion in a file (cold: the same in this run without prefill, or with one KV sequence)");
+  const ms = (r: FirstRecord[]): ReturnType<typeof summarize> => summarize(r.map((x) => x.firstTokenMs).filter(Number.isFinite));
+  const tok = (r: FirstRecord[], f: (x: FirstRecord) => number): ReturnType<typeof summarize> => summarize(r.map(f), 0);
+  const openWarm = ms(opened.warm);
+  const openCold = ms(opened.cold);
+  const switchWarm = ms(switched);
+  const switchCold = ms(switchedOne);
+  log(formatSummary("open, pause 1 s, type → first token", openWarm, "ms"));
+  log(formatSummary("  the same without prefill (cold)", openCold, "ms"));
+  log(formatSummary("  prompt tokens reused / evaluated (prefill)", tok(opened.warm, (x) => x.reusedTokens), "tok") + `  evaluated p50 ${tok(opened.warm, (x) => x.evaluatedTokens).p50}`);
+  log(formatSummary("  prompt tokens reused / evaluated (cold)", tok(opened.cold, (x) => x.reusedTokens), "tok") + `  evaluated p50 ${tok(opened.cold, (x) => x.evaluatedTokens).p50}`);
+  log(formatSummary("switch back after 20 keystrokes → first token", switchWarm, "ms"));
+  log(formatSummary("  the same with one KV sequence (cold)", switchCold, "ms"));
+  log(formatSummary("  prompt tokens evaluated (3 / 1 sequences)", tok(switched, (x) => x.evaluatedTokens), "tok") + `  one sequence p50 ${tok(switchedOne, (x) => x.evaluatedTokens).p50}`);
 
   const figures = {
     bench: "completion",
@@ -232,6 +273,17 @@ async function main(): Promise<void> {
     ...(result.memory?.anon !== undefined ? { rssAfterAnonMiB: mib(result.memory.anon), rssAfterFileMiB: mib(result.memory.file ?? 0) } : {}),
     naiveFirstTokenMs: naiveFirst,
     naiveOverOursP50: Number(ratio.toFixed(2)),
+    floorFirstTokenMs: floorFirst,
+    oursOverFloorP50: Number(overFloor.toFixed(2)),
+    stepTokensPerSecond: Object.fromEntries(floor.stepTokensPerSecond.map((s) => [s.step, s.tokensPerSecond])),
+    openPauseFirstTokenMs: openWarm,
+    openColdFirstTokenMs: openCold,
+    openReusedTokens: tok(opened.warm, (x) => x.reusedTokens),
+    openPrefilledTokens: summarize(opened.prefilledTokens, 0),
+    switchFirstTokenMs: switchWarm,
+    switchOneSequenceFirstTokenMs: switchCold,
+    switchEvaluatedTokens: tok(switched, (x) => x.evaluatedTokens),
+    rssAfterSwitchMiB: mib(memoryAt.find(([stage]) => stage === "after open and switch runs")?.[1]?.rss ?? 0),
   };
   log(JSON.stringify(figures));
 }

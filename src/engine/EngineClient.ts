@@ -18,6 +18,8 @@ import {
   type GenerateResult,
   type ModelControl,
   type ModelStatus,
+  type PrefillRequest,
+  type PrefillResult,
   type Tokenizer,
 } from "../inference/types.js";
 import type { Logger } from "../util/logger.js";
@@ -54,6 +56,8 @@ export class EngineClient implements CompletionBackend, ChatBackend {
   /** The model's vocabulary, loaded here without weights: prompt windows count tokens synchronously. */
   private vocab: { modelPath: string; model: Promise<LlamaModel> } | undefined;
   private disposed = false;
+  /** As last reported by the engine with a generate or prefill result. */
+  private slots: string[] = [];
 
   /** The model as the server's commands and status line see it. */
   readonly model: ModelControl = {
@@ -100,6 +104,7 @@ export class EngineClient implements CompletionBackend, ChatBackend {
           t: "generate",
           request: {
             prompt: request.prompt,
+            ...(request.slot !== undefined ? { slot: request.slot } : {}),
             maxTokens: request.maxTokens,
             maxTimeMs: request.maxTimeMs,
             temperature: request.temperature,
@@ -117,6 +122,26 @@ export class EngineClient implements CompletionBackend, ChatBackend {
       }
       throw error;
     }
+  }
+
+  async prefill(request: PrefillRequest, signal: AbortSignal): Promise<PrefillResult> {
+    // Background work never starts an engine: like the in-process model, it never loads one.
+    if (!this.socket) return { state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
+    try {
+      return (await this.call(
+        { t: "prefill", request: { prompt: request.prompt, ...(request.slot !== undefined ? { slot: request.slot } : {}), progress: request.onProgress !== undefined } },
+        signal,
+        request.onProgress ? { onProgress: request.onProgress } : {},
+      )) as PrefillResult;
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) return { state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
+      throw error;
+    }
+  }
+
+  /** This window's documents whose KV state the engine holds, most recently used first. */
+  warmSlots(): string[] {
+    return this.slots;
   }
 
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
@@ -242,6 +267,7 @@ export class EngineClient implements CompletionBackend, ChatBackend {
         this.pending.get(message.id)?.onProgress?.(message.evaluated, message.total);
         return;
       case "done":
+        if (message.warmSlots) this.slots = message.warmSlots;
         this.pending.get(message.id)?.resolve(message.result ?? null);
         return;
       case "failed": {

@@ -174,6 +174,8 @@ export class EngineHost {
 
 /** One connected language server. */
 class Session {
+  private static count = 0;
+  private readonly id = ++Session.count;
   private hosted: Hosted | undefined;
   private readonly running = new Map<number, Running>();
   private readonly reader: LineReader;
@@ -214,6 +216,19 @@ class Session {
       entry.verdict?.(true);
     }
     this.running.clear();
+  }
+
+  /**
+   * Slots are per window: two windows showing one file may hold different text, so each keeps its
+   * own KV state (the sequences themselves are shared, most recently used kept).
+   */
+  private slot(slot: string | undefined): string {
+    return `${this.id}\u0000${slot ?? ""}`;
+  }
+
+  private warmSlots(hosted: Hosted): string[] {
+    const mine = `${this.id}\u0000`;
+    return hosted.backend.warmSlots().filter((s) => s.startsWith(mine)).map((s) => s.slice(mine.length));
   }
 
   private receive(raw: unknown): void {
@@ -270,7 +285,7 @@ class Session {
       switch (message.t) {
         case "generate": {
           const w = message.request;
-          const request: GenerateRequest = { prompt: w.prompt, maxTokens: w.maxTokens, maxTimeMs: w.maxTimeMs, temperature: w.temperature };
+          const request: GenerateRequest = { prompt: w.prompt, maxTokens: w.maxTokens, maxTimeMs: w.maxTimeMs, temperature: w.temperature, slot: this.slot(w.slot) };
           const answerLater = !w.stopCallback
             ? undefined
             : (text: string): Promise<boolean> =>
@@ -284,6 +299,13 @@ class Session {
               });
           if (w.progress) request.onPromptProgress = (evaluated, total) => this.send({ t: "progress", id: message.id, evaluated, total });
           return hosted.backend.generate(request, signal, answerLater);
+        }
+        case "prefill": {
+          const w = message.request;
+          return hosted.backend.prefill(
+            { prompt: w.prompt, slot: this.slot(w.slot), ...(w.progress ? { onProgress: (evaluated: number, total: number) => this.send({ t: "progress", id: message.id, evaluated, total }) } : {}) },
+            signal,
+          );
         }
         case "chat": {
           const { stream, ...request } = message.request;
@@ -302,7 +324,8 @@ class Session {
     work.then(
       (result) => {
         this.running.delete(message.id);
-        this.send({ t: "done", id: message.id, result: result as EngineMessage extends { t: "done"; result?: infer R } ? R : never });
+        const warm = message.t === "generate" || message.t === "prefill" ? { warmSlots: this.warmSlots(hosted) } : {};
+        this.send({ t: "done", id: message.id, result: result as EngineMessage extends { t: "done"; result?: infer R } ? R : never, ...warm });
       },
       (error: unknown) => {
         this.running.delete(message.id);

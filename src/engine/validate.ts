@@ -22,6 +22,9 @@ function isPrompt(v: unknown): v is PromptPart[] {
   );
 }
 
+/** A slot names a document (its uri); absent means the default slot. */
+const isSlot = (v: unknown): boolean => v === undefined || (typeof v === "string" && v.length <= 8192);
+
 function isKey(v: unknown): boolean {
   if (!isObject(v) || !isObject(v.model) || !isObject(v.chat)) return false;
   const m = v.model;
@@ -48,9 +51,13 @@ export function validClientMessage(raw: unknown): ClientMessage | undefined {
       return isId(raw.id) ? (raw as ClientMessage) : undefined;
     case "generate": {
       const r = raw.request;
-      return isId(raw.id) && isObject(r) && isPrompt(r.prompt) && isFiniteNumber(r.maxTokens) && isFiniteNumber(r.maxTimeMs) && isFiniteNumber(r.temperature)
+      return isId(raw.id) && isObject(r) && isPrompt(r.prompt) && isSlot(r.slot) && isFiniteNumber(r.maxTokens) && isFiniteNumber(r.maxTimeMs) && isFiniteNumber(r.temperature)
         ? (raw as ClientMessage)
         : undefined;
+    }
+    case "prefill": {
+      const r = raw.request;
+      return isId(raw.id) && isObject(r) && isPrompt(r.prompt) && isSlot(r.slot) ? (raw as ClientMessage) : undefined;
     }
     case "chat": {
       const r = raw.request;

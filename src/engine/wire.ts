@@ -6,7 +6,7 @@
  * next token, so a shared engine stops exactly where the in-process one would.
  */
 import type { LocalModelOptions } from "../inference/local/LocalModel.js";
-import type { ChatRequest, ChatResult, GenerateResult, ModelStatus, PromptPart } from "../inference/types.js";
+import type { ChatRequest, ChatResult, GenerateResult, ModelStatus, PrefillResult, PromptPart } from "../inference/types.js";
 
 /** Bumped when a message changes shape; a server and an engine of different versions never talk. */
 export const WIRE_VERSION = 1;
@@ -25,13 +25,15 @@ export interface EngineKey {
   chat: ChatContextOptions;
 }
 
-export type GenerateWire = { prompt: PromptPart[]; maxTokens: number; maxTimeMs: number; temperature: number; stopCallback: boolean; progress: boolean };
+export type GenerateWire = { prompt: PromptPart[]; slot?: string; maxTokens: number; maxTimeMs: number; temperature: number; stopCallback: boolean; progress: boolean };
+export type PrefillWire = { prompt: PromptPart[]; slot?: string; progress: boolean };
 export type ChatWire = Omit<ChatRequest, "onText"> & { stream: boolean };
 
 export type ClientMessage =
   | { t: "hello"; version: number; key: EngineKey; label: string }
   | { t: "configure"; key: EngineKey }
   | { t: "generate"; id: number; request: GenerateWire }
+  | { t: "prefill"; id: number; request: PrefillWire }
   | { t: "verdict"; id: number; stop: boolean }
   | { t: "chat"; id: number; request: ChatWire }
   | { t: "tokenizer"; id: number }
@@ -56,7 +58,8 @@ export type EngineMessage =
   | { t: "status"; status: ModelStatus; engine: EngineInfo }
   | { t: "text"; id: number; text: string; verdict: boolean }
   | { t: "progress"; id: number; evaluated: number; total: number }
-  | { t: "done"; id: number; result?: GenerateResult | ChatResult | ModelStatus | null }
+  /** `warmSlots`: after a generate or prefill, this server's slots whose KV state the engine holds, most recent first. */
+  | { t: "done"; id: number; result?: GenerateResult | ChatResult | PrefillResult | ModelStatus | null; warmSlots?: string[] }
   | { t: "failed"; id: number; kind: ErrorKind; message: string };
 
 /** The longest line either side accepts: prompts are bounded by the context, about 1 MB at most. */

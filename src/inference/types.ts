@@ -78,6 +78,29 @@ export interface GenerateRequest {
   fim?: FimParts;
   /** What the router needs to choose a backend; absent fields take the defaults of a completion. */
   routing?: RoutingHints;
+  /**
+   * Whose KV state to use (the document's uri for completions). The local backend keeps one
+   * context sequence per recently used slot, so switching back to a file finds its prompt cached.
+   */
+  slot?: string;
+}
+
+/** Evaluating a prompt ahead of the request that will need it (see `CompletionBackend.prefill`). */
+export interface PrefillRequest {
+  prompt: PromptPart[];
+  /** As GenerateRequest.slot. */
+  slot?: string;
+  /** After each evaluation step: prompt tokens evaluated so far by this prefill, of how many. */
+  onProgress?: (evaluated: number, total: number) => void;
+}
+
+export interface PrefillResult {
+  /** "done": the whole prompt is in the KV cache; "aborted": stopped by the signal (what was evaluated stays); "skipped": nothing to do here (model not loaded, prompt for the cloud). */
+  state: "done" | "aborted" | "skipped";
+  promptTokens: number;
+  reusedTokens: number;
+  evaluatedTokens: number;
+  totalMs: number;
 }
 
 export interface FimParts {
@@ -153,6 +176,13 @@ export interface CompletionBackend {
   tokenizer(signal: AbortSignal): Promise<Tokenizer>;
   /** Generates a completion; a request aborted through `signal` resolves with stopReason "aborted". */
   generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult>;
+  /**
+   * Evaluates a prompt into the slot's KV cache without generating, so a later request whose
+   * prompt shares its start evaluates only the rest. Background work: it never loads a model,
+   * and it stops at its next evaluation step once `signal` is aborted. Optional: backends
+   * without a cache to warm leave it out.
+   */
+  prefill?(request: PrefillRequest, signal: AbortSignal): Promise<PrefillResult>;
 }
 
 /** A chat turn, as in the OpenAI-compatible APIs. */

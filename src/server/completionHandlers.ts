@@ -26,6 +26,27 @@ export interface CompletionHandlerDeps {
   service: CompletionService;
   inline: boolean;
   items: () => boolean;
+  /** Told the cursor of every completion request (the prefill learns where the user is). */
+  onRequest?: (document: TextDocument, offset: number) => void;
+}
+
+/** The feature's request for a cursor in an open document. */
+export function completionRequestFor(
+  deps: Pick<CompletionHandlerDeps, "documents" | "workspace">,
+  document: TextDocument,
+  offset: number,
+  trigger: CompletionRequest["trigger"],
+): CompletionRequest {
+  const location = deps.workspace.locate(document.uri);
+  return {
+    document: snapshot(document),
+    offset,
+    trigger,
+    relativePath: location.relativePath,
+    repoName: location.repoName,
+    displayPath: (uri) => deps.workspace.locate(uri).relativePath,
+    otherDocuments: () => deps.documents.all().filter((d) => d.uri !== document.uri).map(snapshot),
+  };
 }
 
 /** Characters after which editors without inline completion ask for items. */
@@ -40,16 +61,8 @@ export function registerCompletionHandlers(deps: CompletionHandlerDeps): void {
   const { connection, logger, documents } = deps;
 
   const toRequest = (document: TextDocument, offset: number, trigger: CompletionRequest["trigger"]): CompletionRequest => {
-    const location = deps.workspace.locate(document.uri);
-    return {
-      document: snapshot(document),
-      offset,
-      trigger,
-      relativePath: location.relativePath,
-      repoName: location.repoName,
-      displayPath: (uri) => deps.workspace.locate(uri).relativePath,
-      otherDocuments: () => documents.all().filter((d) => d.uri !== document.uri).map(snapshot),
-    };
+    deps.onRequest?.(document, offset);
+    return completionRequestFor(deps, document, offset, trigger);
   };
 
   if (deps.inline) {

@@ -19,6 +19,8 @@ export interface EngineApi {
   backend: CompletionBackend;
   /** Chat and code actions on the model's own chat context (never the completion sequence). */
   chat: ChatBackend;
+  /** The documents whose KV state the model holds, most recently used first. */
+  warmSlots(): string[];
   /** The mode, and the shared engine's process once connected. */
   info(): NonNullable<ModelStatusResult["engine"]>;
   configure(settings: Settings): Promise<void>;
@@ -32,6 +34,7 @@ export function modelOptions(settings: Settings): LocalModelOptions {
     threads: settings["model.threads"] > 0 ? settings["model.threads"] : autoThreads(),
     contextSize: settings["model.contextSize"],
     batchSize: settings["model.batchSize"],
+    sequences: settings["completion.warmDocuments"],
     idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
     keepLoaded: settings["model.keepLoaded"],
     memoryCheck: settings["model.memoryCheck"],
@@ -81,6 +84,7 @@ function sharedEngine(logger: Logger, settings: Settings, label: string): Engine
     model: client.model,
     backend: client,
     chat: client,
+    warmSlots: () => client.warmSlots(),
     info: () => ({ mode: "shared", ...client.info() }),
     configure: async (next) => client.configure(engineKey(next)),
     dispose: () => client.dispose(),
@@ -99,6 +103,7 @@ function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
     model,
     backend,
     chat,
+    warmSlots: () => backend.warmSlots(),
     info: () => ({ mode: "in-process" }),
     configure: async (next) => {
       // A new chat context size applies from the next load (the chat context lives as long as the model).

@@ -27,6 +27,32 @@ export interface StatusParams {
   chat?: { busy: boolean; lastServedBy?: string; lastTokensPerSecond?: number };
 }
 
+/**
+ * `ifai/didFocus` (client → server notification): the editor shows this document to the user
+ * (a window or tab got focus, or the cursor rested somewhere new). The server evaluates the
+ * document's prompt in the background so the first suggestion there is fast. `position` is the
+ * cursor when the client knows it; without it the server assumes the top of the file.
+ */
+export const DidFocusNotification = { method: "ifai/didFocus" } as const;
+export interface DidFocusParams {
+  textDocument: { uri: string };
+  position?: { line: number; character: number };
+}
+
+/** One background prefill, as `ifai/completionMetrics` reports it. */
+export interface PrefillMetricsRecord {
+  uri: string;
+  /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit). */
+  reason: "open" | "focus" | "pause";
+  /** done: the prompt is cached; aborted: a request or a newer prefill stopped it; skipped: nothing evaluated (see detail). */
+  state: "done" | "aborted" | "skipped";
+  promptTokens: number;
+  reusedTokens: number;
+  evaluatedTokens: number;
+  totalMs: number;
+  detail?: string;
+}
+
 /** `ifai/completionMetrics` (client → server request): timings and token counts of recent completions. */
 export const CompletionMetricsRequest = { method: "ifai/completionMetrics" } as const;
 export interface CompletionMetricsParams {
@@ -54,6 +80,10 @@ export interface CompletionMetricsRecord {
 }
 export interface CompletionMetricsResult {
   records: CompletionMetricsRecord[];
+  /** Recent background prefills (ifai/didFocus, didOpen, pauses), oldest first; `last` applies too. */
+  prefills?: PrefillMetricsRecord[];
+  /** Documents whose prompt the local model holds evaluated, most recently used first. */
+  warmDocuments?: string[];
   /** Resident memory of the server process, bytes. */
   rss: number;
   /** Where that memory is (anonymous vs file-backed, V8 heap), bytes. */

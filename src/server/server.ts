@@ -12,7 +12,8 @@ import type { Settings } from "../config/schema.js";
 import { CompletionService, type CompletionSettings } from "../features/completion/CompletionService.js";
 import { createLogger, type Logger } from "../util/logger.js";
 import { VERSION } from "../version.js";
-import { COMPLETION_TRIGGER_CHARACTERS, registerCompletionHandlers } from "./completionHandlers.js";
+import { COMPLETION_TRIGGER_CHARACTERS, completionRequestFor, registerCompletionHandlers } from "./completionHandlers.js";
+import { registerCompletionPrefill } from "./completionPrefill.js";
 import { registerActionHandlers } from "./actionHandlers.js";
 import { registerChatHandlers } from "./chatHandlers.js";
 import { registerCommands } from "./commands.js";
@@ -47,6 +48,7 @@ export function completionSettings(settings: Settings): CompletionSettings {
     maxTimeMs: settings["completion.maxTimeMs"],
     temperature: settings["completion.temperature"],
     cacheSize: settings["completion.cacheSize"],
+    prefill: settings["completion.prefill"],
   };
 }
 
@@ -101,6 +103,13 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
     index = registerIndexHandlers({ connection, logger, documents, workspace, settings: () => settingsApi.current(), capabilities: caps });
     const service = new CompletionService(routing.backend, completionSettings(settings), logger.child({ component: "completion" }), index.snippetSource);
     index.attach(service);
+    const prefill = registerCompletionPrefill({
+      connection,
+      logger,
+      documents,
+      service,
+      toRequest: (document, offset) => completionRequestFor({ documents, workspace }, document, offset, "automatic"),
+    });
     registerCompletionHandlers({
       connection,
       logger,
@@ -109,6 +118,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       service,
       inline,
       items: () => settingsApi.current()["completion.items"],
+      onRequest: (document, offset) => prefill.noteRequest(document, offset),
     });
     documents.onDidClose((event) => service.forgetDocument(event.document.uri));
     const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
@@ -163,7 +173,14 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
         const records = service.recentMetrics();
         const last = p?.last;
         const memory = memorySnapshot();
-        return { records: last && last > 0 ? records.slice(-last) : records, rss: memory.rss, memory };
+        const prefills = service.recentPrefillRecords();
+        return {
+          records: last && last > 0 ? records.slice(-last) : records,
+          prefills: last && last > 0 ? prefills.slice(-last) : prefills,
+          warmDocuments: engine?.warmSlots() ?? [],
+          rss: memory.rss,
+          memory,
+        };
       }),
     );
 

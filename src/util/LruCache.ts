@@ -23,6 +23,10 @@ export class LruCache<K, V> {
     while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
   }
 
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+
   resize(capacity: number): void {
     this.capacity = capacity;
     while (this.map.size > Math.max(0, capacity)) this.map.delete(this.map.keys().next().value as K);

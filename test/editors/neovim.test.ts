@@ -162,6 +162,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(completion.position).toEqual({ line: 1, character: "  const result = val".length });
     expect(completion.isIncomplete).toBe(true);
     expect(completion.metrics.source).toBe("model");
+    // The plugin told the server about the buffer it entered (ifai/didFocus).
+    expect(completion.focus_prefills).toBeGreaterThan(0);
     expect(completion.metrics.promptTokens).toBeGreaterThan(0);
     for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
   });

@@ -7,7 +7,7 @@ import {
   type Executable,
   type LanguageClientOptions,
 } from "vscode-languageclient/node";
-import { StatusNotification, type ChatParams, type ChatResponse, type StatusParams } from "../../../src/server/protocol.js";
+import { DidFocusNotification, StatusNotification, type ChatParams, type ChatResponse, type DidFocusParams, type StatusParams } from "../../../src/server/protocol.js";
 import { sendChat } from "./chat.js";
 import { ChatViewProvider } from "./chatView.js";
 import { serverSettingsOf } from "./clientSettings.js";
@@ -129,6 +129,13 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
         if (languageClient.isRunning()) await languageClient.restart();
         else await start();
       },
+    }),
+    // The server evaluates the prompt of the file in front of the user ahead of the first keystroke.
+    vscode.window.onDidChangeActiveTextEditor((editor) => {
+      if (!editor || !languageClient.isRunning()) return;
+      const { line, character } = editor.selection.active;
+      const params: DidFocusParams = { textDocument: { uri: editor.document.uri.toString() }, position: { line, character } };
+      void languageClient.sendNotification(DidFocusNotification.method, params).catch(() => undefined);
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration(`${SECTION}.server`)) return;

@@ -1,13 +1,13 @@
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
-import { ModelUnavailableError, type CompletionBackend, type GenerateResult } from "../../inference/types.js";
+import { ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
 import { CompletionCache } from "./CompletionCache.js";
 import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
-import { PrefixWindows, selectSuffix } from "./contextWindow.js";
+import { PrefixWindows, selectSuffix, topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
 import { buildFimPrompt } from "./prompt.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
-import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource } from "./types.js";
+import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, Snippet } from "./types.js";
 
 export interface CompletionSettings {
   enabled: boolean;
@@ -20,6 +20,32 @@ export interface CompletionSettings {
   maxTimeMs: number;
   temperature: number;
   cacheSize: number;
+  /** Evaluate a document's prompt in the background when it is opened, focused or paused in. */
+  prefill: boolean;
+}
+
+/** One background prefill, for `ifai/completionMetrics` and tests. */
+export interface PrefillRecord {
+  uri: string;
+  /** What started it. */
+  reason: "open" | "focus" | "pause";
+  /** done: the prompt is cached; aborted: a request (or a newer prefill) stopped it; skipped: nothing was evaluated. */
+  state: "done" | "aborted" | "skipped";
+  promptTokens: number;
+  reusedTokens: number;
+  evaluatedTokens: number;
+  totalMs: number;
+  detail?: string;
+}
+
+interface PreparedPrompt {
+  prompt: PromptPart[];
+  prefix: string;
+  suffix: string;
+  snippets: Snippet[];
+  nearPrefix: string;
+  nearSuffix: string;
+  mode: CompletionMode;
 }
 
 /** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
@@ -39,6 +65,10 @@ export class CompletionService {
   private readonly cache: CompletionCache;
   private readonly prefixWindows = new PrefixWindows();
   private inflight: AbortController | undefined;
+  /** Model work of requests still running, superseded ones included (they stop within a step). */
+  private modelRuns = 0;
+  private prefilling: AbortController | undefined;
+  private readonly recentPrefills: PrefillRecord[] = [];
   private nextId = 1;
   private readonly recent: CompletionMetrics[] = [];
   private active = 0;
@@ -126,7 +156,10 @@ export class CompletionService {
     const { document } = request;
     const offset = Math.max(0, Math.min(request.offset, document.text.length));
 
-    // Latest request wins, across documents: there is one completion sequence.
+    // A real request always goes before background work on the model.
+    this.prefilling?.abort();
+    // Latest request wins, across documents: one completion runs at a time.
+    const debounce = this.inflight !== undefined || this.modelRuns > 0;
     this.inflight?.abort(new SupersededError());
     const controller = new AbortController();
     this.inflight = controller;
@@ -142,7 +175,8 @@ export class CompletionService {
       const aroundCursor = document.text.slice(Math.max(0, offset - CONTEXT_CHARS), offset + CONTEXT_CHARS);
       if (aroundCursor.includes("\u0000")) return done("skipped", "", "binary content near the cursor");
 
-      const work = this.run(request, offset, controller.signal, metrics, started);
+      this.modelRuns++;
+      const work = this.run(request, offset, controller.signal, metrics, started, debounce).finally(() => this.modelRuns--);
       const outcome = await raceAbort(work, controller.signal);
       if (outcome === ABORTED) {
         work.catch(() => undefined);
@@ -158,23 +192,61 @@ export class CompletionService {
     }
   }
 
-  private async run(
-    request: CompletionRequest,
-    offset: number,
-    signal: AbortSignal,
-    metrics: CompletionMetrics,
-    started: number,
-  ): Promise<{ kind: "text"; text: string } | { kind: "unavailable"; detail: string }> {
-    await delay(this.settings.debounceMs, signal);
-    let tokenizer;
+  /**
+   * Work ahead of the user: evaluates the prompt a request at `request.offset` would have into
+   * the document's KV slot, so the first keystroke there evaluates only what it changed. The
+   * prompt is built exactly as a request builds it (same prefix window anchor, same snippets),
+   * and it is background work: it runs only while no completion does, a new completion request
+   * aborts it (the request waits at most for one short evaluation step), and it never loads the
+   * model. A newer prefill replaces an older one.
+   */
+  async prefill(request: CompletionRequest, reason: PrefillRecord["reason"], where: "cursor" | "top" = "cursor"): Promise<PrefillRecord> {
+    const record: PrefillRecord = { uri: request.document.uri, reason, state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
+    const started = performance.now();
+    const finish = (state: PrefillRecord["state"], detail?: string): PrefillRecord => {
+      record.state = state;
+      record.totalMs = performance.now() - started;
+      if (detail) record.detail = detail;
+      this.recentPrefills.push(record);
+      if (this.recentPrefills.length > METRICS_KEPT) this.recentPrefills.splice(0, this.recentPrefills.length - METRICS_KEPT);
+      return record;
+    };
+    if (!this.settings.enabled || !this.settings.prefill || !this.backend.prefill) return finish("skipped", "prefill is off");
+    if (this.inflight || this.modelRuns > 0) return finish("skipped", "a completion is running");
+    if (this.backend.status().state !== "ready") return finish("skipped", "the model is not loaded");
+    this.prefilling?.abort();
+    const controller = new AbortController();
+    this.prefilling = controller;
     try {
-      tokenizer = await this.backend.tokenizer(signal);
+      const offset = Math.max(0, Math.min(request.offset, request.document.text.length));
+      if (request.document.text.slice(Math.max(0, offset - CONTEXT_CHARS), offset + CONTEXT_CHARS).includes("\u0000")) return finish("skipped", "binary content");
+      const tokenizer = await this.backend.tokenizer(controller.signal);
+      if (controller.signal.aborted) return finish("aborted");
+      const count = (text: string): number => tokenizer.countTokens(text);
+      // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
+      const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
+      const prepared = this.preparePrompt(request, where === "top" ? restoreOffset(request.document.text, at) : at, count);
+      const result = await this.backend.prefill({ prompt: prepared.prompt, slot: request.document.uri }, controller.signal);
+      record.promptTokens = result.promptTokens;
+      record.reusedTokens = result.reusedTokens;
+      record.evaluatedTokens = result.evaluatedTokens;
+      return finish(result.state);
     } catch (error) {
-      if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
-      throw error;
+      if (controller.signal.aborted) return finish("aborted");
+      if (error instanceof ModelUnavailableError) return finish("skipped", error.message);
+      this.logger.warn({ err: error, uri: request.document.uri }, "prefill failed");
+      return finish("skipped", error instanceof Error ? error.message : String(error));
+    } finally {
+      if (this.prefilling === controller) this.prefilling = undefined;
     }
-    if (signal.aborted) throw new SupersededError();
-    const count = (text: string): number => tokenizer.countTokens(text);
+  }
+
+  recentPrefillRecords(): PrefillRecord[] {
+    return [...this.recentPrefills];
+  }
+
+  /** The prompt for a cursor, and what mode detection and post-processing need around it. */
+  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): PreparedPrompt {
     const { document } = request;
     const text = normalizeLineEndings(document.text, offset);
     const cursor = text.cursor;
@@ -185,7 +257,6 @@ export class CompletionService {
     const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
     const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
     const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
-    metrics.mode = mode;
 
     const cursorLine = countNewlines(text.value, cursor);
     const snippets = this.snippetSource.select(
@@ -196,6 +267,34 @@ export class CompletionService {
       request.displayPath,
     );
     const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
+    return { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
+  }
+
+  private async run(
+    request: CompletionRequest,
+    offset: number,
+    signal: AbortSignal,
+    metrics: CompletionMetrics,
+    started: number,
+    debounce: boolean,
+  ): Promise<{ kind: "text"; text: string } | { kind: "unavailable"; detail: string }> {
+    // The debounce saves work that the next keystroke would supersede, but only while the model
+    // is busy: an idle model starts at once, and latest-wins cancellation stops it within one
+    // evaluation step if another keystroke follows.
+    if (debounce) await delay(this.settings.debounceMs, signal);
+    let tokenizer;
+    try {
+      tokenizer = await this.backend.tokenizer(signal);
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
+      throw error;
+    }
+    if (signal.aborted) throw new SupersededError();
+    const count = (text: string): number => tokenizer.countTokens(text);
+    const { document } = request;
+    const s = this.settings;
+    const { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode } = this.preparePrompt(request, offset, count);
+    metrics.mode = mode;
 
     const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
     const post = (completion: string): string =>
@@ -224,6 +323,7 @@ export class CompletionService {
           shouldStop,
           fim: { prefix, suffix, snippets, filePath: request.relativePath, language: document.languageId, repoName: request.repoName },
           routing: { task: "completion", contextTokens, countContextTokens, uri: document.uri },
+          slot: document.uri,
         },
         signal,
       );
@@ -325,6 +425,18 @@ function restoreLineEndings(insert: string, documentText: string): string {
 export function cutAtJunk(text: string): string {
   const match = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.exec(text);
   return match ? text.slice(0, match.index) : text;
+}
+
+/** The offset in `text` of offset `normalized` in its "\r"-free form (the inverse of normalizeLineEndings's cursor). */
+function restoreOffset(text: string, normalized: number): number {
+  if (!text.includes("\r")) return normalized;
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (seen === normalized) return i;
+    // A "\r" followed by "\n" vanishes; a lone "\r" becomes one "\n".
+    if (!(text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10)) seen++;
+  }
+  return text.length;
 }
 
 function countNewlines(text: string, end: number): number {

@@ -143,3 +143,28 @@ export function selectSuffix(text: string, offset: number, budget: number, count
   }
   return text.slice(cursor, end);
 }
+
+/**
+ * Where a cursor at the top of a file would have to be for the prefix window to start at the
+ * file's first character and cover as much as a window chosen there may (75% of the budget): the
+ * end of the last whole line that fits. A prompt evaluated up to there serves any later cursor
+ * within the budget, since that window keeps its start at 0. Each step moves `end` strictly
+ * forwards, so the walk ends after at most one step per line.
+ */
+export function topWindowEnd(text: string, tokens: number, count: CountTokens): number {
+  const budget = tokens > 0 ? Math.floor(tokens) : 0;
+  const target = Math.floor(budget * 0.75);
+  const maxChars = budget * MAX_CHARS_PER_TOKEN;
+  let end = 0;
+  let used = 0;
+  while (end < text.length) {
+    let next = text.indexOf("\n", end);
+    next = next === -1 ? text.length : next + 1;
+    if (next > maxChars) break;
+    const lineTokens = count(text.slice(end, next));
+    if (used + lineTokens > target) break;
+    used += lineTokens;
+    end = next;
+  }
+  return alignToCharacter(text, end);
+}

@@ -26,7 +26,7 @@ export interface SnippetSource {
 
 interface Selection {
   line: number;
-  /** uri@version of every document considered, to notice edits and closes. */
+  /** The uris of the documents considered, to notice opens and closes. */
   fingerprint: string;
   snippets: Array<Snippet & { uri: string; startLine: number }>;
 }
@@ -36,8 +36,10 @@ interface Selection {
  * cursor (Jaccard similarity, as Copilot and Continue do), within a token budget.
  *
  * The snippets come before the current file in the prompt, so changing them throws away the whole
- * KV cache. The selection is therefore kept while the cursor stays on its line and the other
- * documents are unchanged, and replaced only by a clearly better one.
+ * KV cache. The selection is therefore kept while the cursor stays on its line and no document
+ * was opened or closed, and replaced only by a clearly better one. A kept snippet keeps the text
+ * it had when chosen even when its document is edited since: switching between two files that
+ * each quote the other must not make both prompts cold on every switch.
  */
 export class OpenDocumentSnippets implements SnippetSource {
   private readonly selections = new Map<string, Selection>();
@@ -49,7 +51,7 @@ export class OpenDocumentSnippets implements SnippetSource {
       this.selections.delete(query.uri);
       return [];
     }
-    const fingerprint = candidates.map((d) => `${d.uri}@${d.version}`).sort().join("|");
+    const fingerprint = candidates.map((d) => d.uri).sort().join("|");
     const previous = this.selections.get(query.uri);
     if (previous && previous.fingerprint === fingerprint && previous.line === query.cursorLine) return strip(previous.snippets);
 

@@ -15,6 +15,12 @@ export interface LocalModelOptions {
   threads: number;
   contextSize: number;
   batchSize: number;
+  /**
+   * Completion sequences in the context (default 1): each keeps the KV cache of one recently used
+   * document, and each costs a KV cache of `contextSize` tokens (12 KiB per token for the 0.5B
+   * model: 24 MiB at 2,048).
+   */
+  sequences?: number;
   /** 0 or keepLoaded: never unload. */
   idleUnloadMs: number;
   keepLoaded: boolean;
@@ -24,12 +30,20 @@ export interface LocalModelOptions {
   freeMemory?: () => number;
 }
 
-/** What a loaded model gives its users: one context with one sequence reserved for completions. */
+/** What a loaded model gives its users: one context whose sequences are reserved for completions. */
 export interface LoadedModel {
   model: LlamaModel;
   context: LlamaContext;
+  /** The first of `sequences`. */
   sequence: LlamaContextSequence;
+  /** One per recently used document (LocalModelOptions.sequences); the completion backend assigns them. */
+  sequences: LlamaContextSequence[];
   options: LocalModelOptions;
+}
+
+/** The completion sequences a context is created with: at least 1, at most 16. */
+export function sequenceCount(options: LocalModelOptions): number {
+  return Math.max(1, Math.min(16, Math.floor(options.sequences ?? 1)));
 }
 
 /**
@@ -81,7 +95,8 @@ export class LocalModel {
       before.gpu !== options.gpu ||
       before.threads !== options.threads ||
       before.contextSize !== options.contextSize ||
-      before.batchSize !== options.batchSize;
+      before.batchSize !== options.batchSize ||
+      sequenceCount(before) !== sequenceCount(options);
     if (reload) {
       this.failedFileStamp = undefined;
       await this.unload();
@@ -246,7 +261,7 @@ export class LocalModel {
       try {
         context = await model.createContext({
           contextSize: Math.min(plan.contextSize, model.trainContextSize || plan.contextSize),
-          sequences: 1,
+          sequences: sequenceCount(options),
           threads: options.threads,
           batchSize: Math.max(options.batchSize, 512),
         });
@@ -254,7 +269,8 @@ export class LocalModel {
         await model.dispose();
         throw error;
       }
-      const loaded: LoadedModel = { model, context, sequence: context.getSequence(), options };
+      const sequences = Array.from({ length: sequenceCount(options) }, () => context.getSequence());
+      const loaded: LoadedModel = { model, context, sequence: sequences[0]!, sequences, options };
       const loadMs = Math.round(performance.now() - started);
       // A configuration change during the load is handled by configure(), which waits for this
       // load to finish and then unloads the stale model.
@@ -291,7 +307,7 @@ export class LocalModel {
     if (options.memoryCheck === false || llama.gpu !== false) return { contextSize: options.contextSize };
     let estimate;
     try {
-      estimate = await estimateMemory(llama, options.modelPath, Math.max(options.batchSize, 512));
+      estimate = await estimateMemory(llama, options.modelPath, Math.max(options.batchSize, 512), sequenceCount(options));
     } catch (error) {
       // An estimate that fails (an architecture the insights do not know) must not block a model llama.cpp can load.
       this.logger.warn({ err: error, modelPath: options.modelPath }, "memory estimate failed; loading without the memory check");

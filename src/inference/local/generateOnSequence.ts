@@ -126,3 +126,40 @@ async function generate(g: SequenceGeneration, counter: { evaluations: number })
   outcome.reason = reason;
   return outcome;
 }
+
+export interface SequencePrefill {
+  model: LlamaModel;
+  sequence: LlamaContextSequence;
+  tokens: Token[];
+  /** Tokens per evaluation step: the most a request that preempts the prefill waits for. */
+  step: number;
+  signal: AbortSignal;
+  onProgress?: (evaluated: number, total: number) => void;
+}
+
+/**
+ * Evaluates `tokens` into the sequence's KV cache without sampling, keeping what it already holds
+ * up to the first token that differs (as `generateOnSequence` does, so a request that follows
+ * finds the same prefix). It checks the signal before every step; what was evaluated before a
+ * cancel stays in the cache for the request that cancelled it.
+ */
+export async function prefillSequence(p: SequencePrefill): Promise<{ reusedTokens: number; evaluatedTokens: number; aborted: boolean }> {
+  const { sequence, tokens, signal } = p;
+  let evaluations = 0;
+  try {
+    await sequence.adaptStateToTokens(tokens, false);
+    const reusedTokens = Math.min(sequence.nextTokenIndex, tokens.length);
+    let position = reusedTokens;
+    while (position < tokens.length) {
+      if (signal.aborted) return { reusedTokens, evaluatedTokens: position - reusedTokens, aborted: true };
+      const chunk = tokens.slice(position, position + Math.max(1, p.step));
+      evaluations++;
+      await sequence.evaluateWithoutGeneratingNewTokens(chunk);
+      position += chunk.length;
+      p.onProgress?.(position - reusedTokens, tokens.length - reusedTokens);
+    }
+    return { reusedTokens, evaluatedTokens: position - reusedTokens, aborted: false };
+  } finally {
+    nativeGarbage.noteEvaluations(p.model, evaluations);
+  }
+}

@@ -13,7 +13,7 @@ export interface MemoryEstimate {
   modelBytes: number;
   /** The context the model was trained with, when the file says. */
   trainContextSize?: number;
-  /** RAM a context of this many tokens takes (KV cache, buffers), bytes. */
+  /** RAM a context of this many tokens per sequence takes (KV cache of every sequence, buffers), bytes. */
   contextBytes(contextSize: number): Promise<number>;
 }
 
@@ -51,7 +51,7 @@ export async function planContext(requested: number, estimate: MemoryEstimate, f
 }
 
 /** Reads the GGUF header (not the weights) and asks node-llama-cpp's insights for the CPU RAM the model and a context need. */
-export async function estimateMemory(llama: Llama, modelPath: string, batchSize: number): Promise<MemoryEstimate> {
+export async function estimateMemory(llama: Llama, modelPath: string, batchSize: number, sequences = 1): Promise<MemoryEstimate> {
   const { readGgufFileInfo, GgufInsights } = await import("node-llama-cpp");
   const info = await readGgufFileInfo(modelPath, {
     sourceType: "filesystem",
@@ -65,6 +65,6 @@ export async function estimateMemory(llama: Llama, modelPath: string, batchSize:
     modelBytes: model.cpuRam,
     ...(insights.trainContextSize ? { trainContextSize: insights.trainContextSize } : {}),
     contextBytes: async (contextSize) =>
-      (await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, batchSize, sequences: 1 })).cpuRam,
+      (await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, batchSize, sequences })).cpuRam,
   };
 }

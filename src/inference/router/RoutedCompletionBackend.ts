@@ -1,7 +1,17 @@
 import type { Logger } from "../../util/logger.js";
 import { CloudError } from "../cloud/errors.js";
 import type { CloudRegistry } from "../cloud/CloudRegistry.js";
-import { ModelUnavailableError, type CompletionBackend, type FimParts, type GenerateRequest, type GenerateResult, type ModelStatus, type Tokenizer } from "../types.js";
+import {
+  ModelUnavailableError,
+  type CompletionBackend,
+  type FimParts,
+  type GenerateRequest,
+  type GenerateResult,
+  type ModelStatus,
+  type PrefillRequest,
+  type PrefillResult,
+  type Tokenizer,
+} from "../types.js";
 import type { Router } from "./Router.js";
 import { runRouted } from "./runRouted.js";
 import { redactForCloud, sensitiveFileReason } from "../../privacy/index.js";
@@ -49,6 +59,17 @@ export class RoutedCompletionBackend implements CompletionBackend {
       if (error instanceof ModelUnavailableError && !blocked && preference !== "local" && this.router.settings().fallback) return ESTIMATOR;
       throw error;
     }
+  }
+
+  /**
+   * Warms the local model's cache, unless completions go to the cloud by preference (then the
+   * local KV state would never be used). Nothing here leaves the machine.
+   */
+  async prefill(request: PrefillRequest, signal: AbortSignal): Promise<PrefillResult> {
+    const { preference } = this.router.preferenceFor("completion");
+    const cloudOnly = preference === "cloud" && !this.router.cloudBlocked({ task: "completion" });
+    if (cloudOnly || !this.local.prefill) return { state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
+    return this.local.prefill(request, signal);
   }
 
   async generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {

@@ -170,7 +170,16 @@ local function main()
     end
     local metrics = vim.lsp.buf_request_sync(buf, 'ifai/completionMetrics', { last = 1 }, 5000)
     local record = metrics[client.id].result.records[1]
+    -- Entering this buffer (`:buffer` above) sent ifai/didFocus, and the server started a prefill.
+    local all = vim.lsp.buf_request_sync(buf, 'ifai/completionMetrics', { last = 500 }, 5000)
+    local focus_prefills = 0
+    for _, p in ipairs(all[client.id].result.prefills or {}) do
+      if p.reason == 'focus' and p.uri == vim.uri_from_bufnr(buf) then
+        focus_prefills = focus_prefills + 1
+      end
+    end
     return {
+      focus_prefills = focus_prefills,
       position = params.position,
       isIncomplete = response.result.isIncomplete,
       items = response.result.items,

@@ -394,6 +394,19 @@ function M.attach(client, bufnr)
       M.on_change(bufnr)
     end,
   })
+  -- The server evaluates the prompt of the buffer in front of the user ahead of the first keystroke.
+  api.nvim_create_autocmd('BufEnter', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      local row, col = unpack(api.nvim_win_get_cursor(0))
+      local line = api.nvim_get_current_line()
+      pcall(util.call, client, 'notify', 'ifai/didFocus', {
+        textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+        position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
+      })
+    end,
+  })
   api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave', 'CompleteChanged' }, {
     group = group,
     buffer = bufnr,

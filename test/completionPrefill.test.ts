@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultSettings } from "../src/config/schema.js";
+import { CompletionService } from "../src/features/completion/CompletionService.js";
+import { topWindowEnd } from "../src/features/completion/contextWindow.js";
+import type { CompletionRequest } from "../src/features/completion/types.js";
+import type { CompletionBackend, PrefillRequest } from "../src/inference/types.js";
+import { SequencePool } from "../src/inference/local/SequencePool.js";
+import { completionSettings } from "../src/server/server.js";
+import { silentLogger } from "../src/util/logger.js";
+import { createEngine, tinyModel } from "./helpers/models.js";
+
+const never = new AbortController().signal;
+
+/** A module of `lines` distinct lines (the tiny model's vocabulary is bytes: one token per character). */
+function moduleText(name: string, lines: number): string {
+  return Array.from({ length: lines }, (_, i) => `export const ${name}${i} = compute(${i}, "${name}-${i}");`).join("\n") + "\n";
+}
+
+function request(uri: string, text: string, offset: number): CompletionRequest {
+  return {
+    document: { uri, languageId: "typescript", version: 1, text },
+    offset,
+    trigger: "automatic",
+    relativePath: uri.replace("file:///p/", ""),
+    repoName: "p",
+    displayPath: (u) => u.replace("file:///p/", ""),
+    otherDocuments: () => [],
+  };
+}
+
+describe("sequence pool", () => {
+  it("keeps a sequence per slot and gives the least recently used one away", () => {
+    const pool = new SequencePool<string>();
+    const seqs = ["s0", "s1"];
+    expect(pool.take(seqs, "a")).toBe("s0");
+    expect(pool.take(seqs, "b")).toBe("s1");
+    expect(pool.take(seqs, "a")).toBe("s0");
+    // c takes b's sequence: a was used more recently.
+    expect(pool.take(seqs, "c")).toBe("s1");
+    expect(pool.slots()).toEqual(["c", "a"]);
+    // New sequences (a model reload) start empty.
+    expect(pool.take(["t0"], "a")).toBe("t0");
+    expect(pool.slots()).toEqual(["a"]);
+  });
+});
+
+describe("the top window", () => {
+  it("ends on a line boundary within 75% of the budget and advances over every line", () => {
+    const count = (t: string): number => t.length;
+    const text = "aaaa\nbbbb\ncccc\n";
+    expect(topWindowEnd(text, 20, count)).toBe(15);
+    expect(topWindowEnd(text, 8, count)).toBe(5);
+    expect(topWindowEnd(text, 4, count)).toBe(0);
+    expect(topWindowEnd("", 100, count)).toBe(0);
+    expect(topWindowEnd("no newline at all", 100, count)).toBe(17);
+  });
+});
+
+describe("background prefill on the tiny model", () => {
+  let engine: ReturnType<typeof createEngine>;
+  const settings = { ...completionSettings(defaultSettings()), debounceMs: 0, maxTokens: 4, maxMultilineTokens: 4, maxPrefixTokens: 1500 };
+  /** The real backend, with a hook on the prefill's progress (the test's only way to act mid-prefill). */
+  let onProgress: ((evaluated: number) => void) | undefined;
+  let backend: CompletionBackend;
+
+  beforeAll(async () => {
+    engine = createEngine(await tinyModel(), { sequences: 3 });
+    const real = engine.backend;
+    backend = {
+      status: () => real.status(),
+      tokenizer: (s) => real.tokenizer(s),
+      generate: (r, s) => real.generate(r, s),
+      prefill: (r: PrefillRequest, s) => real.prefill({ ...r, onProgress: (n) => onProgress?.(n) }, s),
+    };
+  });
+  afterAll(async () => {
+    await engine.model.dispose();
+  });
+
+  it("never loads the model by itself", async () => {
+    const service = new CompletionService(backend, settings, silentLogger());
+    const text = moduleText("a", 5);
+    const record = await service.prefill(request("file:///p/a.ts", text, text.length), "open");
+    expect(record.state).toBe("skipped");
+    expect(record.detail).toMatch(/not loaded/);
+    expect(engine.model.status().state).toBe("unloaded");
+  });
+
+  it("makes the first request evaluate only what changed after the prefilled prefix", async () => {
+    await engine.backend.tokenizer(never);
+    const service = new CompletionService(backend, settings, silentLogger());
+    const uri = "file:///p/prefilled.ts";
+    const text = moduleText("p", 12);
+    const record = await service.prefill(request(uri, text, 0), "open", "top");
+    expect(record.state).toBe("done");
+    expect(record.evaluatedTokens).toBeGreaterThan(text.length / 2);
+
+    // A new line in the middle of the file, as a user starts typing there.
+    const at = text.indexOf("\n", text.length / 2);
+    const typed = text.slice(0, at) + "\nexport const x" + text.slice(at);
+    const outcome = await service.complete(request(uri, typed, at + "\nexport const x".length), never);
+    expect(outcome.metrics.source).toBe("model");
+    // Everything up to the edit was in the KV cache; only the typed characters, the suffix
+    // (at most its budget) and the FIM markers were evaluated.
+    expect(outcome.metrics.reusedTokens).toBeGreaterThanOrEqual(at);
+    expect(outcome.metrics.evaluatedTokens).toBeLessThanOrEqual("\nexport const x".length + settings.maxSuffixTokens + 3);
+  });
+
+  it("yields to a real request at once, and keeps what it evaluated for the next prefill", async () => {
+    await engine.backend.tokenizer(never);
+    const service = new CompletionService(backend, settings, silentLogger());
+    const uri = "file:///p/long.ts";
+    const text = moduleText("l", 30);
+    const other = "const y = compute(";
+    let answered: ReturnType<CompletionService["complete"]> | undefined;
+    let evaluatedWhenPreempted = 0;
+    onProgress = (evaluated) => {
+      if (answered || evaluated < 96) return;
+      evaluatedWhenPreempted = evaluated;
+      // A keystroke in another file while the prefill runs.
+      answered = service.complete(request("file:///p/other.ts", other, other.length), never);
+    };
+    const record = await service.prefill(request(uri, text, 0), "open", "top");
+    onProgress = undefined;
+    expect(answered).toBeDefined();
+    const outcome = await answered!;
+    expect(outcome.metrics.source).toBe("model");
+    expect(record.state).toBe("aborted");
+    // It stopped at the step it was in: not one more step after the request arrived.
+    expect(record.evaluatedTokens).toBe(evaluatedWhenPreempted);
+    expect(record.evaluatedTokens).toBeLessThan(record.promptTokens);
+
+    // The other file used another sequence, so the partial prefill is still there.
+    const again = await service.prefill(request(uri, text, 0), "focus", "top");
+    expect(again.state).toBe("done");
+    expect(again.reusedTokens).toBeGreaterThanOrEqual(evaluatedWhenPreempted);
+    expect(service.recentPrefillRecords().map((r) => r.state)).toEqual(["aborted", "done"]);
+  });
+
+  it("switching back to a file finds its prompt still evaluated", async () => {
+    const service = new CompletionService(backend, settings, silentLogger());
+    const a = moduleText("sa", 8);
+    const b = moduleText("sb", 8);
+    const first = await service.complete(request("file:///p/sa.ts", a + "const q", a.length + 7), never);
+    await service.complete(request("file:///p/sb.ts", b + "const r", b.length + 7), never);
+    const back = await service.complete(request("file:///p/sa.ts", a + "const qu", a.length + 8), never);
+    expect(first.metrics.source).toBe("model");
+    expect(back.metrics.source).toBe("model");
+    expect(back.metrics.reusedTokens).toBeGreaterThanOrEqual(a.length + 7);
+    expect(back.metrics.evaluatedTokens).toBeLessThanOrEqual(1 + settings.maxSuffixTokens + 3);
+  });
+});
