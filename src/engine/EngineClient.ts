@@ -7,6 +7,8 @@
 import net from "node:net";
 import type { LlamaModel } from "node-llama-cpp";
 import { getLlamaRuntime } from "../inference/local/llamaRuntime.js";
+import { BpeTokenCounter } from "../inference/tokenizer/BpeTokenCounter.js";
+import { readGgufVocabulary } from "../inference/tokenizer/ggufVocabulary.js";
 import {
   ModelUnavailableError,
   ModelUnloadedError,
@@ -53,8 +55,12 @@ export class EngineClient implements CompletionBackend, ChatBackend {
   private current: ModelStatus;
   private engine: EngineInfo | undefined;
   private readonly listeners = new Set<(status: ModelStatus) => void>();
-  /** The model's vocabulary, loaded here without weights: prompt windows count tokens synchronously. */
-  private vocab: { modelPath: string; model: Promise<LlamaModel> } | undefined;
+  /**
+   * Token counting here, for prompt windows (synchronous, every keystroke): a JavaScript BPE
+   * counter built from the GGUF's merges where it reproduces the model's tokenizer (Qwen), else
+   * llama.cpp's vocabulary loaded without weights.
+   */
+  private vocab: { modelPath: string; counter: Promise<Tokenizer>; dispose?: () => void } | undefined;
   private disposed = false;
   /** As last reported by the engine with a generate or prefill result. */
   private slots: string[] = [];
@@ -92,8 +98,7 @@ export class EngineClient implements CompletionBackend, ChatBackend {
   async tokenizer(signal: AbortSignal): Promise<Tokenizer> {
     // The engine loads the model and checks its fill-in-the-middle tokens; the count is local.
     await this.call({ t: "tokenizer" }, signal);
-    const model = await this.vocabulary();
-    return { countTokens: (text) => (text ? model.tokenize(text, false).length : 0) };
+    return this.vocabulary();
   }
 
   async generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
@@ -300,23 +305,32 @@ export class EngineClient implements CompletionBackend, ChatBackend {
     for (const listener of this.listeners) listener(status);
   }
 
-  private vocabulary(): Promise<LlamaModel> {
+  private vocabulary(): Promise<Tokenizer> {
     const modelPath = this.key.model.modelPath;
     if (this.vocab?.modelPath !== modelPath) {
       this.dropVocabulary();
-      const model = getLlamaRuntime("cpu", 1, this.options.logger).then((llama) => llama.loadModel({ modelPath, vocabOnly: true, useMmap: false }));
-      this.vocab = { modelPath, model };
-      model.catch(() => {
-        if (this.vocab?.model === model) this.vocab = undefined;
+      const entry: NonNullable<typeof this.vocab> = { modelPath, counter: Promise.resolve({ countTokens: () => 0 }) };
+      entry.counter = (async (): Promise<Tokenizer> => {
+        const counter = BpeTokenCounter.forVocabulary(await readGgufVocabulary(modelPath));
+        if (counter) return counter;
+        this.options.logger.info({ modelPath }, "this model's tokenizer is counted with llama.cpp's vocabulary (no JavaScript counter for it)");
+        const llama = await getLlamaRuntime("cpu", 1, this.options.logger);
+        const model: LlamaModel = await llama.loadModel({ modelPath, vocabOnly: true, useMmap: false });
+        entry.dispose = () => void model.dispose().catch(() => undefined);
+        return { countTokens: (text) => (text ? model.tokenize(text, false).length : 0) };
+      })();
+      this.vocab = entry;
+      entry.counter.catch(() => {
+        if (this.vocab === entry) this.vocab = undefined;
       });
     }
-    return this.vocab.model;
+    return this.vocab.counter;
   }
 
   private dropVocabulary(): void {
     const held = this.vocab;
     this.vocab = undefined;
-    void held?.model.then((m) => m.dispose()).catch(() => undefined);
+    void held?.counter.then(() => held.dispose?.()).catch(() => undefined);
   }
 }
 

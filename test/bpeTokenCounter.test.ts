@@ -1,0 +1,100 @@
+import fs from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import type { LlamaModel } from "node-llama-cpp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BpeTokenCounter } from "../src/inference/tokenizer/BpeTokenCounter.js";
+import { readGgufVocabulary } from "../src/inference/tokenizer/ggufVocabulary.js";
+import { tempDir, tinyModel } from "./helpers/models.js";
+
+// The JavaScript counter against llama.cpp's own tokenizer on the same GGUF: the counts must be
+// equal, text for text. The real Qwen2.5 vocabulary comes from ../shared/models when present.
+const root = path.resolve(import.meta.dirname, "..");
+const QWEN_VOCAB = path.resolve(root, "../shared/models/ggml-vocab-qwen2.5.gguf");
+const QWEN_TESTS = path.resolve(root, "../shared/models/qwen2-tokenizer-tests.inp");
+const hasQwen = fs.existsSync(QWEN_VOCAB);
+const dir = tempDir("ifai-bpe-");
+
+async function llamaVocab(modelPath: string): Promise<LlamaModel> {
+  const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+  const llama = await getLlama({ gpu: false, build: "never", maxThreads: 1, logLevel: LlamaLogLevel.error, logger: () => undefined });
+  return llama.loadModel({ modelPath, vocabOnly: true, useMmap: false });
+}
+
+/** Deterministic slices of real sources that ship with the dependencies (pinned by the lockfile). */
+function sourceSlices(count: number): string[] {
+  const files = ["node_modules/vscode-jsonrpc/lib/common/connection.js", "node_modules/typescript/lib/lib.es5.d.ts", "README.md", "docs/configuration.md", "src/server/server.ts"];
+  const out: string[] = [];
+  let seed = 12345;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(root, file), "utf8");
+    for (let i = 0; i < count; i++) {
+      const start = Math.floor(next() * Math.max(1, text.length - 1500));
+      out.push(text.slice(start, start + Math.floor(next() * 1500)));
+    }
+  }
+  return out;
+}
+
+afterAll(() => dir.cleanup());
+
+describe.skipIf(!hasQwen)("token counts in JavaScript on the real Qwen2.5 vocabulary", () => {
+  let counter: BpeTokenCounter;
+  let llama: LlamaModel;
+  beforeAll(async () => {
+    const vocabulary = await readGgufVocabulary(QWEN_VOCAB);
+    expect(vocabulary).toMatchObject({ model: "gpt2", pre: "qwen2" });
+    expect(vocabulary.merges).toHaveLength(151387);
+    counter = BpeTokenCounter.forVocabulary(vocabulary)!;
+    llama = await llamaVocab(QWEN_VOCAB);
+  });
+
+  it("equals llama.cpp on its tokenizer test vectors and on real source code", () => {
+    const vectors = fs.existsSync(QWEN_TESTS) ? fs.readFileSync(QWEN_TESTS, "utf8").split(/\n?__ggml_vocab_test__\n/).filter(Boolean) : [];
+    const texts = [...vectors, ...sourceSlices(60)];
+    const differing = texts.filter((t) => counter.countTokens(t) !== llama.tokenize(t, false).length);
+    expect(differing).toEqual([]);
+  });
+
+  it("equals llama.cpp on generated text: code-like, whitespace, line breaks, any Unicode", () => {
+    const pieces = fc.oneof(
+      fc.constantFrom("const", " x", "=", "\n", "\r\n", "  ", "\t", "'s", "'LL", "123", "__init__", "é", "日本", "😀", "<|fim_prefix|>", ".", "->", "\u00a0"),
+      fc.string({ unit: "grapheme", maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 40 }), (parts) => {
+        const text = parts.join("");
+        expect(counter.countTokens(text)).toBe(llama.tokenize(text, false).length);
+      }),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+});
+
+describe("token counts in JavaScript on a generated model", () => {
+  it("equals llama.cpp on the byte-level test model", async () => {
+    const modelPath = await tinyModel();
+    const counter = BpeTokenCounter.forVocabulary(await readGgufVocabulary(modelPath))!;
+    expect(counter).toBeDefined();
+    const llama = await llamaVocab(modelPath);
+    for (const text of sourceSlices(20)) expect(counter.countTokens(text)).toBe(llama.tokenize(text, false).length);
+  });
+
+  it("refuses what is not a GGUF, or one cut short, and knows only the tokenizers it reproduces", async () => {
+    const notGguf = path.join(dir.path, "x.gguf");
+    fs.writeFileSync(notGguf, "hello, not a model");
+    await expect(readGgufVocabulary(notGguf)).rejects.toThrow(/not a GGUF/);
+    const cut = path.join(dir.path, "cut.gguf");
+    fs.writeFileSync(cut, fs.readFileSync(await tinyModel()).subarray(0, 200));
+    await expect(readGgufVocabulary(cut)).rejects.toThrow(/ends early/);
+    expect(BpeTokenCounter.forVocabulary({ model: "gpt2", pre: "llama3", merges: [] })).toBeUndefined();
+    expect(BpeTokenCounter.forVocabulary({ model: "llama", pre: "qwen2", merges: [] })).toBeUndefined();
+  });
+
+  it("counts a megabyte word and a megabyte of line breaks (each word's work is bounded)", async () => {
+    const counter = BpeTokenCounter.forVocabulary(await readGgufVocabulary(await tinyModel()))!;
+    expect(counter.countTokens("a".repeat(1 << 20))).toBeGreaterThan(0);
+    expect(counter.countTokens("\n".repeat(1 << 20))).toBeGreaterThan(0);
+  });
+});
