@@ -180,3 +180,26 @@ describe("one engine for every editor window", () => {
     expect(fs.readdirSync(engineDir.path).filter((f) => f.endsWith(".sock"))).toEqual([]);
   });
 });
+
+describe("where the shared engine cannot start", () => {
+  it("a server runs the model itself, serves the request that found out, and says why", async () => {
+    // A socket folder other users can enter is never used.
+    const open = tempDir("ifai-engine-open-");
+    fs.chmodSync(open.path, 0o755);
+    const client = startStdioServer({ IFAI_CACHE_DIR: cache.path, IFAI_ENGINE_DIR: open.path });
+    servers.push(client);
+    try {
+      await client.initialize(INLINE_CLIENT, settings("shared"));
+      await client.open(uri, "typescript", text);
+      await suggestion(client);
+      expect(await lastSource(client)).toBe("model");
+      const status = await command<ModelStatusResult>(client, "ifai.modelStatus");
+      expect(status.state).toBe("ready");
+      expect(status.engine).toMatchObject({ mode: "in-process", fallback: expect.stringMatching(/could not be started.*other users/) });
+      expect(fs.readdirSync(open.path)).toEqual([]);
+      expect(await client.shutdownAndExit()).toBe(0);
+    } finally {
+      open.cleanup();
+    }
+  });
+});

@@ -46,7 +46,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     name: "IFAI_ENGINE",
     setting: "engine.mode",
     precedence: "default",
-    description: "`shared`: one engine process holds the model for every editor window; `in-process`: each server holds its own.",
+    description: "`shared`: one engine process holds the model for every editor window; `in-process`: each server holds its own; `auto` (the default): shared except on Windows.",
   },
   {
     name: "IFAI_ENGINE_DIR",

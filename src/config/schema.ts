@@ -110,10 +110,10 @@ export const settingsSchema = {
   }),
   "engine.mode": setting({
     type: "string",
-    default: "in-process",
-    enum: ["in-process", "shared"],
+    default: "auto",
+    enum: ["auto", "shared", "in-process"],
     description:
-      'Where the local model runs. "in-process": each language server (each editor window) loads its own copy. "shared": one engine process per user holds the model once, with one thread budget, for every window; servers start it on demand through a Unix socket only this user can reach, and it exits shortly after the last window closes. Read when the server starts.',
+      'Where the local model runs. "shared": one engine process per user holds the model once, with one thread budget, for every editor window; servers start it on demand through a Unix socket only this user can reach, and it exits shortly after the last window closes (where it cannot start, the server runs the model itself and says why in ifai.modelStatus). "in-process": each language server (each window) loads its own copy. "auto": shared on Linux and macOS, in process on Windows. Read when the server starts.',
   }),
   "model.keepLoaded": setting({
     type: "boolean",

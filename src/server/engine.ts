@@ -6,11 +6,8 @@ import { LocalCompletionBackend } from "../inference/local/LocalCompletionBacken
 import { LocalModel, type LocalModelOptions } from "../inference/local/LocalModel.js";
 import { autoThreads, type GpuSetting } from "../inference/local/llamaRuntime.js";
 import type { ChatBackend, CompletionBackend, ModelControl, ModelStatus } from "../inference/types.js";
-import path from "node:path";
-import { EngineClient } from "../engine/EngineClient.js";
-import { engineSocketPath, ensurePrivateFolder } from "../engine/socketPath.js";
-import { startEngineProcess } from "../engine/startEngine.js";
 import type { EngineKey } from "../engine/wire.js";
+import { sharedEngine } from "./sharedEngine.js";
 import type { ModelStatusResult } from "./protocol.js";
 import type { Logger } from "../util/logger.js";
 
@@ -21,7 +18,7 @@ export interface EngineApi {
   chat: ChatBackend;
   /** The documents whose KV state the model holds, most recently used first. */
   warmSlots(): string[];
-  /** The mode, and the shared engine's process once connected. */
+  /** The mode, the shared engine's process once connected, or why it fell back to in process. */
   info(): NonNullable<ModelStatusResult["engine"]>;
   configure(settings: Settings): Promise<void>;
   dispose(): Promise<void>;
@@ -41,7 +38,7 @@ export function modelOptions(settings: Settings): LocalModelOptions {
   };
 }
 
-function engineKey(settings: Settings): EngineKey {
+export function engineKey(settings: Settings): EngineKey {
   const { freeMemory: _unused, ...model } = modelOptions(settings);
   return { model, chat: chatOptions(settings) };
 }
@@ -51,11 +48,22 @@ function chatOptions(settings: Settings): { contextSize: number; threads?: numbe
 }
 
 /**
+ * Where the model runs. "auto" is the shared engine where a Unix socket private to the user can
+ * be had (Linux, macOS), in process elsewhere; a shared engine that cannot start falls back to
+ * in process for the session (sharedEngine.ts).
+ */
+export function engineMode(settings: Settings, platform: NodeJS.Platform = process.platform): "shared" | "in-process" {
+  const mode = settings["engine.mode"];
+  if (mode === "auto") return platform === "win32" ? "in-process" : "shared";
+  return mode === "shared" ? "shared" : "in-process";
+}
+
+/**
  * The local engine as the server sees it. A model that cannot be loaded is reported to the user
  * once per distinct problem (window/showMessage), not once per keystroke.
  */
 export function registerEngine(connection: Connection, logger: Logger, settings: Settings, onStatus: (status: ModelStatus) => void, label = "server"): EngineApi {
-  const api = settings["engine.mode"] === "shared" ? sharedEngine(logger, settings, label) : inProcessEngine(logger, settings);
+  const api = engineMode(settings) === "shared" ? sharedEngine(logger, settings, label) : inProcessEngine(logger, settings);
   const shown = new Set<string>();
   api.model.onStatus((status) => {
     onStatus(status);
@@ -67,31 +75,7 @@ export function registerEngine(connection: Connection, logger: Logger, settings:
   return api;
 }
 
-/** One engine process for every window (src/engine); the model and its threads live there. */
-function sharedEngine(logger: Logger, settings: Settings, label: string): EngineApi {
-  const socketPath = engineSocketPath();
-  const client = new EngineClient({
-    socketPath,
-    key: engineKey(settings),
-    logger: logger.child({ component: "engine-client" }),
-    label,
-    start: async () => {
-      if (process.platform !== "win32") ensurePrivateFolder(path.dirname(socketPath));
-      await startEngineProcess();
-    },
-  });
-  return {
-    model: client.model,
-    backend: client,
-    chat: client,
-    warmSlots: () => client.warmSlots(),
-    info: () => ({ mode: "shared", ...client.info() }),
-    configure: async (next) => client.configure(engineKey(next)),
-    dispose: () => client.dispose(),
-  };
-}
-
-function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
+export function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
   const model = new LocalModel(modelOptions(settings), logger.child({ component: "local-model" }));
   const backend = new LocalCompletionBackend(model, logger.child({ component: "completion-backend" }));
   let chatSettings = { contextSize: settings["chat.contextSize"], threads: settings["chat.threads"] };

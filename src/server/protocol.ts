@@ -385,9 +385,10 @@ export interface ModelStatusResult {
   notice?: string;
   /**
    * Where the model runs: "in-process" (this server holds it) or "shared" (one engine process
-   * holds it for every editor window; `pid` and `clients` once connected).
+   * holds it for every editor window; `pid` and `clients` once connected). `fallback`: why a
+   * shared engine could not be started, so this server runs the model in process.
    */
-  engine?: { mode: "in-process" | "shared"; pid?: number; clients?: number; models?: number };
+  engine?: { mode: "in-process" | "shared"; pid?: number; clients?: number; models?: number; fallback?: string };
 }
 export interface SwitchBackendResult {
   preference: "auto" | "local" | "cloud";
