@@ -78,6 +78,11 @@ export interface GenerateRequest {
   fim?: FimParts;
   /** What the router needs to choose a backend; absent fields take the defaults of a completion. */
   routing?: RoutingHints;
+  /**
+   * Text the answer is expected to copy from (a next edit rewrites a region it was shown). A local
+   * backend with prompt-lookup decoding predicts tokens from it; the output is the same without it.
+   */
+  copySource?: string;
 }
 
 export interface FimParts {
@@ -126,6 +131,8 @@ export interface GenerateResult {
   backend?: string;
   /** Why that backend served it, in words (the router's reasons, fallbacks included). */
   reason?: string;
+  /** Speculative decoding: predicted tokens the model confirmed and those it rejected. */
+  predictions?: { validated: number; refuted: number };
 }
 
 /** Thrown when no model can serve: the message says what to configure. */
