@@ -30,6 +30,7 @@ import {
   type StatusParams,
 } from "./protocol.js";
 import { registerModelHandlers } from "./modelHandlers.js";
+import { registerNextEditHandlers, type NextEditApi } from "./nextEditHandlers.js";
 import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
@@ -58,7 +59,9 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
   let engine: EngineApi | undefined;
   let index: IndexApi | undefined;
   let logger = bootstrapLogger;
-  const documents = createDocuments(() => logger);
+  let nextEdit: NextEditApi | undefined;
+  // Every applied change feeds the next-edit history (and cancels a suggestion in flight).
+  const documents = createDocuments(() => logger, (change) => nextEdit?.onChange(change));
 
   const setup = (params: InitializeParams): InitializeResult => {
     const caps = params.capabilities;
@@ -138,6 +141,16 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       settings: () => settingsApi.current(),
       onActivity: sendStatus,
     });
+    nextEdit = registerNextEditHandlers({
+      connection,
+      logger,
+      documents,
+      workspace,
+      commands,
+      model: engine.model,
+      routing,
+      settings: () => settingsApi.current(),
+    });
     registerControlCommands({ commands, model: engine.model, routing, index: () => index, pull: models.pull, onChange: sendStatus });
     moreStatus = () => {
       const st = indexService.status();
@@ -171,6 +184,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       if (next["log.level"] !== previous["log.level"] && !process.env.IFAI_LOG_LEVEL) logger.level = next["log.level"];
       service.updateSettings(completionSettings(next));
       routing.configure(next);
+      nextEdit?.configure(next);
       await engine?.configure(next);
       await index?.configure(next);
       sendStatus();

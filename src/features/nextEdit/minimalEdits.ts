@@ -114,16 +114,23 @@ function splitsUnit(text: string, at: number): boolean {
   return (prev >= 0xd800 && prev <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) || (prev === 13 && next === 10);
 }
 
-/** The edit that turns `before` into `after` at one place, narrowed to the differing characters. */
+const isWord = (text: string, at: number): boolean => at >= 0 && at < text.length && /[\p{L}\p{N}_$]/u.test(text[at]!);
+
+/**
+ * The edit that turns `before` into `after` at one place, narrowed to the differing characters
+ * and then widened to whole words (`let` → `const`, not `le` → `cons`), which is how a diff reads.
+ */
 export function narrow(before: string, after: string, base: number): TextEdit | undefined {
   if (before === after) return undefined;
   const max = Math.min(before.length, after.length);
   let p = 0;
   while (p < max && before.charCodeAt(p) === after.charCodeAt(p)) p++;
   while (p > 0 && (splitsUnit(before, p) || splitsUnit(after, p))) p--;
+  while (p > 0 && isWord(before, p - 1) && (isWord(before, p) || isWord(after, p))) p--;
   let q = 0;
   while (q < max - p && before.charCodeAt(before.length - 1 - q) === after.charCodeAt(after.length - 1 - q)) q++;
   while (q > 0 && (splitsUnit(before, before.length - q) || splitsUnit(after, after.length - q))) q--;
+  while (q > 0 && isWord(before, before.length - q) && (isWord(before, before.length - q - 1) || isWord(after, after.length - q - 1))) q--;
   return { start: base + p, end: base + before.length - q, text: after.slice(p, after.length - q) };
 }
 
@@ -135,6 +142,15 @@ export function minimalEdits(original: string, rewrite: string): TextEdit[] {
   for (const line of a) starts.push(starts[starts.length - 1]! + line.length);
   const edits: TextEdit[] = [];
   for (const [i0, i1, j0, j1] of diffLines(a, b)) {
+    // A run that changes as many lines as it has is taken line by line, so the unchanged parts
+    // of each line stay out of the edits (a rename on three lines is three small edits).
+    if (i1 - i0 === j1 - j0) {
+      for (let k = 0; k < i1 - i0; k++) {
+        const edit = narrow(a[i0 + k]!, b[j0 + k]!, starts[i0 + k]!);
+        if (edit) edits.push(edit);
+      }
+      continue;
+    }
     const edit = narrow(a.slice(i0, i1).join(""), b.slice(j0, j1).join(""), starts[i0]!);
     if (edit) edits.push(edit);
   }
