@@ -81,7 +81,8 @@ export class EditHistory {
     const { text, insert } = change;
     const start = clamp(change.start, 0, text.length);
     const end = clamp(change.end, start, text.length);
-    if (start === end && insert.length === 0) return;
+    // A change that changes nothing (empty, or the same text over itself) is no edit.
+    if (end - start === insert.length && text.startsWith(insert, start)) return;
     const time = change.time ?? Date.now();
     const spanStart = lineStart(text, start);
     const spanEnd = lineEnd(text, end);
