@@ -32,7 +32,7 @@ export interface NextEditRequest {
 }
 
 /** Why no edit came back, when none did. */
-export type NoEditReason = DropReason | "disabled" | "stale" | "superseded" | "cancelled" | "cut-off";
+export type NoEditReason = DropReason | "disabled" | "stale" | "superseded" | "typing" | "cancelled" | "cut-off";
 
 export interface NextEditOutcome {
   /** Offsets into the request's text, sorted, non-overlapping. */
@@ -80,29 +80,30 @@ export class NextEditService {
 
   /** Typing (or any edit) makes the running suggestion moot: it stops at its next step. */
   cancel(): void {
-    this.inFlight?.abort(new Error("the document changed"));
+    this.inFlight?.abort("typing");
     this.inFlight = undefined;
   }
 
   async suggest(request: NextEditRequest, signal: AbortSignal): Promise<NextEditOutcome> {
     const started = performance.now();
-    const empty = (reason: NoEditReason, result?: GenerateResult, format?: NextEditFormatName): NextEditOutcome => ({
-      edits: [],
-      reason,
-      ...(format ? { format } : {}),
-      metrics: metricsOf(result, started),
-    });
+    let historyEdits = 0;
+    const empty = (reason: NoEditReason, result?: GenerateResult, format?: NextEditFormatName): NextEditOutcome => {
+      const outcome: NextEditOutcome = { edits: [], reason, ...(format ? { format } : {}), metrics: metricsOf(result, started) };
+      this.logger.debug({ uri: request.uri, version: request.version, reason, format, history: historyEdits, ...outcome.metrics }, "next edit: none");
+      return outcome;
+    };
     const settings = this.settings;
     if (!settings.enabled) return empty("disabled");
     if (request.currentVersion() !== request.version) return empty("stale");
 
-    this.inFlight?.abort(new Error("superseded by a newer next-edit request"));
+    this.inFlight?.abort("superseded");
     const mine = new AbortController();
     this.inFlight = mine;
     const running = AbortSignal.any([signal, mine.signal]);
     try {
       const format = chooseFormat(settings.format, this.backend.status().modelPath);
       const input = promptInput(request, request.offset, this.history, settings.historyEdits, settings.region);
+      historyEdits = input.history.length;
       const prompt = FORMATS[format](input);
       const region = request.text.slice(input.region.start, input.region.end);
       const result = await this.backend.generate(
@@ -117,7 +118,7 @@ export class NextEditService {
         },
         running,
       );
-      if (result.stopReason === "aborted" || running.aborted) return empty(mine.signal.aborted && !signal.aborted ? "superseded" : "cancelled", result, format);
+      if (result.stopReason === "aborted" || running.aborted) return empty(this.abortReason(signal, mine.signal), result, format);
       if (request.currentVersion() !== request.version) return empty("stale", result, format);
       const finished = result.stopReason === "end-of-generation" || result.stopReason === "stop-token" || result.stopReason === "should-stop";
       const rewrite = prompt.parse(result.text, finished);
@@ -128,12 +129,19 @@ export class NextEditService {
       const edits = useful.edits.map((e) => ({ start: e.start + input.region.start, end: e.end + input.region.start, text: e.text }));
       if (await this.addsSyntaxErrors(request, edits)) return empty("syntax-error", result, format);
       if (request.currentVersion() !== request.version) return empty("stale", result, format);
-      if (running.aborted) return empty("cancelled", result, format);
-      this.logger.debug({ uri: request.uri, format, edits: edits.length, ms: Math.round(performance.now() - started) }, "next edit suggested");
-      return { edits, format, metrics: metricsOf(result, started) };
+      if (running.aborted) return empty(this.abortReason(signal, mine.signal), result, format);
+      const outcome: NextEditOutcome = { edits, format, metrics: metricsOf(result, started) };
+      this.logger.debug({ uri: request.uri, version: request.version, format, edits: edits.length, history: historyEdits, ...outcome.metrics }, "next edit suggested");
+      return outcome;
     } finally {
       if (this.inFlight === mine) this.inFlight = undefined;
     }
+  }
+
+  /** Who stopped a request: the client ($/cancelRequest), a newer request, or typing. */
+  private abortReason(client: AbortSignal, mine: AbortSignal): NoEditReason {
+    if (client.aborted) return "cancelled";
+    return mine.reason === "typing" ? "typing" : "superseded";
   }
 
   /** Whether the edits add ERROR or MISSING nodes to the document's parse (no grammar: no check). */
