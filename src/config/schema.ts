@@ -285,7 +285,8 @@ export const settingsSchema = {
     integer: true,
     minimum: 512,
     maximum: 131072,
-    description: "Tokens of the next-edit context, a context of its own beside completion's and chat's.",
+    description:
+      "Tokens of the next-edit context, a context of its own beside completion's and chat's (so neither loses its KV cache to a next edit); it costs memory besides model.contextSize and applies from the next model load.",
   }),
   "nextEdit.speculative": setting({
     type: "boolean",
