@@ -196,3 +196,21 @@ describe("prompt formats", () => {
     expect(chooseFormat("zeta", "/m/sweep.gguf")).toBe("zeta");
   });
 });
+
+describe("the documents' change observer (the history's feed)", () => {
+  it("reports incremental changes clamped, and a full-text change as the one span that differs", async () => {
+    const { TextDocument } = await import("vscode-languageserver-textdocument");
+    const { applyChanges } = await import("../src/server/documents.js");
+    const seen: unknown[] = [];
+    const doc = TextDocument.create("file:///w/a.ts", "typescript", 1, "one\ntwo\n");
+    const warn = (): void => undefined;
+    applyChanges(doc, [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 99 } }, text: "TWO" }], 2, warn, (c) => seen.push(c));
+    applyChanges(doc, [{ text: "one\nTWO!\n" }], 3, warn, (c) => seen.push(c));
+    applyChanges(doc, [{ text: "one\nTWO!\n" }], 4, warn, (c) => seen.push(c));
+    expect(seen).toEqual([
+      { uri: "file:///w/a.ts", version: 2, text: "one\ntwo\n", start: 4, end: 7, insert: "TWO", line: 1 },
+      { uri: "file:///w/a.ts", version: 3, text: "one\nTWO\n", start: 7, end: 7, insert: "!", line: 1 },
+    ]);
+    expect(doc.getText()).toBe("one\nTWO!\n");
+  });
+});
