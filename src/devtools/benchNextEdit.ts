@@ -10,7 +10,7 @@
  * ../shared/models, where copying is meaningful. Ends with one JSON line.
  *
  * Flags: --model tiny|0.5b|1.5b (default 0.5b), --cases N (6), --max-tokens N (128),
- * --context-lines N (10), --commits N (400), --threads N (2).
+ * --context-lines N (10), --commits N (400), --threads N (2); --trained-only runs the stories260K part alone.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -82,6 +82,11 @@ function languageOf(file: string): string {
 
 async function main(): Promise<void> {
   log(`ifai-lsp next-edit benchmark — ${os.cpus().length} cores, node ${process.version}`);
+  if (process.argv.includes("--trained-only")) {
+    const trained = await trainedSpeculation();
+    log(JSON.stringify({ bench: "nextedit", trainedPromptLookup: trained ?? null }));
+    return;
+  }
   const mined = mineCases(root, { commits, cases: caseCount, maxDistance: 8, maxHunkLines: 6, extensions: [".ts", ".js", ".mjs", ".lua", ".el"] });
   const prepared = mined.cases.map(prepare).filter((p): p is Prepared => p !== undefined);
   log(`cases: ${prepared.length} from the last ${commits} commits (${mined.filesSeen} files with ≥2 hunks; ${mined.tooFar} with the second change too far away)`);
