@@ -3,7 +3,7 @@ import { EditHistory, narrowChange, type TextChange } from "../src/features/next
 import { renderHunk } from "../src/features/nextEdit/diffRender.js";
 import { chooseFormat, FORMATS, promptInput } from "../src/features/nextEdit/prompt.js";
 import { contextSpan, editableRegion } from "../src/features/nextEdit/regions.js";
-import { CURSOR_MARKER } from "../src/features/nextEdit/formats/instruct.js";
+import { CURSOR_MARKER, instructMessages, parseChatAnswer } from "../src/features/nextEdit/formats/instruct.js";
 import { ZETA_MARKERS } from "../src/features/nextEdit/formats/zeta.js";
 
 /** A document that records its edits into a history the way the server does. */
@@ -141,6 +141,16 @@ describe("prompt formats", () => {
     expect(p.shouldStop("function f(x) {\n  return x;\n}\n```")).toBe(true);
     expect(p.parse("function f(x) {\n  return x;\n}\n```", true)).toBe("function f(x) {\n  return x;\n}");
     expect(p.parse("function f(x) {\n  retu", false)).toBeUndefined();
+  });
+
+  it("instruct as chat messages for a cloud provider: the answer's own code block is the region", () => {
+    const messages = instructMessages(input);
+    expect(messages.map((m) => m.role)).toEqual(["system", "user"]);
+    expect(messages[1]!.content).toContain(CURSOR_MARKER);
+    expect(parseChatAnswer("```typescript\nfunction f(x) {\n  return x;\n}\n```\nDone.")).toBe("function f(x) {\n  return x;\n}");
+    expect(parseChatAnswer("```\n\n```")).toBe("");
+    expect(parseChatAnswer("function f(x) {")).toBeUndefined();
+    expect(parseChatAnswer("```ts\nfunction f(x) {")).toBeUndefined();
   });
 
   it("zeta: markers around the region, the events as diff blocks, the region parsed between the markers", () => {

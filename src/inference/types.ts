@@ -83,6 +83,11 @@ export interface GenerateRequest {
    * backend with prompt-lookup decoding predicts tokens from it; the output is the same without it.
    */
   copySource?: string;
+  /**
+   * The same request as chat messages, for backends that take chat APIs (a cloud provider serving
+   * a next edit); the local backend ignores them. A request with neither this nor `fim` stays local.
+   */
+  chat?: ChatTurn[];
 }
 
 export interface FimParts {
@@ -110,6 +115,8 @@ export interface RoutingHints {
   override?: "local" | "cloud";
   /** The document the request is about, to keep secrets and ignored files away from cloud APIs. */
   uri?: string;
+  /** Every other document whose content is in the prompt; the privacy gate checks each before a cloud route. */
+  sources?: readonly string[];
 }
 
 export type StopReason = "end-of-generation" | "stop-token" | "max-tokens" | "max-time" | "should-stop" | "aborted";

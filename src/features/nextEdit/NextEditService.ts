@@ -5,6 +5,7 @@ import type { EditHistory } from "./EditHistory.js";
 import { keepUseful, type DropReason } from "./filters.js";
 import type { NextEditFormatName } from "./formats/types.js";
 import { applyEdits, minimalEdits, type TextEdit } from "./minimalEdits.js";
+import { instructMessages, parseChatAnswer } from "./formats/instruct.js";
 import { chooseFormat, FORMATS, promptInput } from "./prompt.js";
 import type { RegionOptions } from "./regions.js";
 
@@ -114,14 +115,16 @@ export class NextEditService {
           temperature: 0,
           shouldStop: prompt.shouldStop,
           copySource: region,
-          routing: { task: "nextEdit", uri: request.uri },
+          // A cloud provider (where the router allows one) gets the generic format as chat messages.
+          chat: instructMessages(input),
+          routing: { task: "nextEdit", uri: request.uri, sources: [...new Set(input.history.map((r) => r.uri).filter((u) => u !== request.uri))] },
         },
         running,
       );
       if (result.stopReason === "aborted" || running.aborted) return empty(this.abortReason(signal, mine.signal), result, format);
       if (request.currentVersion() !== request.version) return empty("stale", result, format);
       const finished = result.stopReason === "end-of-generation" || result.stopReason === "stop-token" || result.stopReason === "should-stop";
-      const rewrite = prompt.parse(result.text, finished);
+      const rewrite = result.backend?.startsWith("cloud:") ? parseChatAnswer(result.text) : prompt.parse(result.text, finished);
       if (rewrite === undefined) return empty(finished ? "unparsable" : "cut-off", result, format);
       if (rewrite.length > region.length * MAX_GROWTH + 2000) return empty("too-large", result, format);
       const useful = keepUseful(region, input.originalRegion, minimalEdits(region, rewrite));
