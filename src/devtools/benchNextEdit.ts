@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     maxTokens,
     maxTimeMs: 120_000,
     historyEdits: 8,
-    region: { linesAbove: 10, linesBelow: 10, maxChars: maxTokens * 3 + 2000, contextLines },
+    region: { linesAbove: 10, linesBelow: 10, maxChars: Math.max(200, maxTokens * 3), contextLines },
   };
   await model.load();
 

@@ -29,7 +29,7 @@ export function nextEditSettings(settings: Settings): NextEditSettings {
     region: {
       linesAbove: settings["nextEdit.linesAbove"],
       linesBelow: settings["nextEdit.linesBelow"],
-      // About 12 characters a token: the region's share of the answer budget.
+      // About 3 characters a token: a region the answer budget can hold when rewritten whole.
       maxChars: Math.max(200, settings["nextEdit.maxTokens"] * 3),
       contextLines: settings["nextEdit.contextLines"],
     },
