@@ -101,13 +101,26 @@ export class EngineClient implements CompletionBackend, ChatBackend {
     return this.vocabulary();
   }
 
-  async generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+  /** Next edits, on the engine's next-edit context. */
+  readonly nextEdit: CompletionBackend = {
+    status: () => this.status(),
+    tokenizer: (signal) => this.tokenizer(signal),
+    generate: (request, signal) => this.generateFor("nextEdit", request, signal),
+  };
+
+  generate(request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+    return this.generateFor("completion", request, signal);
+  }
+
+  private async generateFor(task: "completion" | "nextEdit", request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
     const started = performance.now();
     try {
       return (await this.call(
         {
           t: "generate",
           request: {
+            ...(task === "nextEdit" ? { task } : {}),
+            ...(request.copySource !== undefined ? { copySource: request.copySource } : {}),
             prompt: request.prompt,
             ...(request.slot !== undefined ? { slot: request.slot } : {}),
             maxTokens: request.maxTokens,

@@ -9,6 +9,7 @@ import net from "node:net";
 import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";
 import { LocalCompletionBackend } from "../inference/local/LocalCompletionBackend.js";
 import { LocalModel } from "../inference/local/LocalModel.js";
+import { LocalNextEditBackend } from "../inference/local/LocalNextEditBackend.js";
 import { ModelUnavailableError, ModelUnloadedError, type GenerateRequest, type ModelStatus } from "../inference/types.js";
 import type { Logger } from "../util/logger.js";
 import { encode, LineReader, WIRE_VERSION, type ClientMessage, type EngineInfo, type EngineKey, type EngineMessage, type ErrorKind } from "./wire.js";
@@ -29,6 +30,7 @@ interface Hosted {
   model: LocalModel;
   backend: LocalCompletionBackend;
   chat: LocalChatBackend;
+  nextEdit: LocalNextEditBackend;
   sessions: Set<Session>;
   stopStatus: () => void;
   disposeTimer?: NodeJS.Timeout;
@@ -131,6 +133,7 @@ export class EngineHost {
         model,
         backend: new LocalCompletionBackend(model, logger.child({ part: "completion-backend" })),
         chat: new LocalChatBackend(model, logger.child({ part: "chat-backend" }), () => chatOptions),
+        nextEdit: new LocalNextEditBackend(model, logger.child({ part: "next-edit-backend" }), () => key.nextEdit),
         sessions: new Set(),
         stopStatus: () => undefined,
       };
@@ -285,7 +288,14 @@ class Session {
       switch (message.t) {
         case "generate": {
           const w = message.request;
-          const request: GenerateRequest = { prompt: w.prompt, maxTokens: w.maxTokens, maxTimeMs: w.maxTimeMs, temperature: w.temperature, slot: this.slot(w.slot) };
+          const request: GenerateRequest = {
+            prompt: w.prompt,
+            maxTokens: w.maxTokens,
+            maxTimeMs: w.maxTimeMs,
+            temperature: w.temperature,
+            slot: this.slot(w.slot),
+            ...(w.copySource !== undefined ? { copySource: w.copySource } : {}),
+          };
           const answerLater = !w.stopCallback
             ? undefined
             : (text: string): Promise<boolean> =>
@@ -298,6 +308,7 @@ class Session {
                 else this.send({ t: "text", id: message.id, text, verdict: true });
               });
           if (w.progress) request.onPromptProgress = (evaluated, total) => this.send({ t: "progress", id: message.id, evaluated, total });
+          if (w.task === "nextEdit") return hosted.nextEdit.generate(request, signal, answerLater);
           return hosted.backend.generate(request, signal, answerLater);
         }
         case "prefill": {

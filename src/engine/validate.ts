@@ -28,7 +28,16 @@ const isSlot = (v: unknown): boolean => v === undefined || (typeof v === "string
 function isKey(v: unknown): boolean {
   if (!isObject(v) || !isObject(v.model) || !isObject(v.chat)) return false;
   const m = v.model;
-  return typeof m.modelPath === "string" && isFiniteNumber(m.threads) && isFiniteNumber(m.contextSize) && isFiniteNumber(m.batchSize) && isFiniteNumber(v.chat.contextSize);
+  return (
+    typeof m.modelPath === "string" &&
+    isFiniteNumber(m.threads) &&
+    isFiniteNumber(m.contextSize) &&
+    isFiniteNumber(m.batchSize) &&
+    isFiniteNumber(v.chat.contextSize) &&
+    isObject(v.nextEdit) &&
+    isFiniteNumber(v.nextEdit.contextSize) &&
+    typeof v.nextEdit.speculative === "boolean"
+  );
 }
 
 function isTurns(v: unknown): boolean {
@@ -51,7 +60,7 @@ export function validClientMessage(raw: unknown): ClientMessage | undefined {
       return isId(raw.id) ? (raw as ClientMessage) : undefined;
     case "generate": {
       const r = raw.request;
-      return isId(raw.id) && isObject(r) && isPrompt(r.prompt) && isSlot(r.slot) && isFiniteNumber(r.maxTokens) && isFiniteNumber(r.maxTimeMs) && isFiniteNumber(r.temperature)
+      return isId(raw.id) && isObject(r) && isPrompt(r.prompt) && isSlot(r.slot) && (r.task === undefined || r.task === "completion" || r.task === "nextEdit") && (r.copySource === undefined || typeof r.copySource === "string") && isFiniteNumber(r.maxTokens) && isFiniteNumber(r.maxTimeMs) && isFiniteNumber(r.temperature)
         ? (raw as ClientMessage)
         : undefined;
     }

@@ -6,6 +6,7 @@
  * next token, so a shared engine stops exactly where the in-process one would.
  */
 import type { LocalModelOptions } from "../inference/local/LocalModel.js";
+import type { LocalNextEditOptions } from "../inference/local/LocalNextEditBackend.js";
 import type { ChatRequest, ChatResult, GenerateResult, ModelStatus, PrefillResult, PromptPart } from "../inference/types.js";
 
 /** Bumped when a message changes shape; a server and an engine of different versions never talk. */
@@ -23,9 +24,11 @@ export interface ChatContextOptions {
 export interface EngineKey {
   model: EngineModelOptions;
   chat: ChatContextOptions;
+  nextEdit: LocalNextEditOptions;
 }
 
-export type GenerateWire = { prompt: PromptPart[]; slot?: string; maxTokens: number; maxTimeMs: number; temperature: number; stopCallback: boolean; progress: boolean };
+/** `task` "nextEdit" runs on the next-edit context (with `copySource` for prompt lookup). */
+export type GenerateWire = { task?: "completion" | "nextEdit"; copySource?: string; prompt: PromptPart[]; slot?: string; maxTokens: number; maxTimeMs: number; temperature: number; stopCallback: boolean; progress: boolean };
 export type PrefillWire = { prompt: PromptPart[]; slot?: string; progress: boolean };
 export type ChatWire = Omit<ChatRequest, "onText"> & { stream: boolean };
 

@@ -83,6 +83,16 @@ export interface GenerateRequest {
    * context sequence per recently used slot, so switching back to a file finds its prompt cached.
    */
   slot?: string;
+  /**
+   * Text the answer is expected to copy from (a next edit rewrites a region it was shown). A local
+   * backend with prompt-lookup decoding predicts tokens from it; the output is the same without it.
+   */
+  copySource?: string;
+  /**
+   * The same request as chat messages, for backends that take chat APIs (a cloud provider serving
+   * a next edit); the local backend ignores them. A request with neither this nor `fim` stays local.
+   */
+  chat?: ChatTurn[];
 }
 
 /** Evaluating a prompt ahead of the request that will need it (see `CompletionBackend.prefill`). */
@@ -128,6 +138,8 @@ export interface RoutingHints {
   override?: "local" | "cloud";
   /** The document the request is about, to keep secrets and ignored files away from cloud APIs. */
   uri?: string;
+  /** Every other document whose content is in the prompt; the privacy gate checks each before a cloud route. */
+  sources?: readonly string[];
 }
 
 export type StopReason = "end-of-generation" | "stop-token" | "max-tokens" | "max-time" | "should-stop" | "aborted";
@@ -149,6 +161,8 @@ export interface GenerateResult {
   backend?: string;
   /** Why that backend served it, in words (the router's reasons, fallbacks included). */
   reason?: string;
+  /** Speculative decoding: predicted tokens the model confirmed and those it rejected. */
+  predictions?: { validated: number; refuted: number };
 }
 
 /** Thrown when no model can serve: the message says what to configure. */

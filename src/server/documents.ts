@@ -50,13 +50,29 @@ export function clampRange(document: TextDocument, range: unknown): { start: num
 export type DocumentWarning = (fields: Record<string, unknown>, message: string) => void;
 
 /**
+ * One change as it is applied, for the next-edit history: the text before it, the replaced
+ * offsets (clamped), the new text and the line of its start. A full-text change is narrowed to
+ * the part that differs first.
+ */
+export interface AppliedChange {
+  uri: string;
+  version: number;
+  text: string;
+  start: number;
+  end: number;
+  insert: string;
+  line: number;
+}
+export type ChangeObserver = (change: AppliedChange) => void;
+
+/**
  * Applies `changes` to `document` (in place, like `TextDocument.update`): each incremental range
  * is clamped first, so the implementation's line table only ever sees positions inside the text
  * (a raw line of 1e9 made it write a sparse array of a billion entries). Malformed changes are
  * skipped with a warning; a change that would take the text past MAX_DOCUMENT_LENGTH empties the
  * document and marks it oversized.
  */
-export function applyChanges(document: TextDocument, changes: unknown, version: number, warn: DocumentWarning): TextDocument {
+export function applyChanges(document: TextDocument, changes: unknown, version: number, warn: DocumentWarning, observe?: ChangeObserver): TextDocument {
   if (!Array.isArray(changes)) {
     warn({ uri: document.uri }, "didChange without a contentChanges array ignored");
     return document;
@@ -68,6 +84,7 @@ export function applyChanges(document: TextDocument, changes: unknown, version: 
       continue;
     }
     if (c.range === undefined) {
+      if (observe && !oversized.has(document) && c.text.length <= MAX_DOCUMENT_LENGTH) observeFull(document, c.text, version, observe);
       replaceAll(document, c.text, version, warn);
       continue;
     }
@@ -79,10 +96,24 @@ export function applyChanges(document: TextDocument, changes: unknown, version: 
       continue;
     }
     const clamped: Range = { start: document.positionAt(start), end: document.positionAt(end) };
+    observe?.({ uri: document.uri, version, text: document.getText(), start, end, insert: c.text, line: clamped.start.line });
     TextDocument.update(document, [{ range: clamped, text: c.text }], version);
   }
   TextDocument.update(document, [], version);
   return document;
+}
+
+/** Reports a full-text change as the one span that differs (common prefix and suffix left out). */
+function observeFull(document: TextDocument, after: string, version: number, observe: ChangeObserver): void {
+  const before = document.getText();
+  const max = Math.min(before.length, after.length);
+  let prefix = 0;
+  while (prefix < max && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
+  let suffix = 0;
+  while (suffix < max - prefix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  if (prefix === before.length && prefix === after.length) return;
+  const line = document.positionAt(prefix).line;
+  observe({ uri: document.uri, version, text: before, start: prefix, end: before.length - suffix, insert: after.slice(prefix, after.length - suffix), line });
 }
 
 function replaceAll(document: TextDocument, text: string, version: number, warn: DocumentWarning, length = text.length): void {
@@ -113,10 +144,10 @@ export function createDocument(uri: string, languageId: string, version: number,
  * the clamping versions above. `logger` is read at each warning because the server replaces its
  * logger once the settings are known.
  */
-export function createDocuments(logger: () => Logger): TextDocuments<TextDocument> {
+export function createDocuments(logger: () => Logger, observe?: ChangeObserver): TextDocuments<TextDocument> {
   const warn: DocumentWarning = (fields, message) => logger().warn(fields, message);
   return new TextDocuments<TextDocument>({
     create: (uri, languageId, version, content) => createDocument(uri, languageId, version, content, warn),
-    update: (document, changes: TextDocumentContentChangeEvent[], version) => applyChanges(document, changes, version, warn),
+    update: (document, changes: TextDocumentContentChangeEvent[], version) => applyChanges(document, changes, version, warn, observe),
   });
 }

@@ -4,6 +4,7 @@ import { resolveModelPath } from "../config/paths.js";
 import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";
 import { LocalCompletionBackend } from "../inference/local/LocalCompletionBackend.js";
 import { LocalModel, type LocalModelOptions } from "../inference/local/LocalModel.js";
+import { LocalNextEditBackend, type LocalNextEditOptions } from "../inference/local/LocalNextEditBackend.js";
 import { autoThreads, type GpuSetting } from "../inference/local/llamaRuntime.js";
 import type { ChatBackend, CompletionBackend, ModelControl, ModelStatus } from "../inference/types.js";
 import type { EngineKey } from "../engine/wire.js";
@@ -16,6 +17,8 @@ export interface EngineApi {
   backend: CompletionBackend;
   /** Chat and code actions on the model's own chat context (never the completion sequence). */
   chat: ChatBackend;
+  /** Next edits on a context of their own (never the completion sequences). */
+  nextEdit: CompletionBackend;
   /** The documents whose KV state the model holds, most recently used first. */
   warmSlots(): string[];
   /** The mode, the shared engine's process once connected, or why it fell back to in process. */
@@ -40,7 +43,15 @@ export function modelOptions(settings: Settings): LocalModelOptions {
 
 export function engineKey(settings: Settings): EngineKey {
   const { freeMemory: _unused, ...model } = modelOptions(settings);
-  return { model, chat: chatOptions(settings) };
+  return { model, chat: chatOptions(settings), nextEdit: nextEditOptions(settings) };
+}
+
+export function nextEditOptions(settings: Settings): LocalNextEditOptions {
+  return {
+    contextSize: settings["nextEdit.contextSize"],
+    speculative: settings["nextEdit.speculative"],
+    ...(settings["chat.threads"] > 0 ? { threads: settings["chat.threads"] } : {}),
+  };
 }
 
 function chatOptions(settings: Settings): { contextSize: number; threads?: number } {
@@ -83,15 +94,19 @@ export function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
     contextSize: chatSettings.contextSize,
     ...(chatSettings.threads > 0 ? { threads: chatSettings.threads } : {}),
   }));
+  let nextEditSettings = nextEditOptions(settings);
+  const nextEdit = new LocalNextEditBackend(model, logger.child({ component: "next-edit-backend" }), () => nextEditSettings);
   return {
     model,
     backend,
     chat,
+    nextEdit,
     warmSlots: () => backend.warmSlots(),
     info: () => ({ mode: "in-process" }),
     configure: async (next) => {
       // A new chat context size applies from the next load (the chat context lives as long as the model).
       chatSettings = { contextSize: next["chat.contextSize"], threads: next["chat.threads"] };
+      nextEditSettings = nextEditOptions(next);
       await model.configure(modelOptions(next));
     },
     dispose: () => model.dispose(),

@@ -430,3 +430,28 @@ export interface CodeActionRunResult {
   servedBy?: string;
   reason?: string;
 }
+
+/**
+ * `textDocument/copilotInlineEdit` (client → server request): a next-edit suggestion, with the
+ * shapes of GitHub Copilot's language server so the clients written for it (copilot-lsp and
+ * sidekick.nvim for Neovim, copilot.el for Emacs) can use ifai-lsp. The edits are against the
+ * version asked about, in document order and non-overlapping, and meant to be applied together;
+ * none come back when the document has moved on. Each carries a command the client runs when the
+ * user accepts it.
+ */
+export const CopilotInlineEditRequest = { method: "textDocument/copilotInlineEdit" } as const;
+export interface CopilotInlineEditParams {
+  textDocument: { uri: string; version: number };
+  position: { line: number; character: number };
+}
+export interface CopilotInlineEdit {
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  text: string;
+  textDocument: { uri: string; version: number };
+  command?: { title: string; command: string; arguments?: unknown[] };
+}
+export interface CopilotInlineEditResult {
+  edits: CopilotInlineEdit[];
+}
+/** The command in each next edit: the client runs it when the user accepts the edit (arguments: `{ uri, version }`). */
+export const NextEditCommands = { accepted: "ifai.nextEdit.accepted" } as const;

@@ -31,6 +31,7 @@ import {
   type StatusParams,
 } from "./protocol.js";
 import { registerModelHandlers } from "./modelHandlers.js";
+import { registerNextEditHandlers, type NextEditApi } from "./nextEditHandlers.js";
 import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
@@ -60,7 +61,9 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
   let engine: EngineApi | undefined;
   let index: IndexApi | undefined;
   let logger = bootstrapLogger;
-  const documents = createDocuments(() => logger);
+  let nextEdit: NextEditApi | undefined;
+  // Every applied change feeds the next-edit history (and cancels a suggestion in flight).
+  const documents = createDocuments(() => logger, (change) => nextEdit?.onChange(change));
 
   const setup = (params: InitializeParams): InitializeResult => {
     const caps = params.capabilities;
@@ -148,6 +151,16 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       settings: () => settingsApi.current(),
       onActivity: sendStatus,
     });
+    nextEdit = registerNextEditHandlers({
+      connection,
+      logger,
+      documents,
+      workspace,
+      commands,
+      local: engine.nextEdit,
+      routing,
+      settings: () => settingsApi.current(),
+    });
     registerControlCommands({ commands, model: engine.model, engineInfo: () => engine?.info(), routing, index: () => index, pull: models.pull, onChange: sendStatus });
     moreStatus = () => {
       const st = indexService.status();
@@ -188,6 +201,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       if (next["log.level"] !== previous["log.level"] && !process.env.IFAI_LOG_LEVEL) logger.level = next["log.level"];
       service.updateSettings(completionSettings(next));
       routing.configure(next);
+      nextEdit?.configure(next);
       await engine?.configure(next);
       await index?.configure(next);
       sendStatus();

@@ -81,6 +81,11 @@ export function sharedEngine(logger: Logger, settings: Settings, label: string):
         ),
     },
     chat: { chat: (request, signal) => run(() => client.chat(request, signal), (api) => api.chat.chat(request, signal)) },
+    nextEdit: {
+      status: () => current()?.nextEdit.status() ?? client.status(),
+      tokenizer: (signal) => run(() => client.nextEdit.tokenizer(signal), (api) => api.nextEdit.tokenizer(signal)),
+      generate: (request, signal) => run(() => client.nextEdit.generate(request, signal), (api) => api.nextEdit.generate(request, signal)),
+    },
     warmSlots: () => current()?.warmSlots() ?? client.warmSlots(),
     info: () => (fallback ? { mode: "in-process", fallback: fallback.reason } : { mode: "shared", ...client.info() }),
     configure: async (next) => {

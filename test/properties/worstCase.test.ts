@@ -78,6 +78,21 @@ describe("worst-case inputs finish (each loop is linear in its input)", () => {
     expect(out).toEqual(lines);
   });
 
+  it("next edits: minimal edits of a megabyte rewrite where every line changed (the line diff's cost bound)", async () => {
+    const region = Array.from({ length: 100_000 }, (_, i) => `a${i}`).join("\n");
+    const rewrite = Array.from({ length: 100_000 }, (_, i) => `b${i}`).join("\n");
+    const edits = (await runBuilt("features/nextEdit/minimalEdits.js", "minimalEdits", [region, rewrite])) as Array<{ start: number; end: number; text: string }>;
+    expect(edits.length).toBeGreaterThan(0);
+  });
+
+  it("next edits: words a megabyte long at both ends of a change, and a region around a megabyte line", async () => {
+    const word = "w".repeat(MB);
+    const edit = (await runBuilt("features/nextEdit/minimalEdits.js", "narrow", [`${word}x${word}`, `${word}y${word}`, 0])) as { start: number; end: number };
+    expect(edit).toMatchObject({ start: 0, end: 2 * MB + 1 });
+    const region = (await runBuilt("features/nextEdit/regions.js", "editableRegion", ["\n".repeat(MB / 2) + word, MB / 2 + 10, { linesAbove: 200, linesBelow: 200, maxChars: 4000, contextLines: 40 }])) as { start: number; end: number };
+    expect(region.end - region.start).toBeLessThanOrEqual(4000);
+  });
+
   it("reading a 4 MB message sent in 7-byte reads (the scan for a header inside the body resumes where it stopped)", async () => {
     const source = `
       const { parentPort, workerData } = require("node:worker_threads");

@@ -109,6 +109,8 @@ function validParams(r: Rng, method: string, ctx: CaseContext): Record<string, u
     case "textDocument/completion":
     case "textDocument/inlineCompletion":
       return { textDocument: { uri }, position: position(r), context: { triggerKind: r.int(1, 3) } };
+    case "textDocument/copilotInlineEdit":
+      return { textDocument: { uri, version: r.int(0, 20) }, position: position(r) };
     case "textDocument/codeAction":
       return { textDocument: { uri }, range: range(r), context: { diagnostics: r.bool(0.3) ? [{ range: range(r), message: randomString(r, 10) }] : [] } };
     case "codeAction/resolve":

@@ -192,6 +192,7 @@ class Session {
       model: { path: modelPath, threads: 1, batchSize: 32, idleUnloadMinutes: 0 },
       completion: { debounceMs: 0, maxTokens: 4, maxMultilineTokens: 6, maxTimeMs: 3000 },
       chat: { maxTokens: 4, maxTimeMs: 3000, contextSize: 1024 },
+      nextEdit: { maxTokens: 8, maxTimeMs: 3000, contextSize: 1024 },
       actions: { maxTokens: 8, maxTimeMs: 3000, contextTokens: 0, cloudRetry: false },
       privacy: { localOnly: true },
       models: { mirrors: "http://127.0.0.1:9", publicMirrors: false },

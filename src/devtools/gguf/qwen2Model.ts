@@ -59,6 +59,19 @@ export const QWEN25_CODER_05B_SHAPE: Qwen2Shape = Object.freeze({
   rmsEps: 1e-6,
 });
 
+/** The exact hyper-parameters of Qwen2.5-Coder-1.5B (the bigger model the catalogue offers, and the size of Sweep's next-edit model). */
+export const QWEN25_CODER_15B_SHAPE: Qwen2Shape = Object.freeze({
+  name: "qwen2.5-coder-1.5b",
+  blockCount: 28,
+  embeddingLength: 1536,
+  headCount: 12,
+  headCountKv: 2,
+  feedForwardLength: 8960,
+  contextLength: 32768,
+  ropeFreqBase: 1_000_000,
+  rmsEps: 1e-6,
+});
+
 export type VocabSource = "byte" | { vocabGgufPath: string };
 
 export interface GenerateModelOptions {

@@ -60,7 +60,8 @@ export class LocalModel {
   private idleTimer: NodeJS.Timeout | undefined;
   private failedFileStamp: string | undefined;
   private readonly listeners = new Set<(status: ModelStatus) => void>();
-  private chat: { model: LlamaModel; context: Promise<LlamaContext> } | undefined;
+  /** Contexts beside the completion context (chat, next edits), by name, created on first use. */
+  private readonly extra = new Map<string, { model: LlamaModel; context: Promise<LlamaContext> }>();
   /** Watches the loaded model's file; a change unloads the model so the next use loads the new file. */
   private fileWatch: { watcher: FSWatcher; stamp: string; changed: boolean } | undefined;
   /** One per request running on the loaded model (inside `use`); an unload aborts them all. */
@@ -173,17 +174,26 @@ export class LocalModel {
    * disposed with the model: their long prompts then never evict the completion sequence's KV cache.
    */
   chatContext(loaded: LoadedModel, contextSize: number, threads: number = loaded.options.threads): Promise<LlamaContext> {
-    if (this.chat?.model === loaded.model) return this.chat.context;
+    return this.extraContext("chat", loaded, contextSize, threads);
+  }
+
+  /**
+   * A small context of its own for one kind of background work (`name`: "chat", "nextEdit"),
+   * created on first use and disposed with the model, so that work never evicts another's KV cache.
+   */
+  extraContext(name: string, loaded: LoadedModel, contextSize: number, threads: number = loaded.options.threads): Promise<LlamaContext> {
+    const held = this.extra.get(name);
+    if (held?.model === loaded.model) return held.context;
     const context = loaded.model.createContext({
       contextSize: Math.min(contextSize, loaded.model.trainContextSize || contextSize),
       sequences: 1,
       threads: Math.max(1, Math.min(threads, loaded.options.threads)),
       batchSize: Math.max(loaded.options.batchSize, 512),
     });
-    this.chat = { model: loaded.model, context };
+    this.extra.set(name, { model: loaded.model, context });
     // A failed creation is retried on the next use rather than cached.
     context.catch(() => {
-      if (this.chat?.context === context) this.chat = undefined;
+      if (this.extra.get(name)?.context === context) this.extra.delete(name);
     });
     return context;
   }
@@ -216,9 +226,9 @@ export class LocalModel {
       this.released = undefined;
     }
     this.loaded = undefined;
-    const chat = this.chat;
-    this.chat = undefined;
-    if (chat) await chat.context.then((c) => c.dispose()).catch(() => undefined);
+    const extra = [...this.extra.values()];
+    this.extra.clear();
+    for (const held of extra) await held.context.then((c) => c.dispose()).catch(() => undefined);
     try {
       await loaded.context.dispose();
       await loaded.model.dispose();

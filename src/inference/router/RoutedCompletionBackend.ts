@@ -3,6 +3,7 @@ import { CloudError } from "../cloud/errors.js";
 import type { CloudRegistry } from "../cloud/CloudRegistry.js";
 import {
   ModelUnavailableError,
+  type ChatTurn,
   type CompletionBackend,
   type FimParts,
   type GenerateRequest,
@@ -84,7 +85,8 @@ export class RoutedCompletionBackend implements CompletionBackend {
         ...(hints.countContextTokens ? { countContextTokens: hints.countContextTokens } : {}),
         ...(hints.override ? { override: hints.override } : {}),
         ...(hints.uri ? { uri: hints.uri } : {}),
-        cloudCapable: request.fim !== undefined,
+        ...(hints.sources ? { sources: hints.sources } : {}),
+        cloudCapable: request.fim !== undefined || request.chat !== undefined,
       },
       {
         local: (s) => this.local.generate(request, s),
@@ -100,8 +102,38 @@ export class RoutedCompletionBackend implements CompletionBackend {
     return { ...result, promptTokens: answer.servedBy === "local" ? result.promptTokens : answer.decision.contextTokens, backend: answer.servedBy, reason: answer.reason };
   }
 
+  /** A request given as chat messages (a next edit): its messages with secrets redacted, through the provider's chat API. */
+  private async chatInCloud(
+    client: NonNullable<ReturnType<CloudRegistry["client"]>>,
+    request: GenerateRequest,
+    chat: ChatTurn[],
+    promptTokens: number,
+    signal: AbortSignal,
+  ): Promise<CloudGenerateResult> {
+    const messages = await Promise.all(chat.map(async (m) => ({ role: m.role, content: (await redactForCloud(m.content)).text })));
+    signal.throwIfAborted();
+    const result = await client.chat(
+      messages,
+      // No shouldStop: it reads the local prompt's answer (which a prefill opened); a chat model ends its own answer.
+      { maxTokens: request.maxTokens, temperature: request.temperature, maxTimeMs: request.maxTimeMs },
+      signal,
+    );
+    return {
+      text: result.text,
+      stopReason: result.stopReason,
+      promptTokens,
+      reusedTokens: 0,
+      evaluatedTokens: promptTokens,
+      generatedTokens: result.generatedTokens,
+      totalMs: result.totalMs,
+      ...(result.firstTokenMs !== undefined ? { firstTokenMs: result.firstTokenMs } : {}),
+      cloudAttempts: result.attempts,
+    };
+  }
+
   private async generateInCloud(name: string, request: GenerateRequest, promptTokens: number, signal: AbortSignal): Promise<CloudGenerateResult> {
     const client = this.cloud.client(name);
+    if (client && !request.fim && request.chat) return this.chatInCloud(client, request, request.chat, promptTokens, signal);
     if (!client || !request.fim) throw new CloudError("config", `cloud provider ${name || "(none)"} is not available`);
     const result = await client.completeFim(
       await forCloud(request.fim, this.snippetRefusal),

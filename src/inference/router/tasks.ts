@@ -2,7 +2,7 @@
  * The kinds of AI task the router chooses a backend for. Completion is wired today; chat and the
  * code actions reach the router through the same decision, so every task is listed here once.
  */
-export const TASK_TYPES = ["completion", "simpleRefactor", "unitTests", "architecture", "deepRefactor", "chat", "explain", "fix", "docs"] as const;
+export const TASK_TYPES = ["completion", "simpleRefactor", "unitTests", "architecture", "deepRefactor", "chat", "explain", "fix", "docs", "nextEdit"] as const;
 
 export type TaskType = (typeof TASK_TYPES)[number];
 
@@ -17,6 +17,7 @@ export const TASK_LABELS: Readonly<Record<TaskType, string>> = {
   explain: "explain",
   fix: "fix",
   docs: "documentation",
+  nextEdit: "next-edit suggestion",
 };
 
 export function isTaskType(value: unknown): value is TaskType {

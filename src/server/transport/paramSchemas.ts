@@ -94,6 +94,7 @@ export const PARAM_SCHEMAS: Record<string, Check> = {
   "workspace/didChangeConfiguration": optionalObject,
   "workspace/didChangeWatchedFiles": obj({ changes: arr(obj({ uri: str, type: int })) }),
   "workspace/didChangeWorkspaceFolders": obj({ event: obj({ added: arr(obj({ uri: str, name: str })), removed: arr(obj({ uri: str, name: str })) }) }),
+  "textDocument/copilotInlineEdit": obj({ textDocument: obj({ uri: str, version: int }), position }, { workDoneToken: id }),
   "ifai/completionMetrics": (v, p) => (v === undefined || v === null ? undefined : obj({}, { last: uint })(v, p)),
   "ifai/routeLog": (v, p) => (v === undefined || v === null ? undefined : obj({}, { last: uint })(v, p)),
   "ifai/indexStatus": (v, p) => (v === undefined || v === null ? undefined : obj()(v, p)),
