@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings } from "../src/config/schema.js";
 import { CompletionService } from "../src/features/completion/CompletionService.js";
 import { topWindowEnd } from "../src/features/completion/contextWindow.js";
+import type { SnippetSource } from "../src/features/completion/snippets.js";
 import type { CompletionRequest } from "../src/features/completion/types.js";
 import type { CompletionBackend, PrefillRequest } from "../src/inference/types.js";
 import { SequencePool } from "../src/inference/local/SequencePool.js";
@@ -135,6 +136,33 @@ describe("background prefill on the tiny model", () => {
     expect(again.state).toBe("done");
     expect(again.reusedTokens).toBeGreaterThanOrEqual(evaluatedWhenPreempted);
     expect(service.recentPrefillRecords().map((r) => r.state)).toEqual(["aborted", "done"]);
+  });
+
+  it("keeps the prefill's snippets for the first request's line, then lets the source choose again", async () => {
+    await engine.backend.tokenizer(never);
+    // An index whose best snippet depends on the cursor's line, as a real one's does.
+    const byLine: SnippetSource = {
+      select: (query) => [{ path: `lib/near-line-${query.cursorLine}.ts`, text: `export const nearLine${query.cursorLine} = ${query.cursorLine};\n`, score: 1 }],
+    };
+    const service = new CompletionService(backend, settings, silentLogger(), byLine);
+    const uri = "file:///p/pinned.ts";
+    const text = moduleText("n", 12);
+    expect((await service.prefill(request(uri, text, 0), "open", "top")).state).toBe("done");
+
+    const at = text.indexOf("\n", text.length / 2);
+    const typed = text.slice(0, at) + "\nlet v" + text.slice(at);
+    const firstRequest = await service.complete(request(uri, typed, at + 6), never);
+    // The prefill assumed another line; its snippet was kept, so the prompt was warm up to the edit.
+    expect(firstRequest.metrics.reusedTokens).toBeGreaterThanOrEqual(at);
+
+    const sameLine = typed.slice(0, at + 6) + "a" + typed.slice(at + 6);
+    const second = await service.complete(request(uri, sameLine, at + 7), never);
+    expect(second.metrics.reusedTokens).toBeGreaterThanOrEqual(at + 6);
+
+    // On another line the source chooses again (its snippet changes, and the prompt is cold from there).
+    const top = text.indexOf("\n") + 1;
+    const elsewhere = await service.complete(request(uri, sameLine, top), never);
+    expect(elsewhere.metrics.reusedTokens).toBeLessThan(40);
   });
 
   it("switching back to a file finds its prompt still evaluated", async () => {

@@ -1,7 +1,10 @@
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
 import { ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
+import { LruCache } from "../../util/LruCache.js";
+import { ABORTED, raceAbort } from "../../util/raceAbort.js";
 import { CompletionCache } from "./CompletionCache.js";
+import { countNewlines, cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } from "./lineEndings.js";
 import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
 import { PrefixWindows, selectSuffix, topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
@@ -69,6 +72,14 @@ export class CompletionService {
   private modelRuns = 0;
   private prefilling: AbortController | undefined;
   private readonly recentPrefills: PrefillRecord[] = [];
+  /**
+   * The snippets a prefill evaluated, per document, kept for the requests on the line of the
+   * first request that follows (`line` unset until then). The snippet sources reconsider their
+   * choice when the cursor changes lines, and the first request is usually on another line than
+   * the one a prefill assumed: without this, the prompt would differ from its first snippet on
+   * and the prefill would be wasted.
+   */
+  private readonly pinnedSnippets = new LruCache<string, { snippets: Snippet[]; line: number | undefined }>(64);
   private nextId = 1;
   private readonly recent: CompletionMetrics[] = [];
   private active = 0;
@@ -117,6 +128,7 @@ export class CompletionService {
   forgetDocument(uri: string): void {
     this.cache.forgetDocument(uri);
     this.prefixWindows.forget(uri);
+    this.pinnedSnippets.delete(uri);
   }
 
   clearCache(): void {
@@ -225,7 +237,7 @@ export class CompletionService {
       const count = (text: string): number => tokenizer.countTokens(text);
       // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
       const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
-      const prepared = this.preparePrompt(request, where === "top" ? restoreOffset(request.document.text, at) : at, count);
+      const prepared = this.preparePrompt(request, where === "top" ? restoreOffset(request.document.text, at) : at, count, true);
       const result = await this.backend.prefill({ prompt: prepared.prompt, slot: request.document.uri }, controller.signal);
       record.promptTokens = result.promptTokens;
       record.reusedTokens = result.reusedTokens;
@@ -246,7 +258,7 @@ export class CompletionService {
   }
 
   /** The prompt for a cursor, and what mode detection and post-processing need around it. */
-  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): PreparedPrompt {
+  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number, forPrefill = false): PreparedPrompt {
     const { document } = request;
     const text = normalizeLineEndings(document.text, offset);
     const cursor = text.cursor;
@@ -259,13 +271,22 @@ export class CompletionService {
     const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
 
     const cursorLine = countNewlines(text.value, cursor);
-    const snippets = this.snippetSource.select(
-      { uri: document.uri, languageId: document.languageId, prefix: nearPrefix, cursorLine },
-      request.otherDocuments(),
-      s.maxSnippetTokens,
-      count,
-      request.displayPath,
-    );
+    const pin = forPrefill ? undefined : this.pinnedSnippets.get(document.uri);
+    let snippets: Snippet[];
+    if (pin && (pin.line === undefined || pin.line === cursorLine)) {
+      pin.line = cursorLine;
+      snippets = pin.snippets;
+    } else {
+      if (pin) this.pinnedSnippets.delete(document.uri);
+      snippets = this.snippetSource.select(
+        { uri: document.uri, languageId: document.languageId, prefix: nearPrefix, cursorLine },
+        request.otherDocuments(),
+        s.maxSnippetTokens,
+        count,
+        request.displayPath,
+      );
+      if (forPrefill) this.pinnedSnippets.set(document.uri, { snippets, line: undefined });
+    }
     const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
     return { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
   }
@@ -371,76 +392,11 @@ class SupersededError extends Error {
   }
 }
 
-const ABORTED = Symbol("aborted");
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
-
-/** Resolves with the work's result, or with ABORTED as soon as the signal fires (the work runs on). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  if (signal.aborted) return Promise.resolve(ABORTED);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) resolve(ABORTED);
-        else reject(error);
-      },
-    );
-  });
-}
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return ms <= 0 ? Promise.resolve() : abortableDelay(ms, signal);
 }
 
-/**
- * The model and post-processing work on "\n" text; the cursor offset moves with removed "\r". A
- * cursor between the "\r" and "\n" of a pair is taken as before the pair: split there, each half
- * would become a line break of its own and the text would gain a line.
- */
-export function normalizeLineEndings(text: string, offset: number): { value: string; cursor: number } {
-  if (!text.includes("\r")) return { value: text, cursor: offset };
-  if (text.charCodeAt(offset - 1) === 13 && text.charCodeAt(offset) === 10) offset--;
-  const before = text.slice(0, offset).replace(/\r\n?/g, "\n");
-  const after = text.slice(offset).replace(/\r\n?/g, "\n");
-  return { value: before + after, cursor: before.length };
-}
-
-/** Suggestions for CRLF documents use CRLF, so accepting one does not mix line endings. */
-function restoreLineEndings(insert: string, documentText: string): string {
-  const firstNewline = documentText.indexOf("\n");
-  if (firstNewline > 0 && documentText[firstNewline - 1] === "\r") return insert.replace(/\r?\n/g, "\r\n");
-  return insert;
-}
-
-/**
- * Cuts a suggestion at the first control character or replacement character: no source file
- * wants them, and they come from a model that has lost its way (or a split multi-byte character).
- */
-export function cutAtJunk(text: string): string {
-  const match = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.exec(text);
-  return match ? text.slice(0, match.index) : text;
-}
-
-/** The offset in `text` of offset `normalized` in its "\r"-free form (the inverse of normalizeLineEndings's cursor). */
-function restoreOffset(text: string, normalized: number): number {
-  if (!text.includes("\r")) return normalized;
-  let seen = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (seen === normalized) return i;
-    // A "\r" followed by "\n" vanishes; a lone "\r" becomes one "\n".
-    if (!(text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10)) seen++;
-  }
-  return text.length;
-}
-
-function countNewlines(text: string, end: number): number {
-  let n = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < end; i = text.indexOf("\n", i + 1)) n++;
-  return n;
-}
+// Kept where callers have always found them.
+export { cutAtJunk, normalizeLineEndings };
