@@ -9,6 +9,7 @@ import { errorMessage, FolderIndex, type EmbedderDimensionError } from "./Folder
 import { ftsQuery } from "./identifiers.js";
 import { ForegroundActivity } from "./priority.js";
 import { indexLocation } from "./store/location.js";
+import { DEFAULT_FUSION } from "./store/fusion.js";
 import { sqlString } from "./store/IndexStore.js";
 import type { LeaseHolder } from "./store/WriterLease.js";
 import type { BuildContextParams, ContextResult, IndexState, IndexStatus, SearchHit, SearchMode, SearchOptions } from "./types.js";
@@ -28,6 +29,12 @@ export interface IndexSettings {
   embeddingModelDir: string;
   /** Catalogue id of the embedding model; empty: recognised from the folder. */
   embeddingModel: string;
+  /** Hybrid search: weight of the full-text ranking in the fusion. */
+  lexicalWeight: number;
+  /** Hybrid search: weight of the vector ranking (scaled down when it disagrees with full text). */
+  vectorWeight: number;
+  /** Hybrid search: candidates from each side (0: max(50, 5 × k)). */
+  searchCandidates: number;
 }
 
 export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
@@ -39,6 +46,9 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
   watch: true,
   embeddingModelDir: "",
   embeddingModel: "",
+  lexicalWeight: DEFAULT_FUSION.lexical,
+  vectorWeight: DEFAULT_FUSION.vector,
+  searchCandidates: 0,
 });
 
 export interface WorkspaceFolderRef {
@@ -379,7 +389,15 @@ export class IndexService {
       if (options.paths && options.paths.length > 0) {
         filters.push(`(${options.paths.map((p) => (p.endsWith("/") ? `starts_with(path, ${sqlString(p)})` : `path = ${sqlString(p)}`)).join(" OR ")})`);
       }
-      const rows = await folder.index.search(text, { k, ...(vector && folder.index.hybrid ? { vector } : {}), ...(filters.length > 0 ? { where: filters.join(" AND ") } : {}) });
+      const { candidates, ...override } = options.fusion ?? {};
+      const fusion = { ...DEFAULT_FUSION, lexical: this.settings.lexicalWeight, vector: this.settings.vectorWeight, ...override };
+      const rows = await folder.index.search(text, {
+        k,
+        candidates: candidates ?? this.settings.searchCandidates,
+        fusion,
+        ...(vector && folder.index.hybrid ? { vector } : {}),
+        ...(filters.length > 0 ? { where: filters.join(" AND ") } : {}),
+      });
       for (const row of rows) {
         hits.push({
           uri: pathToFileURL(path.join(folder.root, ...row.path.split("/"))).href,

@@ -7,6 +7,7 @@ import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
+import { candidatesFor, DEFAULT_FUSION, fuseRankings, type FusionWeights } from "./fusion.js";
 import { findDamage, type Damage } from "./repair.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
 import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
@@ -15,6 +16,17 @@ export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
 export interface StoredHit extends Omit<ChunkRow, "vector"> {
   score: number;
+}
+
+export interface StoreSearchOptions {
+  k: number;
+  /** The query's embedding: hybrid search when the store has vectors. */
+  vector?: Float32Array;
+  /** A LanceDB filter (SQL) on the rows. */
+  where?: string;
+  /** Candidates each side of hybrid search contributes (0 or absent: candidatesFor's default). */
+  candidates?: number;
+  fusion?: FusionWeights;
 }
 
 export interface StoreOptions {
@@ -70,7 +82,6 @@ export class IndexStore {
   private ftsReady = false;
   private ftsStale = false;
   private readonly writes = new Mutex();
-  private reranker: Promise<LanceDB.rerankers.RRFReranker> | undefined;
   /** Why the tables could not be opened for reading; the writer rebuilds them in prepareWrites. */
   private damaged: unknown;
   private prepared = false;
@@ -377,39 +388,37 @@ export class IndexStore {
   }
 
   /**
-   * Full-text search (text and symbols columns), fused with vector search by reciprocal rank when
-   * a query vector is given. Rows added since the last index update are searched too (LanceDB
-   * scans the unindexed part). Searching never writes: without full-text indexes (no writer has
-   * made them yet) it finds nothing.
+   * Full-text search (text and symbols columns), fused with vector search when a query vector is
+   * given (fusion.ts: weighted reciprocal ranks over more candidates than k, with a guard against
+   * an embedder that disagrees with full text). Rows added since the last index update are
+   * searched too (LanceDB scans the unindexed part). Searching never writes: without full-text
+   * indexes (no writer has made them yet) only the vector side can answer.
    */
-  async search(query: string, options: { k: number; vector?: Float32Array; where?: string }): Promise<StoredHit[]> {
+  async search(query: string, options: StoreSearchOptions): Promise<StoredHit[]> {
     if (!this.chunks) await this.refresh();
     if (!this.chunks) return [];
+    const k = Math.max(0, Math.floor(options.k));
+    if (k === 0) return [];
     const hasText = query.trim() !== "";
-    if (!this.ftsReady) {
-      await this.refreshFtsState();
-      if (!this.ftsReady) return [];
+    if (!this.ftsReady) await this.refreshFtsState();
+    const vector = options.vector && this.options.embedding ? options.vector : undefined;
+    if (!vector) {
+      if (!hasText || !this.ftsReady) return [];
+      return (await this.fullText(query, k, options.where)).map((r) => toHit(r, Number(r["_score"] ?? 0)));
     }
-    let rows: Array<Record<string, unknown>>;
-    if (options.vector && this.options.embedding) {
-      let q: LanceDB.VectorQuery = this.chunks.query().nearestTo(options.vector).distanceType("cosine");
-      if (hasText) {
-        q = (this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] }) as LanceDB.Query).nearestTo(options.vector).distanceType("cosine");
-        this.reranker ??= lancedb.rerankers.RRFReranker.create(60);
-        q = q.rerank(await this.reranker);
-      }
-      if (options.where) q = q.where(options.where);
-      rows = await q.select(CHUNK_COLUMNS).limit(options.k).toArray();
-    } else {
-      if (!hasText) return [];
-      let q = this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] });
-      if (options.where) q = q.where(options.where);
-      rows = await q.select(CHUNK_COLUMNS).limit(options.k).toArray();
-    }
-    return rows.map((r) => {
-      const score = Number(r["_relevance_score"] ?? r["_score"] ?? (r["_distance"] !== undefined ? 1 - Number(r["_distance"]) : 0));
-      return { ...(pick(r) as Omit<ChunkRow, "vector">), score };
-    });
+    const candidates = candidatesFor(k, options.candidates);
+    const lexical = hasText && this.ftsReady ? await this.fullText(query, candidates, options.where) : [];
+    let nearest = this.chunks.query().nearestTo(vector).distanceType("cosine");
+    if (options.where) nearest = nearest.where(options.where);
+    const similar = await nearest.select(CHUNK_COLUMNS).limit(candidates).toArray();
+    const fused = fuseRankings(lexical, similar, (r) => String(r["id"]), k, options.fusion ?? DEFAULT_FUSION);
+    return fused.hits.map((f) => toHit(f.item, f.score));
+  }
+
+  private async fullText(query: string, limit: number, where: string | undefined): Promise<Array<Record<string, unknown>>> {
+    let q = this.chunks!.query().fullTextSearch(query, { columns: ["text", "symbols"] });
+    if (where) q = q.where(where);
+    return q.select(CHUNK_COLUMNS).limit(limit).toArray();
   }
 
   /** The stored chunks of one file, in order. */
@@ -496,6 +505,10 @@ export class IndexStore {
     else delete out["vector"];
     return out;
   }
+}
+
+function toHit(row: Record<string, unknown>, score: number): StoredHit {
+  return { ...(pick(row) as Omit<ChunkRow, "vector">), score };
 }
 
 /**
