@@ -6,7 +6,6 @@ import type { Logger } from "../util/logger.js";
 import { selectContext } from "./context.js";
 import type { Embedder } from "./embedding/types.js";
 import { errorMessage, FolderIndex, type EmbedderDimensionError } from "./FolderIndex.js";
-import { ftsQuery } from "./identifiers.js";
 import { ForegroundActivity } from "./priority.js";
 import { indexLocation } from "./store/location.js";
 import { DEFAULT_FUSION } from "./store/fusion.js";
@@ -370,7 +369,6 @@ export class IndexService {
   /** Search across folders: full-text, or hybrid when an embedder is configured. */
   async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
     const k = options.k ?? 10;
-    const text = ftsQuery(query);
     let vector: Float32Array | undefined;
     if (this.embedder && query.trim()) {
       try {
@@ -391,7 +389,7 @@ export class IndexService {
       }
       const { candidates, ...override } = options.fusion ?? {};
       const fusion = { ...DEFAULT_FUSION, lexical: this.settings.lexicalWeight, vector: this.settings.vectorWeight, ...override };
-      const rows = await folder.index.search(text, {
+      const rows = await folder.index.search(query, {
         k,
         candidates: candidates ?? this.settings.searchCandidates,
         fusion,

@@ -7,6 +7,7 @@ import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
+import { FIELD_WEIGHTS, queryTerms, STEMMED_FIELDS, type LexicalField, type WeightedTerm } from "../lexicalFields.js";
 import { candidatesFor, DEFAULT_FUSION, fuseRankings, type FusionWeights } from "./fusion.js";
 import { findDamage, type Damage } from "./repair.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
@@ -14,7 +15,9 @@ import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, r
 
 export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
-export interface StoredHit extends Omit<ChunkRow, "vector"> {
+export type StoredChunk = Omit<ChunkRow, "vector" | "body" | "name" | "signature">;
+
+export interface StoredHit extends StoredChunk {
   score: number;
 }
 
@@ -49,6 +52,9 @@ export class ReadOnlyStoreError extends Error {
 }
 
 export class MissingIndexError extends Error {}
+
+/** The fields with a full-text index, in the order their clauses are built. */
+const LEXICAL_FIELDS: readonly LexicalField[] = ["body", "name", "signature", "symbols"];
 
 /** Table names for an embedding configuration: a model or dimension change means new tables. */
 export function tableKey(embedding: StoreOptions["embedding"]): string {
@@ -158,7 +164,7 @@ export class IndexStore {
   private async refreshFtsState(): Promise<void> {
     if (!this.chunks) return;
     const indices = await this.chunks.listIndices();
-    this.ftsReady = indices.some((i) => i.columns.includes("text")) && indices.some((i) => i.columns.includes("symbols"));
+    this.ftsReady = LEXICAL_FIELDS.every((field) => indices.some((i) => i.columns.includes(field)));
   }
 
   /**
@@ -372,10 +378,12 @@ export class IndexStore {
       await this.refreshFtsState();
       if (this.ftsReady) return;
       if ((await chunks.countRows()) === 0) return;
-      const config = (): LanceDB.Index =>
-        lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: true, language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
-      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("text", { config: config(), replace: true }));
-      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("symbols", { config: config(), replace: true }));
+      // One index per field (lexicalFields.ts); identifier fields are not stemmed.
+      for (const field of LEXICAL_FIELDS) {
+        const config = (): LanceDB.Index =>
+          lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: STEMMED_FIELDS.has(field), language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
+        await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex(field, { config: config(), replace: true }));
+      }
       this.ftsReady = true;
       this.ftsStale = false;
     } finally {
@@ -388,7 +396,7 @@ export class IndexStore {
   }
 
   /**
-   * Full-text search (text and symbols columns), fused with vector search when a query vector is
+   * Full-text search (the weighted fields of lexicalFields.ts), fused with vector search when a query vector is
    * given (fusion.ts: weighted reciprocal ranks over more candidates than k, with a guard against
    * an embedder that disagrees with full text). Rows added since the last index update are
    * searched too (LanceDB scans the unindexed part). Searching never writes: without full-text
@@ -399,15 +407,16 @@ export class IndexStore {
     if (!this.chunks) return [];
     const k = Math.max(0, Math.floor(options.k));
     if (k === 0) return [];
-    const hasText = query.trim() !== "";
+    const terms = queryTerms(query);
+    const hasText = terms.length > 0;
     if (!this.ftsReady) await this.refreshFtsState();
     const vector = options.vector && this.options.embedding ? options.vector : undefined;
     if (!vector) {
       if (!hasText || !this.ftsReady) return [];
-      return (await this.fullText(query, k, options.where)).map((r) => toHit(r, Number(r["_score"] ?? 0)));
+      return (await this.fullText(terms, k, options.where)).map((r) => toHit(r, Number(r["_score"] ?? 0)));
     }
     const candidates = candidatesFor(k, options.candidates);
-    const lexical = hasText && this.ftsReady ? await this.fullText(query, candidates, options.where) : [];
+    const lexical = hasText && this.ftsReady ? await this.fullText(terms, candidates, options.where) : [];
     let nearest = this.chunks.query().nearestTo(vector).distanceType("cosine");
     if (options.where) nearest = nearest.where(options.where);
     const similar = await nearest.select(CHUNK_COLUMNS).limit(candidates).toArray();
@@ -415,17 +424,29 @@ export class IndexStore {
     return fused.hits.map((f) => toHit(f.item, f.score));
   }
 
-  private async fullText(query: string, limit: number, where: string | undefined): Promise<Array<Record<string, unknown>>> {
-    let q = this.chunks!.query().fullTextSearch(query, { columns: ["text", "symbols"] });
+  /**
+   * BM25 over the lexical fields, each field's score boosted by its weight and each query word's
+   * by its own (common words count for less): one should-clause per field and word weight.
+   */
+  private async fullText(terms: readonly WeightedTerm[], limit: number, where: string | undefined): Promise<Array<Record<string, unknown>>> {
+    const byWeight = new Map<number, string[]>();
+    for (const t of terms) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t.term]);
+    const clauses: Array<[LanceDB.Occur, LanceDB.FullTextQuery]> = [];
+    for (const field of LEXICAL_FIELDS) {
+      for (const [weight, words] of byWeight) {
+        clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(words.join(" "), field, { boost: FIELD_WEIGHTS[field] * weight })]);
+      }
+    }
+    let q = this.chunks!.query().fullTextSearch(new lancedb.BooleanQuery(clauses));
     if (where) q = q.where(where);
     return q.select(CHUNK_COLUMNS).limit(limit).toArray();
   }
 
   /** The stored chunks of one file, in order. */
-  async chunksOf(path: string): Promise<Array<Omit<ChunkRow, "vector">>> {
+  async chunksOf(path: string): Promise<StoredChunk[]> {
     if (!this.chunks) return [];
     const rows = await this.chunks.query().where(`path = ${sqlString(path)}`).select(CHUNK_COLUMNS).toArray();
-    return rows.map((r) => pick(r) as Omit<ChunkRow, "vector">).sort((a, b) => a.start_line - b.start_line || a.start_col - b.start_col);
+    return rows.map((r) => pick(r) as StoredChunk).sort((a, b) => a.start_line - b.start_line || a.start_col - b.start_col);
   }
 
   async countChunks(): Promise<number> {
@@ -508,7 +529,7 @@ export class IndexStore {
 }
 
 function toHit(row: Record<string, unknown>, score: number): StoredHit {
-  return { ...(pick(row) as Omit<ChunkRow, "vector">), score };
+  return { ...(pick(row) as StoredChunk), score };
 }
 
 /**
