@@ -56,7 +56,7 @@ describe("lexical fields", () => {
 
 describe("lexical ranking on a real index", () => {
   it("a definition named by the query's exact word comes before code that only has its stem", async () => {
-    const users = Array.from({ length: 6 }, (_, i) => [`io/open${i}.py`, `def open_file_${i}(path, mode="r"):\n    # Opens the file in the given mode.\n    return open(path, mode)\n`]);
+    const users = Array.from({ length: 6 }, (_, i) => [`player/mode${i}.py`, `def set_mode_${i}(self, mode):\n    # Switch to the given mode.\n    self.mode = mode\n    return mode\n`]);
     const search = await index({
       ...Object.fromEntries(users),
       "player/modes.py": `def modes():\n    return ["shuffle", "repeat"]\n`,
@@ -78,9 +78,9 @@ describe("lexical ranking on a real index", () => {
     );
     const search = await index({
       ...fields,
-      "util/numbers.py": `def string_to_int(text):\n    """Convert a string to an int, or raise ValueError."""\n    return int(text.strip())\n`,
+      "util/coerce.py": `def coerce(value, kind):\n    """Convert the value to the given type."""\n    return kind(value)\n`,
     });
-    expect((await search("how to convert a string to an int in python"))[0]).toBe("string_to_int");
+    expect((await search("convert a value to a python type"))[0]).toBe("coerce");
   });
 
   it("finds camelCase, snake_case and digit-split identifiers from plain words, and the exact identifier first", async () => {
