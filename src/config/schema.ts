@@ -389,11 +389,11 @@ export const settingsSchema = {
   }),
   "index.search.vectorWeight": setting({
     type: "number",
-    default: 0.5,
+    default: 0.2,
     minimum: 0,
     maximum: 100,
     description:
-      "Hybrid search: weight of the vector ranking. On each query it is cut to a fifth when the embedding model's top 20 candidates share no chunk with full-text search's top 20, so a weak or mismatched model cannot bury good full-text hits. Raise it for a strong code embedding model; 0: full-text ranking only (the model is still loaded).",
+      "Hybrid search: weight of the vector ranking. On each query it is scaled down (to a fifth at least) when the embedding model's top 20 candidates share fewer than 3 chunks with full-text search's top 20, so a weak or mismatched model cannot bury good full-text hits. Raise it for a strong code embedding model; 0: full-text ranking only (the model is still loaded).",
   }),
   "index.search.candidates": setting({
     type: "number",

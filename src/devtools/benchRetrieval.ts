@@ -14,6 +14,7 @@
  *   --embedding-model ID        its catalogue id
  *   --max-queries N             cap the number of queries (default 1500)
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -94,6 +95,8 @@ async function main(): Promise<void> {
       report("lexical", results["lexical"], lexicalService);
       await lexicalService.dispose();
     }
+    const cli = cliSearchTimes(corpus, path.join(work, "cache-lexical"), [...targets.keys()].slice(0, 12));
+    log(`ifai-lsp search (a process per query, full text): p50/p95 ${cli.search.p50.toFixed(0)}/${cli.search.p95.toFixed(0)} ms; an empty node process ${cli.node.p50.toFixed(0)} ms`);
     for (const [name, dir, id] of models) {
       const service = await buildIndex(work, corpus, name, { embeddingModelDir: dir, embeddingModel: id });
       if (!service) continue;
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
         corpusFunctions: n,
         ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { mrr10: Number(v.mrr10.toFixed(3)), recall10: Number(v.recall10.toFixed(3)), msPerQuery: Number(v.ms.toFixed(1)), p95Ms: Number(v.p95.toFixed(1)) }])),
         mrrVsLexical: ratios,
+        cliSearchMs: { p50: Math.round(cli.search.p50), p95: Math.round(cli.search.p95), emptyNodeP50: Math.round(cli.node.p50) },
       }),
     );
   } finally {
@@ -177,6 +181,35 @@ export async function evaluate(service: IndexService, targets: Map<string, strin
 
 function report(name: string, s: Score, service: IndexService): void {
   log(`${name.padEnd(18)} MRR@10 ${s.mrr10.toFixed(3)}  Recall@10 ${s.recall10.toFixed(3)}  (${s.queries} queries, p50/p95 ${s.ms.toFixed(1)}/${s.p95.toFixed(1)} ms, ${service.mode})`);
+}
+
+/**
+ * `ifai-lsp search --json` as a user runs it, one process per query on the warm machine (the
+ * first run, which warms the file cache, is not counted), next to an empty node process as the
+ * floor. Every answer must parse as the JSON array of hits.
+ */
+function cliSearchTimes(corpus: string, cacheDir: string, queries: readonly string[]): { search: { p50: number; p95: number }; node: { p50: number; p95: number } } {
+  const bin = path.join(root, "bin", "ifai-lsp.js");
+  const env = { ...process.env, IFAI_CACHE_DIR: cacheDir };
+  const time = (args: readonly string[], check?: (stdout: string) => void): number => {
+    const t0 = performance.now();
+    const run = spawnSync(process.execPath, args, { env, encoding: "utf8" });
+    const ms = performance.now() - t0;
+    if (run.status !== 0) throw new Error(`${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+    check?.(run.stdout);
+    return ms;
+  };
+  const stats = (times: number[]): { p50: number; p95: number } => {
+    const sorted = [...times].sort((a, b) => a - b);
+    return { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, p95: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0 };
+  };
+  const isHits = (stdout: string): void => {
+    if (!Array.isArray(JSON.parse(stdout))) throw new Error(`ifai-lsp search --json printed ${stdout.slice(0, 200)}`);
+  };
+  time([bin, "search", "--dir", corpus, "--json", queries[0] ?? "x"], isHits);
+  const search = queries.map((q) => time([bin, "search", "--dir", corpus, "--json", q], isHits));
+  const node = queries.map(() => time(["-e", ""]));
+  return { search: stats(search), node: stats(node) };
 }
 
 /** Walks node_modules for .js/.ts sources and pairs JSDoc summaries with the functions they document. */

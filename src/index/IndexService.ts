@@ -370,7 +370,9 @@ export class IndexService {
   async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
     const k = options.k ?? 10;
     let vector: Float32Array | undefined;
-    if (this.embedder && query.trim()) {
+    // A vector weight of 0 makes the ranking full text's alone: the query is not embedded.
+    const vectorWeight = options.fusion?.vector ?? this.settings.vectorWeight;
+    if (this.embedder && query.trim() && vectorWeight > 0) {
       try {
         [vector] = await this.embedder.embed([query], "query", options.signal);
       } catch (error) {

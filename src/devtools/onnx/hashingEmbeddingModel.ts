@@ -48,21 +48,39 @@ function stream(seed: number): () => number {
   };
 }
 
-/** How much a token counts: nothing for specials and punctuation, little for common words and single letters. */
-export function tokenWeight(token: string, special: boolean): number {
+/**
+ * How much a token counts: nothing for specials and punctuation, little for common words and
+ * single letters. `rarity` (0 = the most frequent word, 1 = the rarest) scales the rest the way
+ * inverse document frequency would, when the vocabulary's order tells frequency.
+ */
+export function tokenWeight(token: string, special: boolean, rarity = 1): number {
   if (special) return 0;
   const word = token.startsWith("##") ? token.slice(2) : token;
   if (!/[a-z0-9]/i.test(word)) return 0;
   if (COMMON.has(word.toLowerCase())) return 0.15;
   if (word.length === 1) return 0.3;
-  return 1;
+  return 0.25 + 0.75 * rarity;
+}
+
+/**
+ * Where a BERT WordPiece vocabulary's words start: its training wrote them most frequent first
+ * after the [unusedN] slots and single characters, so a token's id past this point tells its
+ * rarity. Undefined for vocabularies in no known order.
+ */
+function firstWordId(tokens: ReadonlyArray<{ text: string }>): number | undefined {
+  if (!tokens.some((t) => t.text === "[unused0]")) return undefined;
+  const the = tokens.findIndex((t) => t.text === "the");
+  return the > 0 ? the : undefined;
 }
 
 /** The token table: row i is token i's weighted unit direction. */
 export function hashingTable(tokens: ReadonlyArray<{ text: string; special: boolean }>, dimensions: number): Float32Array {
   const table = new Float32Array(tokens.length * dimensions);
+  const first = firstWordId(tokens);
+  const span = first === undefined ? 1 : Math.log(1 + tokens.length - first);
   tokens.forEach((t, i) => {
-    const weight = tokenWeight(t.text, t.special);
+    const rarity = first === undefined ? 1 : i < first ? 0.5 : Math.log(1 + i - first) / span;
+    const weight = tokenWeight(t.text, t.special, rarity);
     if (weight === 0) return;
     const next = stream(tokenSeed(t.text));
     // Sums of uniforms are close enough to Gaussian for random projection.
@@ -126,6 +144,14 @@ export async function writeHashingEmbedder(dir: string, options: HashingEmbedder
     tokenizerConfig = JSON.stringify(built.tokenizerConfig);
   }
   const tokens = tokensOf(tokenizerJson);
+  // Code is written in camelCase: a boundary inside a word becomes a space before the tokenizer's
+  // own normaliser lowercases it, so `parseHttpConfig` gives the tokens of "parse http config".
+  const parsed = JSON.parse(tokenizerJson) as { normalizer?: unknown };
+  parsed.normalizer = {
+    type: "Sequence",
+    normalizers: [{ type: "Replace", pattern: { Regex: "(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])" }, content: " " }, ...(parsed.normalizer ? [parsed.normalizer] : [])],
+  };
+  tokenizerJson = JSON.stringify(parsed);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, "model.onnx"), graph(hashingTable(tokens, dimensions), tokens.length, dimensions));
   await writeFile(path.join(dir, "tokenizer.json"), tokenizerJson);

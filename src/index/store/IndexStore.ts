@@ -1,6 +1,7 @@
 import "./lancedbEnv.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import type * as LanceDB from "@lancedb/lancedb";
 import type * as Arrow from "apache-arrow";
 import type { Logger } from "../../util/logger.js";
@@ -141,6 +142,11 @@ export class IndexStore {
         return;
       }
       this.files = await openIfPresent(this.db, this.filesName);
+      if (this.options.readOnly) {
+        // A writer would rebuild it; a reader can only say so (its searches would find nothing).
+        const outdated = await outdatedSchema(this.chunks, this.options.embedding);
+        if (outdated) throw new MissingIndexError(`the index table ${this.chunksName} at ${this.options.location} has an older layout (${outdated}); rebuild it with \`ifai-lsp index\``);
+      }
       await this.probe();
     } catch (error) {
       if (error instanceof MissingIndexError) throw error;
@@ -533,14 +539,16 @@ function toHit(row: Record<string, unknown>, score: number): StoredHit {
 }
 
 /**
- * LanceDB and apache-arrow cost ~130 ms to import: they are loaded when a store first opens, so
- * the server answers `initialize` without them.
+ * LanceDB costs ~100 ms to import: it is loaded when a store first opens, so the server answers
+ * `initialize` without it. apache-arrow is taken through `require`, the copy LanceDB itself
+ * loads: `import("apache-arrow")` would load the package's ESM build as a second copy, which
+ * cost another 70–150 ms on every `ifai-lsp search`.
  */
 let lancedb: typeof LanceDB;
 let arrow: typeof Arrow;
 async function loadLance(): Promise<void> {
   lancedb ??= await import("@lancedb/lancedb");
-  arrow ??= await import("apache-arrow");
+  arrow ??= createRequire(import.meta.url)("apache-arrow") as typeof Arrow;
 }
 
 let session: LanceDB.Session | undefined;
