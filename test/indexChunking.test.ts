@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { chunkFileBytes, chunkFileText, looksGenerated, looksMinified, type FileOutcome } from "../src/index/chunking/chunkFile.js";
 import { GRAMMARS, grammarPath, loadGrammar } from "../src/index/chunking/grammars.js";
-import { compoundWords, ftsQuery, splitIdentifier } from "../src/index/identifiers.js";
+import { compoundWords, splitIdentifier } from "../src/index/identifiers.js";
 import { detectLanguage } from "../src/index/languages.js";
 import { estimateTokens } from "../src/index/tokens.js";
 import type { HashedChunk } from "../src/index/types.js";
@@ -181,12 +181,10 @@ describe("chunking other text", () => {
 });
 
 describe("identifiers and tokens", () => {
-  it("splits identifiers and builds full-text queries", () => {
+  it("splits identifiers", () => {
     expect(splitIdentifier("parseHTTPConfig_v2")).toEqual(["parse", "http", "config", "v2"]);
     expect(splitIdentifier("XMLHttpRequest")).toEqual(["xml", "http", "request"]);
     expect(compoundWords("const loadSettings = read_file(x);")).toEqual(expect.arrayContaining(["load", "settings", "read", "file"]));
-    expect(ftsQuery("where is parseConfig? (it's in a.ts)")).toBe("where is parseConfig it in ts parse config");
-    expect(ftsQuery("!!! ??? 123")).toBe("");
   });
 
   it("estimates tokens within reason for code and prose", () => {

@@ -6,10 +6,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createEmbedder } from "../src/index/embedding/createEmbedder.js";
 import type { Embedder } from "../src/index/embedding/types.js";
 import type { IndexService } from "../src/index/IndexService.js";
+import type { SearchOptions } from "../src/index/types.js";
 import { IndexStore } from "../src/index/store/IndexStore.js";
 import { silentLogger } from "../src/util/logger.js";
 import { tinyEmbedderDir } from "./helpers/embedder.js";
-import { CountingEmbedder, makeWorkspace, sampleFiles, samplesDir, startService, treeDigest, waitForIndex } from "./helpers/indexWorkspace.js";
+import { ContraryEmbedder, CountingEmbedder, makeWorkspace, sampleFiles, samplesDir, startService, treeDigest, waitForIndex } from "./helpers/indexWorkspace.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -302,6 +303,28 @@ describe("hybrid index (embedder configured)", () => {
     expect((await s.search("parse config"))[0]!.symbol).toBe("parseConfig");
   });
 
+  it("an embedder that disagrees with full text everywhere cannot bury its hits (equal-weight fusion of k candidates did)", async () => {
+    const decoys = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`decoy/d${i}.ts`, `export function decoy${i}() {\n  return "decoy ${i}";\n}\n`]));
+    const ws = workspace({ ...sampleFiles(), ...decoys });
+    const { service: s } = await service(ws, { embeddingModelDir: "/m/contrary" }, { createEmbedder: async () => new ContraryEmbedder() });
+    expect(s.status().mode).toBe("hybrid");
+    const top = async (query: string, fusion?: SearchOptions["fusion"]): Promise<string[]> => (await s.search(query, { k: 3, ...(fusion ? { fusion } : {}) })).map((h) => h.symbol);
+    for (const [query, symbol] of [
+      ["parse config", "parseConfig"],
+      ["shopping cart", "Shop.Cart"],
+    ] as const) {
+      // Full text's own hits (the decoys never match the query's words).
+      const lexical = (await top(query, { vector: 0 })).filter((name) => !name.startsWith("decoy"));
+      expect(lexical[0]).toBe(symbol);
+      // Hybrid keeps them first, in order; the vector side only fills the places after them.
+      const hybrid = await top(query);
+      expect(hybrid.slice(0, lexical.length)).toEqual(lexical);
+      // What hybrid search did before: the vector list's first hit took rank 1 or 2.
+      const old = await top(query, { vector: 1, rankConstant: 60, candidates: 3, minVectorShare: 1 });
+      expect(old.slice(0, 2).some((name) => name.startsWith("decoy"))).toBe(true);
+    }
+  });
+
   it("runs hybrid search with the generated tiny ONNX model (vector + full-text, reciprocal-rank fusion)", async () => {
     const ws = workspace();
     const modelDir = await tinyEmbedderDir();
@@ -311,9 +334,10 @@ describe("hybrid index (embedder configured)", () => {
     expect(status.model).toBeTruthy();
     const hits = await s.search("parse config", { k: 5 });
     expect(hits.length).toBe(5);
-    // Fused scores are reciprocal ranks: small, positive, ordered.
+    // Fused scores are weighted reciprocal ranks: positive, at most (1 + 0.2) / (10 + 1), ordered.
     for (const h of hits) expect(h.score).toBeGreaterThan(0);
-    expect(hits[0]!.score).toBeLessThan(0.1);
+    expect(hits[0]!.score).toBeLessThanOrEqual(1.2 / 11);
+    for (let i = 1; i < hits.length; i++) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
     expect(hits.map((h) => h.symbol)).toContain("parseConfig");
     const context = await s.buildContext({ query: "shopping cart", tokenBudget: 500, k: 3 });
     expect(context.mode).toBe("hybrid");

@@ -141,6 +141,9 @@ export async function runChat(args: readonly string[], env: NodeJS.ProcessEnv = 
       watch: false,
       embeddingModelDir: settings["index.embeddingModelDir"],
       embeddingModel: settings["index.embeddingModel"],
+      lexicalWeight: settings["index.search.lexicalWeight"],
+      vectorWeight: settings["index.search.vectorWeight"],
+      searchCandidates: settings["index.search.candidates"],
     });
     await index.setFolders([{ uri: pathToFileURL(dir).href }]);
     await index.whenIdle();

@@ -1,8 +1,5 @@
 import { format } from "node:util";
 import { renderEnvironmentHelp } from "../config/environment.js";
-import { startServer } from "../server/server.js";
-import { connectFromArgs } from "../server/transport/serverConnection.js";
-import { Watchdog } from "../server/watchdog/Watchdog.js";
 import { createLogger } from "../util/logger.js";
 import { VERSION } from "../version.js";
 
@@ -111,6 +108,12 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (args.includes("--stdio")) protectStdout();
+  // The server's modules load only here, so the commands above (search, index…) start without them.
+  const [{ startServer }, { connectFromArgs }, { Watchdog }] = await Promise.all([
+    import("../server/server.js"),
+    import("../server/transport/serverConnection.js"),
+    import("../server/watchdog/Watchdog.js"),
+  ]);
   const logger = createLogger({ level: "info", file: "" });
   process.on("uncaughtException", (error) => logger.error({ err: error }, "uncaught exception; the server goes on"));
   process.on("unhandledRejection", (error) => logger.error({ err: error }, "unhandled rejection; the server goes on"));

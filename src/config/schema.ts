@@ -477,6 +477,30 @@ export const settingsSchema = {
     description:
       "Catalogue id of the embedding model in index.embeddingModelDir (pooling and query/document prefixes), e.g. jina-embeddings-v2-base-code, CodeRankEmbed, all-MiniLM-L6-v2, Qwen3-Embedding-0.6B. Empty: recognised from the folder.",
   }),
+  "index.search.lexicalWeight": setting({
+    type: "number",
+    default: 1,
+    minimum: 0,
+    maximum: 100,
+    description:
+      "Hybrid search: weight of the full-text ranking when it is fused with the vector ranking (weighted reciprocal ranks over more candidates per side than the answer needs).",
+  }),
+  "index.search.vectorWeight": setting({
+    type: "number",
+    default: 0.2,
+    minimum: 0,
+    maximum: 100,
+    description:
+      "Hybrid search: weight of the vector ranking. On each query it is scaled down (to a fifth at least) when the embedding model's top 20 candidates share fewer than 3 chunks with full-text search's top 20, so a weak or mismatched model cannot bury good full-text hits. Raise it for a strong code embedding model; 0: full-text ranking only (the model is still loaded).",
+  }),
+  "index.search.candidates": setting({
+    type: "number",
+    default: 0,
+    integer: true,
+    minimum: 0,
+    maximum: 500,
+    description: "Hybrid search: candidates each side contributes before fusion. 0: five times the number of results asked for, at least 50.",
+  }),
   "index.maxFileBytes": setting({
     type: "number",
     default: 1000000,

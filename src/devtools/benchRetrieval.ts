@@ -2,13 +2,19 @@
  * npm run bench:retrieval — code search quality on a CodeSearchNet-style set built from the
  * JavaScript/TypeScript sources of the installed npm packages: the first sentence of a function's
  * JSDoc comment is the query, the function with its doc comment removed is the target, and every
- * other collected function is a distractor. Reports MRR@10 and Recall@10 for full-text search,
- * and for hybrid search when an embedding model is given.
+ * other collected function is a distractor. Reports MRR@10 and Recall@10 (and query p50/p95) for
+ * full-text search and, in the same run, for hybrid search with two generated embedders: a
+ * random one (its vectors mean nothing; hybrid must stay close to full text alone) and a hashed
+ * bag of subwords (a weak real signal; hybrid should add). Each hybrid index is also searched by
+ * its vectors alone, and with the fusion hybrid search had before (equal weights, rank constant
+ * 60, k candidates per side, no guard).
  *
+ *   --lexical-only              full-text search only
  *   --embedding-model-dir DIR   also run hybrid search with this ONNX model folder
  *   --embedding-model ID        its catalogue id
  *   --max-queries N             cap the number of queries (default 1500)
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +23,9 @@ import { Parser, type Node } from "web-tree-sitter";
 import { looksGenerated, looksMinified } from "../index/chunking/chunkFile.js";
 import { loadGrammar } from "../index/chunking/grammars.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService, type IndexSettings } from "../index/IndexService.js";
+import type { SearchOptions } from "../index/types.js";
+import { writeHashingEmbedder } from "./onnx/hashingEmbeddingModel.js";
+import { writeTinyEmbedder } from "./onnx/tinyEmbeddingModel.js";
 import { silentLogger } from "../util/logger.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -28,6 +37,9 @@ const arg = (name: string): string | undefined => {
 const maxQueries = Number(arg("--max-queries") ?? 1500);
 const modelDir = arg("--embedding-model-dir") ?? process.env.IFAI_EMBEDDING_MODEL_DIR ?? "";
 const modelId = arg("--embedding-model") ?? "";
+const flag = (name: string): boolean => process.argv.includes(name);
+/** The real all-MiniLM-L6-v2 WordPiece vocabulary beside a team checkout; else the built-in one. */
+const MINILM_TOKENIZER = path.resolve(root, "../shared/models/all-MiniLM-L6-v2-tokenizer");
 
 interface Pair {
   query: string;
@@ -62,48 +74,146 @@ async function main(): Promise<void> {
     for (const d of distractors) write(d.code, d.ext);
     log(`corpus: ${n} functions, one per file`);
 
-    const results: Record<string, { mrr10: number; recall10: number; queries: number; ms: number }> = {};
-    const configs: Array<[string, Partial<IndexSettings>]> = [["lexical", {}]];
-    if (modelDir) configs.push(["hybrid", { embeddingModelDir: modelDir, embeddingModel: modelId }]);
-    for (const [name, settings] of configs) {
-      const service = new IndexService({ logger: silentLogger(), env: { IFAI_CACHE_DIR: path.join(work, `cache-${name}`) }, workers: 1 });
-      const started = performance.now();
-      await service.configure({ ...DEFAULT_INDEX_SETTINGS, watch: false, ...settings });
-      await service.setFolders([{ uri: pathToFileURL(corpus).href }]);
-      await service.whenIdle();
-      for (const f of service.folderIndexes()) await f.compact();
-      const indexSeconds = (performance.now() - started) / 1000;
-      const status = service.status();
-      if (name === "hybrid" && status.mode !== "hybrid") {
-        log(`hybrid: the embedding model could not be used (${status.message ?? "?"}); skipped`);
-        await service.dispose();
-        continue;
-      }
-      let reciprocal = 0;
-      let found = 0;
-      const q0 = performance.now();
-      for (const [query, target] of targets) {
-        const hits = await service.search(query, { k: 10 });
-        const rank = hits.findIndex((h) => h.path === target);
-        if (rank >= 0) {
-          reciprocal += 1 / (rank + 1);
-          found++;
-        }
-      }
-      const ms = (performance.now() - q0) / targets.size;
-      await service.dispose();
-      results[name] = { mrr10: reciprocal / targets.size, recall10: found / targets.size, queries: targets.size, ms };
-      log(`${name.padEnd(8)} MRR@10 ${(reciprocal / targets.size).toFixed(3)}  Recall@10 ${(found / targets.size).toFixed(3)}  (${targets.size} queries, ${ms.toFixed(1)} ms/query, ${status.folders[0]?.chunks ?? 0} chunks indexed in ${indexSeconds.toFixed(1)} s${status.model ? `, model ${status.model}` : ""})`);
+    // Embedders of the same run: a random one (vectors without meaning: hybrid must not be much
+    // worse than full text alone) and a hashed bag of subwords (a weak real signal: hybrid should add).
+    const models: Array<[string, string, string]> = [];
+    if (!flag("--lexical-only")) {
+      const random = path.join(work, "model-random");
+      await writeTinyEmbedder(random, { hidden: 64, seed: 7 });
+      models.push(["random", random, ""]);
+      const hashing = path.join(work, "model-hashing");
+      const made = await writeHashingEmbedder(hashing, { dimensions: 256, ...(fs.existsSync(MINILM_TOKENIZER) ? { tokenizerDir: MINILM_TOKENIZER } : {}) });
+      log(`hashing embedder: ${made.dimensions} dims over ${made.vocabSize} tokens (${made.tokenizer === MINILM_TOKENIZER ? "all-MiniLM-L6-v2's WordPiece vocabulary" : made.tokenizer})`);
+      models.push(["hashing", hashing, ""]);
     }
-    if (!modelDir) log("hybrid: no embedding model given (--embedding-model-dir DIR); full-text only");
-    log(JSON.stringify({ bench: "retrieval", queries: chosen.length, corpusFunctions: n, ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { mrr10: Number(v.mrr10.toFixed(3)), recall10: Number(v.recall10.toFixed(3)), msPerQuery: Number(v.ms.toFixed(1)) }])) }));
+    if (modelDir) models.push(["model", modelDir, modelId]);
+
+    const results: Record<string, Score> = {};
+    const lexicalService = await buildIndex(work, corpus, "lexical", {});
+    if (lexicalService) {
+      results["lexical"] = await evaluate(lexicalService, targets, {});
+      report("lexical", results["lexical"], lexicalService);
+      await lexicalService.dispose();
+    }
+    const cli = cliSearchTimes(corpus, path.join(work, "cache-lexical"), [...targets.keys()].slice(0, 12));
+    log(`ifai-lsp search (a process per query, full text): p50/p95 ${cli.search.p50.toFixed(0)}/${cli.search.p95.toFixed(0)} ms; an empty node process ${cli.node.p50.toFixed(0)} ms`);
+    for (const [name, dir, id] of models) {
+      const service = await buildIndex(work, corpus, name, { embeddingModelDir: dir, embeddingModel: id });
+      if (!service) continue;
+      for (const [variant, fusion] of FUSION_VARIANTS) {
+        const key = `${name}${variant}`;
+        results[key] = await evaluate(service, targets, fusion);
+        report(key, results[key], service);
+      }
+      await service.dispose();
+    }
+    const lexicalMrr = results["lexical"]?.mrr10 ?? 0;
+    const ratios = Object.fromEntries(Object.entries(results).filter(([k]) => k !== "lexical").map(([k, v]) => [k, Number((lexicalMrr > 0 ? v.mrr10 / lexicalMrr : 0).toFixed(3))]));
+    log(`MRR@10 relative to lexical: ${Object.entries(ratios).map(([k, v]) => `${k} ${v.toFixed(2)}×`).join(", ")}`);
+    log(
+      JSON.stringify({
+        bench: "retrieval",
+        queries: chosen.length,
+        corpusFunctions: n,
+        ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { mrr10: Number(v.mrr10.toFixed(3)), recall10: Number(v.recall10.toFixed(3)), msPerQuery: Number(v.ms.toFixed(1)), p95Ms: Number(v.p95.toFixed(1)) }])),
+        mrrVsLexical: ratios,
+        cliSearchMs: { p50: Math.round(cli.search.p50), p95: Math.round(cli.search.p95), emptyNodeP50: Math.round(cli.node.p50) },
+      }),
+    );
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
+interface Score {
+  mrr10: number;
+  recall10: number;
+  queries: number;
+  ms: number;
+  p95: number;
+}
+
+/**
+ * Fusion settings compared on each hybrid index: the configured defaults, and what hybrid search
+ * did before (equal weights, k candidates per side, no agreement guard).
+ */
+const FUSION_VARIANTS: Array<[string, SearchOptions["fusion"]]> = [
+  ["", {}],
+  ["-vectorOnly", { lexical: 0, minVectorShare: 1 }],
+  ["-equalRrf", { lexical: 1, vector: 1, rankConstant: 60, candidates: 10, minVectorShare: 1 }],
+];
+
+export async function buildIndex(work: string, corpus: string, name: string, settings: Partial<IndexSettings>): Promise<IndexService | undefined> {
+  const service = new IndexService({ logger: silentLogger(), env: { IFAI_CACHE_DIR: path.join(work, `cache-${name}`) }, workers: 1 });
+  const started = performance.now();
+  await service.configure({ ...DEFAULT_INDEX_SETTINGS, watch: false, ...settings });
+  await service.setFolders([{ uri: pathToFileURL(corpus).href }]);
+  await service.whenIdle();
+  for (const f of service.folderIndexes()) await f.compact();
+  const status = service.status();
+  if (settings.embeddingModelDir && status.mode !== "hybrid") {
+    log(`${name}: the embedding model could not be used (${status.message ?? "?"}); skipped`);
+    await service.dispose();
+    return undefined;
+  }
+  log(`${name}: ${status.folders[0]?.chunks ?? 0} chunks indexed in ${((performance.now() - started) / 1000).toFixed(1)} s${status.model ? ` (model ${status.model})` : ""}`);
+  return service;
+}
+
+export async function evaluate(service: IndexService, targets: Map<string, string>, fusion: SearchOptions["fusion"]): Promise<Score> {
+  let reciprocal = 0;
+  let found = 0;
+  const times: number[] = [];
+  for (const [query, target] of targets) {
+    const t0 = performance.now();
+    const hits = await service.search(query, { k: 10, ...(fusion ? { fusion } : {}) });
+    times.push(performance.now() - t0);
+    const rank = hits.findIndex((h) => h.path === target);
+    if (rank >= 0) {
+      reciprocal += 1 / (rank + 1);
+      found++;
+    }
+  }
+  times.sort((a, b) => a - b);
+  const q = targets.size;
+  return { mrr10: reciprocal / q, recall10: found / q, queries: q, ms: times[Math.floor(q / 2)] ?? 0, p95: times[Math.min(q - 1, Math.floor(q * 0.95))] ?? 0 };
+}
+
+function report(name: string, s: Score, service: IndexService): void {
+  log(`${name.padEnd(18)} MRR@10 ${s.mrr10.toFixed(3)}  Recall@10 ${s.recall10.toFixed(3)}  (${s.queries} queries, p50/p95 ${s.ms.toFixed(1)}/${s.p95.toFixed(1)} ms, ${service.mode})`);
+}
+
+/**
+ * `ifai-lsp search --json` as a user runs it, one process per query on the warm machine (the
+ * first run, which warms the file cache, is not counted), next to an empty node process as the
+ * floor. Every answer must parse as the JSON array of hits.
+ */
+function cliSearchTimes(corpus: string, cacheDir: string, queries: readonly string[]): { search: { p50: number; p95: number }; node: { p50: number; p95: number } } {
+  const bin = path.join(root, "bin", "ifai-lsp.js");
+  const env = { ...process.env, IFAI_CACHE_DIR: cacheDir };
+  const time = (args: readonly string[], check?: (stdout: string) => void): number => {
+    const t0 = performance.now();
+    const run = spawnSync(process.execPath, args, { env, encoding: "utf8" });
+    const ms = performance.now() - t0;
+    if (run.status !== 0) throw new Error(`${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+    check?.(run.stdout);
+    return ms;
+  };
+  const stats = (times: number[]): { p50: number; p95: number } => {
+    const sorted = [...times].sort((a, b) => a - b);
+    return { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, p95: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0 };
+  };
+  const isHits = (stdout: string): void => {
+    if (!Array.isArray(JSON.parse(stdout))) throw new Error(`ifai-lsp search --json printed ${stdout.slice(0, 200)}`);
+  };
+  time([bin, "search", "--dir", corpus, "--json", queries[0] ?? "x"], isHits);
+  const search = queries.map((q) => time([bin, "search", "--dir", corpus, "--json", q], isHits));
+  const node = queries.map(() => time(["-e", ""]));
+  return { search: stats(search), node: stats(node) };
+}
+
 /** Walks node_modules for .js/.ts sources and pairs JSDoc summaries with the functions they document. */
-async function collect(): Promise<{ pairs: Pair[]; distractors: Pair[]; files: number }> {
+export async function collect(): Promise<{ pairs: Pair[]; distractors: Pair[]; files: number }> {
   const sources: string[] = [];
   const walk = (dir: string, rel: string): void => {
     let entries: fs.Dirent[];
@@ -230,7 +340,9 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:retrieval failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench:retrieval failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -9,9 +9,12 @@
  *
  * tiny: the test graph (hidden 32, no attention). minilm: all-MiniLM-L6-v2's exact shape (6 layers
  * × 384). base: 12 layers × 768, the size of jina-embeddings-v2-base-code and CodeRankEmbed.
+ * hashing: a hashed bag of subwords (256 dims, hashingEmbeddingModel.ts), the one generated model
+ * whose vectors carry meaning (weakly); --precision and --seed do not apply to it.
  * Without --tokenizer the folder gets a small built-in WordPiece tokenizer.
  */
 import { parseArgs } from "node:util";
+import { writeHashingEmbedder } from "./onnx/hashingEmbeddingModel.js";
 import { writeTinyEmbedder, type TinyEmbedderOptions } from "./onnx/tinyEmbeddingModel.js";
 
 const SHAPES: Record<string, Pick<TinyEmbedderOptions, "hidden" | "bert">> = {
@@ -20,7 +23,7 @@ const SHAPES: Record<string, Pick<TinyEmbedderOptions, "hidden" | "bert">> = {
   base: { hidden: 768, bert: { layers: 12, heads: 12, intermediate: 3072 } },
 };
 const PRECISIONS = ["fp32", "int8", "both"] as const;
-const USAGE = `usage: generateEmbeddingModel --out DIR [--shape ${Object.keys(SHAPES).join("|")}] [--precision ${PRECISIONS.join("|")}] [--tokenizer DIR] [--seed N]`;
+const USAGE = `usage: generateEmbeddingModel --out DIR [--shape ${[...Object.keys(SHAPES), "hashing"].join("|")}] [--precision ${PRECISIONS.join("|")}] [--tokenizer DIR] [--seed N]`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -46,6 +49,12 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (values.shape === "hashing") {
+    if (values.out === undefined) fail("missing --out");
+    const made = await writeHashingEmbedder(values.out, values.tokenizer ? { tokenizerDir: values.tokenizer } : {});
+    process.stdout.write(`wrote ${values.out}: hashed bag of subwords (${made.dimensions} dims, ${made.vocabSize} tokens from ${made.tokenizer})\n`);
     return;
   }
   const shape = SHAPES[values.shape];

@@ -8,7 +8,7 @@ import { collectChanges, diffScan } from "./folderChanges.js";
 import { IgnoreRules } from "./ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
-import { IndexStore, MissingIndexError, type FileRecord, type StoredHit } from "./store/IndexStore.js";
+import { IndexStore, MissingIndexError, type FileRecord, type StoredHit, type StoreSearchOptions } from "./store/IndexStore.js";
 import { FolderWriter } from "./FolderWriter.js";
 import { isCommitConflict } from "./store/commits.js";
 import { LeaseLostError, type LeaseHolder } from "./store/WriterLease.js";
@@ -333,7 +333,7 @@ export class FolderIndex {
     }
   }
 
-  async search(query: string, options: { k: number; vector?: Float32Array; where?: string }): Promise<StoredHit[]> {
+  async search(query: string, options: StoreSearchOptions): Promise<StoredHit[]> {
     if (!this.store) return [];
     try {
       return await this.store.search(query, options);

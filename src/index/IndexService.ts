@@ -6,9 +6,9 @@ import type { Logger } from "../util/logger.js";
 import { selectContext } from "./context.js";
 import type { Embedder } from "./embedding/types.js";
 import { errorMessage, FolderIndex, type EmbedderDimensionError } from "./FolderIndex.js";
-import { ftsQuery } from "./identifiers.js";
 import { ForegroundActivity } from "./priority.js";
 import { indexLocation } from "./store/location.js";
+import { DEFAULT_FUSION } from "./store/fusion.js";
 import { sqlString } from "./store/IndexStore.js";
 import type { LeaseHolder } from "./store/WriterLease.js";
 import type { BuildContextParams, ContextResult, IndexState, IndexStatus, SearchHit, SearchMode, SearchOptions } from "./types.js";
@@ -28,6 +28,12 @@ export interface IndexSettings {
   embeddingModelDir: string;
   /** Catalogue id of the embedding model; empty: recognised from the folder. */
   embeddingModel: string;
+  /** Hybrid search: weight of the full-text ranking in the fusion. */
+  lexicalWeight: number;
+  /** Hybrid search: weight of the vector ranking (scaled down when it disagrees with full text). */
+  vectorWeight: number;
+  /** Hybrid search: candidates from each side (0: max(50, 5 × k)). */
+  searchCandidates: number;
 }
 
 export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
@@ -39,6 +45,9 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
   watch: true,
   embeddingModelDir: "",
   embeddingModel: "",
+  lexicalWeight: DEFAULT_FUSION.lexical,
+  vectorWeight: DEFAULT_FUSION.vector,
+  searchCandidates: 0,
 });
 
 export interface WorkspaceFolderRef {
@@ -360,9 +369,10 @@ export class IndexService {
   /** Search across folders: full-text, or hybrid when an embedder is configured. */
   async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
     const k = options.k ?? 10;
-    const text = ftsQuery(query);
     let vector: Float32Array | undefined;
-    if (this.embedder && query.trim()) {
+    // A vector weight of 0 makes the ranking full text's alone: the query is not embedded.
+    const vectorWeight = options.fusion?.vector ?? this.settings.vectorWeight;
+    if (this.embedder && query.trim() && vectorWeight > 0) {
       try {
         [vector] = await this.embedder.embed([query], "query", options.signal);
       } catch (error) {
@@ -379,7 +389,15 @@ export class IndexService {
       if (options.paths && options.paths.length > 0) {
         filters.push(`(${options.paths.map((p) => (p.endsWith("/") ? `starts_with(path, ${sqlString(p)})` : `path = ${sqlString(p)}`)).join(" OR ")})`);
       }
-      const rows = await folder.index.search(text, { k, ...(vector && folder.index.hybrid ? { vector } : {}), ...(filters.length > 0 ? { where: filters.join(" AND ") } : {}) });
+      const { candidates, ...override } = options.fusion ?? {};
+      const fusion = { ...DEFAULT_FUSION, lexical: this.settings.lexicalWeight, vector: this.settings.vectorWeight, ...override };
+      const rows = await folder.index.search(query, {
+        k,
+        candidates: candidates ?? this.settings.searchCandidates,
+        fusion,
+        ...(vector && folder.index.hybrid ? { vector } : {}),
+        ...(filters.length > 0 ? { where: filters.join(" AND ") } : {}),
+      });
       for (const row of rows) {
         hits.push({
           uri: pathToFileURL(path.join(folder.root, ...row.path.split("/"))).href,

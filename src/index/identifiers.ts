@@ -1,12 +1,12 @@
 /**
  * Identifier handling for full-text search. LanceDB's tokenizer keeps `parseConfig` as one
- * token, so chunks carry the words of their compound identifiers in a `symbols` column and
- * queries are expanded the same way: "parse config" finds `parseConfig`, `parse_config` and
- * `ParseConfig`, and a query for `parseConfig` still ranks the exact identifier first.
+ * token, so chunks carry the words of their compound identifiers in derived columns and
+ * queries are expanded the same way (lexicalFields.ts): "parse config" finds `parseConfig`,
+ * `parse_config` and `ParseConfig`, and a query for `parseConfig` still ranks the exact identifier
+ * first.
  */
 
 const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$]*/g;
-const WORD = /[A-Za-z0-9]+/g;
 
 /** Splits camelCase, PascalCase, snake_case, kebab-case and digits: "parseHTTPConfig_v2" → parse, http, config, v2. */
 export function splitIdentifier(identifier: string): string[] {
@@ -31,27 +31,6 @@ export function compoundWords(text: string, limit = 400): string[] {
     if (out.size >= limit) break;
   }
   return [...out];
-}
-
-/**
- * A query for LanceDB's full-text search: only word characters (its parser rejects some
- * punctuation), each compound identifier followed by its words, at most `maxTerms` terms.
- */
-export function ftsQuery(text: string, maxTerms = 48): string {
-  const terms: string[] = [];
-  const seen = new Set<string>();
-  const add = (t: string): void => {
-    const key = t.toLowerCase();
-    if (key.length < 2 || seen.has(key) || terms.length >= maxTerms) return;
-    seen.add(key);
-    terms.push(t);
-  };
-  for (const raw of text.match(WORD) ?? []) {
-    if (/^[0-9]+$/.test(raw)) continue;
-    add(raw);
-  }
-  for (const id of text.match(IDENTIFIER) ?? []) for (const p of splitIdentifier(id)) add(p);
-  return terms.join(" ");
 }
 
 /** Identifier set of a text (for similarity between a query and a chunk). */

@@ -2,6 +2,7 @@ import type { Logger } from "../util/logger.js";
 import type { DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
 import type { ForegroundActivity } from "./priority.js";
+import { bodyField, nameField, signatureField } from "./lexicalFields.js";
 import { chunkId, type ChunkRow, type FileRecord, type IndexStore } from "./store/IndexStore.js";
 import type { HashedChunk, PassStats } from "./types.js";
 import type { ChunkPool } from "./worker/ChunkPool.js";
@@ -231,6 +232,9 @@ function toRow(path: string, chunk: HashedChunk, model: string): ChunkRow {
     kind: chunk.kind,
     text: chunk.text,
     symbols: chunk.symbols,
+    body: bodyField(chunk.text),
+    name: nameField(chunk.symbol),
+    signature: signatureField(chunk.text),
     hash: chunk.hash,
     model,
   };

@@ -1,3 +1,5 @@
+import type { FusionWeights } from "./store/fusion.js";
+
 /**
  * Plain types of the codebase index. Nothing here depends on LanceDB, tree-sitter or the LSP, so
  * the features that use the index (completion, chat, code actions) only see these.
@@ -72,6 +74,8 @@ export interface SearchOptions {
   /** Leave these file URIs out (e.g. the current file, whose text the caller already has). */
   excludeUris?: string[];
   signal?: AbortSignal;
+  /** Overrides the configured hybrid fusion for this search (benchmarks compare settings on one index). */
+  fusion?: Partial<FusionWeights> & { candidates?: number };
 }
 
 export interface BuildContextParams {

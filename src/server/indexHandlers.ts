@@ -32,6 +32,9 @@ export function indexSettings(settings: Settings): IndexSettings {
     watch: settings["index.watch"],
     embeddingModelDir: settings["index.embeddingModelDir"],
     embeddingModel: settings["index.embeddingModel"],
+    lexicalWeight: settings["index.search.lexicalWeight"],
+    vectorWeight: settings["index.search.vectorWeight"],
+    searchCandidates: settings["index.search.candidates"],
   };
 }
 

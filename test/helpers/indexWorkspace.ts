@@ -142,3 +142,18 @@ export class CountingEmbedder implements Embedder {
 
   async dispose(): Promise<void> {}
 }
+
+/**
+ * A mismatched embedding model at its worst: every query lands on the chunks that say "decoy"
+ * (which full-text search for the query never finds), and every other chunk points elsewhere.
+ */
+export class ContraryEmbedder implements Embedder {
+  readonly modelId = "contrary-v1";
+  readonly dimensions = 4;
+
+  async embed(texts: string[], kind: "query" | "document"): Promise<Float32Array[]> {
+    return texts.map((t) => (kind === "query" || t.includes("decoy") ? Float32Array.of(1, 0, 0, 0) : Float32Array.of(0, 1, 0, 0)));
+  }
+
+  async dispose(): Promise<void> {}
+}

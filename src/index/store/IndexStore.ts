@@ -1,20 +1,36 @@
 import "./lancedbEnv.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import type * as LanceDB from "@lancedb/lancedb";
 import type * as Arrow from "apache-arrow";
 import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
+import { FIELD_WEIGHTS, queryTerms, STEMMED_FIELDS, type LexicalField, type WeightedTerm } from "../lexicalFields.js";
+import { candidatesFor, DEFAULT_FUSION, fuseRankings, type FusionWeights } from "./fusion.js";
 import { findDamage, type Damage } from "./repair.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
 import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
 
 export { chunkId, sqlString, type ChunkRow, type FileRecord } from "./rows.js";
 
-export interface StoredHit extends Omit<ChunkRow, "vector"> {
+export type StoredChunk = Omit<ChunkRow, "vector" | "body" | "name" | "signature">;
+
+export interface StoredHit extends StoredChunk {
   score: number;
+}
+
+export interface StoreSearchOptions {
+  k: number;
+  /** The query's embedding: hybrid search when the store has vectors. */
+  vector?: Float32Array;
+  /** A LanceDB filter (SQL) on the rows. */
+  where?: string;
+  /** Candidates each side of hybrid search contributes (0 or absent: candidatesFor's default). */
+  candidates?: number;
+  fusion?: FusionWeights;
 }
 
 export interface StoreOptions {
@@ -37,6 +53,9 @@ export class ReadOnlyStoreError extends Error {
 }
 
 export class MissingIndexError extends Error {}
+
+/** The fields with a full-text index, in the order their clauses are built. */
+const LEXICAL_FIELDS: readonly LexicalField[] = ["body", "name", "signature", "symbols"];
 
 /** Table names for an embedding configuration: a model or dimension change means new tables. */
 export function tableKey(embedding: StoreOptions["embedding"]): string {
@@ -70,7 +89,6 @@ export class IndexStore {
   private ftsReady = false;
   private ftsStale = false;
   private readonly writes = new Mutex();
-  private reranker: Promise<LanceDB.rerankers.RRFReranker> | undefined;
   /** Why the tables could not be opened for reading; the writer rebuilds them in prepareWrites. */
   private damaged: unknown;
   private prepared = false;
@@ -124,6 +142,11 @@ export class IndexStore {
         return;
       }
       this.files = await openIfPresent(this.db, this.filesName);
+      if (this.options.readOnly) {
+        // A writer would rebuild it; a reader can only say so (its searches would find nothing).
+        const outdated = await outdatedSchema(this.chunks, this.options.embedding);
+        if (outdated) throw new MissingIndexError(`the index table ${this.chunksName} at ${this.options.location} has an older layout (${outdated}); rebuild it with \`ifai-lsp index\``);
+      }
       await this.probe();
     } catch (error) {
       if (error instanceof MissingIndexError) throw error;
@@ -147,7 +170,7 @@ export class IndexStore {
   private async refreshFtsState(): Promise<void> {
     if (!this.chunks) return;
     const indices = await this.chunks.listIndices();
-    this.ftsReady = indices.some((i) => i.columns.includes("text")) && indices.some((i) => i.columns.includes("symbols"));
+    this.ftsReady = LEXICAL_FIELDS.every((field) => indices.some((i) => i.columns.includes(field)));
   }
 
   /**
@@ -361,10 +384,12 @@ export class IndexStore {
       await this.refreshFtsState();
       if (this.ftsReady) return;
       if ((await chunks.countRows()) === 0) return;
-      const config = (): LanceDB.Index =>
-        lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: true, language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
-      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("text", { config: config(), replace: true }));
-      await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex("symbols", { config: config(), replace: true }));
+      // One index per field (lexicalFields.ts); identifier fields are not stemmed.
+      for (const field of LEXICAL_FIELDS) {
+        const config = (): LanceDB.Index =>
+          lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: STEMMED_FIELDS.has(field), language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
+        await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex(field, { config: config(), replace: true }));
+      }
       this.ftsReady = true;
       this.ftsStale = false;
     } finally {
@@ -377,46 +402,57 @@ export class IndexStore {
   }
 
   /**
-   * Full-text search (text and symbols columns), fused with vector search by reciprocal rank when
-   * a query vector is given. Rows added since the last index update are searched too (LanceDB
-   * scans the unindexed part). Searching never writes: without full-text indexes (no writer has
-   * made them yet) it finds nothing.
+   * Full-text search (the weighted fields of lexicalFields.ts), fused with vector search when a query vector is
+   * given (fusion.ts: weighted reciprocal ranks over more candidates than k, with a guard against
+   * an embedder that disagrees with full text). Rows added since the last index update are
+   * searched too (LanceDB scans the unindexed part). Searching never writes: without full-text
+   * indexes (no writer has made them yet) only the vector side can answer.
    */
-  async search(query: string, options: { k: number; vector?: Float32Array; where?: string }): Promise<StoredHit[]> {
+  async search(query: string, options: StoreSearchOptions): Promise<StoredHit[]> {
     if (!this.chunks) await this.refresh();
     if (!this.chunks) return [];
-    const hasText = query.trim() !== "";
-    if (!this.ftsReady) {
-      await this.refreshFtsState();
-      if (!this.ftsReady) return [];
+    const k = Math.max(0, Math.floor(options.k));
+    if (k === 0) return [];
+    const terms = queryTerms(query);
+    const hasText = terms.length > 0;
+    if (!this.ftsReady) await this.refreshFtsState();
+    const vector = options.vector && this.options.embedding ? options.vector : undefined;
+    if (!vector) {
+      if (!hasText || !this.ftsReady) return [];
+      return (await this.fullText(terms, k, options.where)).map((r) => toHit(r, Number(r["_score"] ?? 0)));
     }
-    let rows: Array<Record<string, unknown>>;
-    if (options.vector && this.options.embedding) {
-      let q: LanceDB.VectorQuery = this.chunks.query().nearestTo(options.vector).distanceType("cosine");
-      if (hasText) {
-        q = (this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] }) as LanceDB.Query).nearestTo(options.vector).distanceType("cosine");
-        this.reranker ??= lancedb.rerankers.RRFReranker.create(60);
-        q = q.rerank(await this.reranker);
+    const candidates = candidatesFor(k, options.candidates);
+    const lexical = hasText && this.ftsReady ? await this.fullText(terms, candidates, options.where) : [];
+    let nearest = this.chunks.query().nearestTo(vector).distanceType("cosine");
+    if (options.where) nearest = nearest.where(options.where);
+    const similar = await nearest.select(CHUNK_COLUMNS).limit(candidates).toArray();
+    const fused = fuseRankings(lexical, similar, (r) => String(r["id"]), k, options.fusion ?? DEFAULT_FUSION);
+    return fused.hits.map((f) => toHit(f.item, f.score));
+  }
+
+  /**
+   * BM25 over the lexical fields, each field's score boosted by its weight and each query word's
+   * by its own (common words count for less): one should-clause per field and word weight.
+   */
+  private async fullText(terms: readonly WeightedTerm[], limit: number, where: string | undefined): Promise<Array<Record<string, unknown>>> {
+    const byWeight = new Map<number, string[]>();
+    for (const t of terms) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t.term]);
+    const clauses: Array<[LanceDB.Occur, LanceDB.FullTextQuery]> = [];
+    for (const field of LEXICAL_FIELDS) {
+      for (const [weight, words] of byWeight) {
+        clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(words.join(" "), field, { boost: FIELD_WEIGHTS[field] * weight })]);
       }
-      if (options.where) q = q.where(options.where);
-      rows = await q.select(CHUNK_COLUMNS).limit(options.k).toArray();
-    } else {
-      if (!hasText) return [];
-      let q = this.chunks.query().fullTextSearch(query, { columns: ["text", "symbols"] });
-      if (options.where) q = q.where(options.where);
-      rows = await q.select(CHUNK_COLUMNS).limit(options.k).toArray();
     }
-    return rows.map((r) => {
-      const score = Number(r["_relevance_score"] ?? r["_score"] ?? (r["_distance"] !== undefined ? 1 - Number(r["_distance"]) : 0));
-      return { ...(pick(r) as Omit<ChunkRow, "vector">), score };
-    });
+    let q = this.chunks!.query().fullTextSearch(new lancedb.BooleanQuery(clauses));
+    if (where) q = q.where(where);
+    return q.select(CHUNK_COLUMNS).limit(limit).toArray();
   }
 
   /** The stored chunks of one file, in order. */
-  async chunksOf(path: string): Promise<Array<Omit<ChunkRow, "vector">>> {
+  async chunksOf(path: string): Promise<StoredChunk[]> {
     if (!this.chunks) return [];
     const rows = await this.chunks.query().where(`path = ${sqlString(path)}`).select(CHUNK_COLUMNS).toArray();
-    return rows.map((r) => pick(r) as Omit<ChunkRow, "vector">).sort((a, b) => a.start_line - b.start_line || a.start_col - b.start_col);
+    return rows.map((r) => pick(r) as StoredChunk).sort((a, b) => a.start_line - b.start_line || a.start_col - b.start_col);
   }
 
   async countChunks(): Promise<number> {
@@ -498,15 +534,21 @@ export class IndexStore {
   }
 }
 
+function toHit(row: Record<string, unknown>, score: number): StoredHit {
+  return { ...(pick(row) as StoredChunk), score };
+}
+
 /**
- * LanceDB and apache-arrow cost ~130 ms to import: they are loaded when a store first opens, so
- * the server answers `initialize` without them.
+ * LanceDB costs ~100 ms to import: it is loaded when a store first opens, so the server answers
+ * `initialize` without it. apache-arrow is taken through `require`, the copy LanceDB itself
+ * loads: `import("apache-arrow")` would load the package's ESM build as a second copy, which
+ * cost another 70–150 ms on every `ifai-lsp search`.
  */
 let lancedb: typeof LanceDB;
 let arrow: typeof Arrow;
 async function loadLance(): Promise<void> {
   lancedb ??= await import("@lancedb/lancedb");
-  arrow ??= await import("apache-arrow");
+  arrow ??= createRequire(import.meta.url)("apache-arrow") as typeof Arrow;
 }
 
 let session: LanceDB.Session | undefined;

@@ -20,6 +20,10 @@ export interface ChunkRow {
   kind: ChunkKind;
   text: string;
   symbols: string;
+  /** Full-text fields derived from the text and symbol (lexicalFields.ts). */
+  body: string;
+  name: string;
+  signature: string;
   /** Content hash of `text`: re-embedding is keyed on it. */
   hash: string;
   /** Embedding model id ("" for the full-text-only table). */
@@ -40,6 +44,7 @@ export interface FileRecord {
   status: string;
 }
 
+/** Columns a search answer carries (the derived full-text fields stay in the table). */
 export const CHUNK_COLUMNS = ["id", "path", "start_line", "start_col", "end_line", "end_col", "language", "symbol", "kind", "text", "symbols", "hash", "model"];
 
 /** Field metadata LanceDB writes on an unenforced primary key column. */
@@ -68,6 +73,9 @@ export function chunkSchema(arrow: typeof Arrow, embedding: { dimensions: number
     new arrow.Field("kind", new arrow.Utf8(), false),
     new arrow.Field("text", new arrow.Utf8(), false),
     new arrow.Field("symbols", new arrow.Utf8(), false),
+    new arrow.Field("body", new arrow.Utf8(), false),
+    new arrow.Field("name", new arrow.Utf8(), false),
+    new arrow.Field("signature", new arrow.Utf8(), false),
     new arrow.Field("hash", new arrow.Utf8(), false),
     new arrow.Field("model", new arrow.Utf8(), false),
   ];

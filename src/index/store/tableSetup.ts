@@ -50,6 +50,7 @@ export async function openOrCreateTables(setup: TableSetup): Promise<Tables> {
 export async function outdatedSchema(chunks: LanceDB.Table, embedding: { dimensions: number } | undefined): Promise<string | undefined> {
   const schema = await chunks.schema();
   if (!schema.fields.some((f) => f.name === "id")) return "no chunk id column (written by an older version)";
+  if (!schema.fields.some((f) => f.name === "body")) return "no full-text field columns (written by an older version)";
   const vector = schema.fields.find((f) => f.name === "vector");
   // Duck-typed: LanceDB may hand back Arrow classes from its own copy of apache-arrow.
   const dims = vector ? (vector.type as { listSize?: number }).listSize : undefined;
