@@ -8,7 +8,7 @@ import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import { withConflictRetry } from "./commits.js";
 import { isLocalLocation } from "./location.js";
-import { FIELD_WEIGHTS, queryTerms, STEMMED_FIELDS, type LexicalField, type WeightedTerm } from "../lexicalFields.js";
+import { COMMON_WORD_FIELDS, FIELD_WEIGHTS, queryTerms, STEMMED_FIELDS, type LexicalField, type WeightedTerm } from "../lexicalFields.js";
 import { candidatesFor, DEFAULT_FUSION, fuseRankings, type FusionWeights } from "./fusion.js";
 import { findDamage, type Damage } from "./repair.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
@@ -431,14 +431,18 @@ export class IndexStore {
   }
 
   /**
-   * BM25 over the lexical fields, each field's score boosted by its weight and each query word's
-   * by its own (common words count for less): one should-clause per field and word weight.
+   * BM25 over the lexical fields, each field's score boosted by its weight and, in the name
+   * fields, each query word's by its own (common words count for less): one should-clause per
+   * field and word weight.
    */
   private async fullText(terms: readonly WeightedTerm[], limit: number, where: string | undefined): Promise<Array<Record<string, unknown>>> {
-    const byWeight = new Map<number, string[]>();
-    for (const t of terms) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t.term]);
     const clauses: Array<[LanceDB.Occur, LanceDB.FullTextQuery]> = [];
     for (const field of LEXICAL_FIELDS) {
+      const byWeight = new Map<number, string[]>();
+      for (const t of terms) {
+        const weight = COMMON_WORD_FIELDS.has(field) ? t.weight : 1;
+        byWeight.set(weight, [...(byWeight.get(weight) ?? []), t.term]);
+      }
       for (const [weight, words] of byWeight) {
         clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(words.join(" "), field, { boost: FIELD_WEIGHTS[field] * weight })]);
       }

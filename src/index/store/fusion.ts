@@ -37,8 +37,8 @@ export interface FusionWeights {
  * keeps the top of each list apart from its tail, so a vector-only hit needs a top vector rank to
  * enter the first results. The vector side's weight is low because the only embedders that can
  * be tested here are much weaker than the full-text ranking (the hashed bag of subwords reaches
- * 0.54× its MRR@10 alone): at 0.2 hybrid stays within 2 % of full text with it and with a random
- * model, at 0.5 it lost 8 %. A user with a strong code embedding model can raise it
+ * about 0.55× its MRR@10 alone): at 0.2 hybrid stays within 1–2 % of full text with it and with a
+ * random model, at 0.5 it lost 8 %. A user with a strong code embedding model can raise it
  * (index.search.vectorWeight); the agreement guard still holds a mismatched one back.
  */
 export const DEFAULT_FUSION: FusionWeights = Object.freeze({
