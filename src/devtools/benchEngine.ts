@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
-import type { ModelStatusResult } from "../server/protocol.js";
+import type { CompletionMetricsResult, ModelStatusResult } from "../server/protocol.js";
 import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
 import { formatSummary, summarize, type Summary } from "./bench/stats.js";
 
@@ -65,8 +65,8 @@ class Window {
     await this.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: this.uri, languageId: "javascript", version: 1, text: this.text } });
   }
 
-  /** Types one character at the cursor and waits for the suggestion; resolves with the latency. */
-  async keystroke(char: string): Promise<number> {
+  /** Types one character at the cursor and waits for the answer: its latency, and whether the model served it. */
+  async keystroke(char: string): Promise<{ ms: number; served: boolean }> {
     const position = { line: this.line, character: this.column };
     this.text = this.text.slice(0, this.offset) + char + this.text.slice(this.offset);
     this.offset += 1;
@@ -81,7 +81,9 @@ class Window {
       position: { line: this.line, character: this.column },
       context: { triggerKind: 2 },
     });
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    const metrics = (await this.connection.sendRequest("ifai/completionMetrics", { last: 1 })) as CompletionMetricsResult;
+    return { ms, served: metrics.records.at(-1)?.source === "model" };
   }
 
   modelStatus(): Promise<ModelStatusResult> {
@@ -109,6 +111,11 @@ interface ModeFigures {
   threeWindowsMiB: number;
   alone: Summary;
   whileOtherTypes: Summary;
+  /** Window B's own keystrokes meanwhile (a keystroke in A preempts B's work in the shared engine). */
+  otherWindow: Summary;
+  /** Shares of A's and B's keystrokes answered by the model while both typed. */
+  servedWhileOtherTypes: number;
+  otherServed: number;
 }
 
 async function runMode(mode: "in-process" | "shared", modelPath: string, engineDir: string): Promise<ModeFigures> {
@@ -128,10 +135,15 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
     if (engine?.pid) pids.push(engine.pid);
     return pids.reduce((sum, pid) => sum + pssMiB(pid), 0);
   };
-  const typeAll = async (window: Window, typed: string, count: number, stop?: () => boolean): Promise<number[]> => {
-    const latencies: number[] = [];
-    for (let i = 0; i < count && !stop?.(); i++) latencies.push(await window.keystroke(typed[i % typed.length]!));
-    return latencies;
+  /** Latencies of the keystrokes the model served (the others were preempted by the other window's). */
+  const typeAll = async (window: Window, typed: string, count: number, stop?: () => boolean): Promise<{ served: number[]; total: number }> => {
+    const served: number[] = [];
+    let total = 0;
+    for (let i = 0; i < count && !stop?.(); i++, total++) {
+      const answer = await window.keystroke(typed[i % typed.length]!);
+      if (answer.served) served.push(answer.ms);
+    }
+    return { served, total };
   };
 
   const a = await open(SOURCES[0]!);
@@ -145,9 +157,17 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
   const other = typeAll(b, TYPED[2]!, 10_000, () => done);
   const withOther = await typeAll(a, TYPED[1]!, KEYSTROKES);
   done = true;
-  await other;
+  const fromOther = await other;
   for (const w of [a, b, c]) await w.close();
-  return { oneWindowMiB, threeWindowsMiB, alone: summarize(alone), whileOtherTypes: summarize(withOther) };
+  return {
+    oneWindowMiB,
+    threeWindowsMiB,
+    alone: summarize(alone.served),
+    whileOtherTypes: summarize(withOther.served),
+    otherWindow: summarize(fromOther.served),
+    servedWhileOtherTypes: withOther.served.length / Math.max(1, withOther.total),
+    otherServed: fromOther.served.length / Math.max(1, fromOther.total),
+  };
 }
 
 async function main(): Promise<void> {
@@ -167,6 +187,8 @@ async function main(): Promise<void> {
       log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB`);
       log(formatSummary("  window A alone, keystroke → suggestion", f.alone, "ms"));
       log(formatSummary("  window A while window B types", f.whileOtherTypes, "ms"));
+      log(formatSummary("  window B meanwhile", f.otherWindow, "ms"));
+      log(`  served by the model while both typed: A ${(f.servedWhileOtherTypes * 100).toFixed(0)} %, B ${(f.otherServed * 100).toFixed(0)} % (only served keystrokes are in the latencies)`);
     }
   } finally {
     fs.rmSync(engineDir, { recursive: true, force: true });
@@ -176,8 +198,8 @@ async function main(): Promise<void> {
   const result = {
     bench: "engine",
     keystrokes: KEYSTROKES,
-    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes },
-    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes },
+    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes, otherWindowMs: inProcess.otherWindow, servedA: round(inProcess.servedWhileOtherTypes), servedB: round(inProcess.otherServed) },
+    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes, otherWindowMs: shared.otherWindow, servedA: round(shared.servedWhileOtherTypes), servedB: round(shared.otherServed) },
     /** Goal ≤ 1.2: three shared windows against one window with the model in process. */
     memoryThreeSharedVsOne: round(shared.threeWindowsMiB / inProcess.oneWindowMiB),
     memoryThreeInProcessVsOne: round(inProcess.threeWindowsMiB / inProcess.oneWindowMiB),

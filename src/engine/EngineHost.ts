@@ -38,6 +38,8 @@ interface Hosted {
 
 interface Running {
   controller: AbortController;
+  /** Background work (a prefill), which a completion asked for in any window stops at once. */
+  background: boolean;
   /** The answer to the text last sent, while generation waits for the server's `shouldStop`. */
   verdict?: (stop: boolean) => void;
 }
@@ -118,6 +120,11 @@ export class EngineHost {
       if (this.sessions.size === 0) this.options.onIdle();
     }, this.options.idleMs);
     this.idleTimer.unref?.();
+  }
+
+  /** A completion was asked for in `session`'s window: the other windows' background work stops. */
+  stopBackground(session: Session): void {
+    for (const other of this.sessions) if (other !== session) other.stopBackground();
   }
 
   /** The model for these settings, created on first use (it loads lazily, on the first request). */
@@ -212,6 +219,11 @@ class Session {
     this.hosted = undefined;
   }
 
+  /** Stops this window's background prefills (another window is being typed in). */
+  stopBackground(): void {
+    for (const entry of this.running.values()) if (entry.background) entry.controller.abort(new Error("another window is being typed in"));
+  }
+
   /** The client went away: its requests stop at their next step and waiting verdicts say stop. */
   abortAll(): void {
     for (const entry of this.running.values()) {
@@ -281,7 +293,12 @@ class Session {
       this.send({ t: "failed", id: message.id, kind: "other", message: `request id ${message.id} is already running` });
       return;
     }
-    const entry: Running = { controller: new AbortController() };
+    const entry: Running = { controller: new AbortController(), background: message.t === "prefill" };
+    // A keystroke in one window never waits for another window's background prefill. Real
+    // completions of different windows are not preempted: when two windows type at once, taking
+    // turns (the completion lock is first in, first out) serves both, where preempting each other
+    // would starve both (measured by bench:engine).
+    if (message.t === "generate" && message.request.task !== "nextEdit") this.host.stopBackground(this);
     this.running.set(message.id, entry);
     const { signal } = entry.controller;
     const work = ((): Promise<unknown> => {

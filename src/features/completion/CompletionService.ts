@@ -364,7 +364,7 @@ export class CompletionService {
       if (signal.aborted) throw new SupersededError();
       // The backend stopped on its own (the model was unloaded or reloaded under this request):
       // nothing to show, and not a failure of the request.
-      return { kind: "unavailable", detail: "the model stopped generating (it was unloaded or reloaded)" };
+      return { kind: "unavailable", detail: "the model stopped this request (it was unloaded or reloaded)" };
     }
     const cleaned = post(cutAtJunk(result.text));
     this.logger.debug({ requestId: metrics.requestId, mode, raw: result.text.length, kept: cleaned.length }, "completion post-processed");
