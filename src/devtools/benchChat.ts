@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     processId: process.pid,
     rootUri: null,
     capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: false }, completion: { debounceMs: 0, maxTokens: 8, maxMultilineTokens: 8 }, chat: { temperature: 0, contextSize: 2048 } },
+    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: false }, completion: { debounceMs: 0, maxTokens: 8, maxMultilineTokens: 8 }, chat: { temperature: 0, contextSize: 2048 } },
   });
   await connection.sendNotification("initialized", {});
   const text = fs.readFileSync(SOURCE, "utf8");

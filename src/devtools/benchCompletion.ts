@@ -69,7 +69,9 @@ async function main(): Promise<void> {
     processId: process.pid,
     rootUri: pathToFileURL(path.dirname(SOURCE)).href,
     capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled } },
+    // The model in the server itself, so its memory figures are the whole cost of one window;
+    // bench:engine compares this with the shared engine across windows.
+    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled } },
   });
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});

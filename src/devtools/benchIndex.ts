@@ -388,7 +388,7 @@ async function completionUnderIndexing(
       capabilities: { textDocument: { inlineCompletion: {} } },
       // Short suggestions: random weights rarely stop by themselves, and the wait for a whole
       // 64-token suggestion would hide the latency that indexing could add.
-      initializationOptions: { model: { path: modelPath, keepLoaded: true }, completion: { maxTokens: 12, maxMultilineTokens: 12 }, index: { enabled: indexEnabled, watch: false } },
+      initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true }, completion: { maxTokens: 12, maxMultilineTokens: 12 }, index: { enabled: indexEnabled, watch: false } },
     });
     await connection.sendNotification("initialized", {});
     let version = 1;
