@@ -10,7 +10,6 @@ import {
   type ModelStatus,
   type PrefillRequest,
   type PrefillResult,
-  type PromptPart,
   type SpecialToken,
   type Tokenizer,
 } from "../types.js";
@@ -19,6 +18,10 @@ import { Mutex } from "../../util/Mutex.js";
 import { runExclusive } from "./runExclusive.js";
 import { generateOnSequence, prefillSequence } from "./generateOnSequence.js";
 import { SequencePool } from "./SequencePool.js";
+import { resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
+
+/** What to configure when the model lacks a token the completion prompt needs. */
+const FIX = "use a Qwen2.5-Coder GGUF";
 
 /** The slot of requests that name none. */
 const DEFAULT_SLOT = "";
@@ -99,7 +102,7 @@ export class LocalCompletionBackend implements CompletionBackend {
     try {
       return await runExclusive(this.lock, this.localModel, signal, () => result("aborted"), async (loaded, running) => {
         const specials = this.specialTokens(loaded.model);
-        const tokens = this.tokenizePrompt(loaded.model, specials.ids, request.prompt);
+        const tokens = tokenizeParts(loaded.model, specials.ids, request.prompt, FIX);
         const sequence = this.pool.take(loaded.sequences, request.slot ?? DEFAULT_SLOT);
         if (tokens.length === 0 || tokens.length >= sequence.contextSize) return result("skipped", tokens.length);
         const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
@@ -126,7 +129,7 @@ export class LocalCompletionBackend implements CompletionBackend {
   ): Promise<GenerateResult> {
     const { model } = loaded;
     const specials = this.specialTokens(model);
-    const tokens = this.tokenizePrompt(model, specials.ids, request.prompt);
+    const tokens = tokenizeParts(model, specials.ids, request.prompt, FIX);
     const sequence = this.pool.take(loaded.sequences, request.slot ?? DEFAULT_SLOT);
     const room = sequence.contextSize - request.maxTokens - 1;
     if (tokens.length > room) {
@@ -143,21 +146,12 @@ export class LocalCompletionBackend implements CompletionBackend {
       started,
       deadline: started + request.maxTimeMs,
       signal,
-      sampling: () => ({ temperature: request.temperature, ...(request.temperature > 0 ? { topK: 40, topP: 0.95 } : {}) }),
+      sampling: () => samplingFor(request.temperature),
       ...(request.onPromptProgress ? { onPromptProgress: request.onPromptProgress } : {}),
       ...(answerLater ? { onText: answerLater } : request.shouldStop ? { onText: request.shouldStop } : {}),
     });
     if (outcome.tokensPerSecond !== undefined) this.localModel.reportSpeed(outcome.tokensPerSecond);
-    const result: GenerateResult = {
-      text: outcome.text,
-      stopReason: outcome.reason,
-      promptTokens: tokens.length,
-      reusedTokens: outcome.reusedTokens,
-      evaluatedTokens: outcome.evaluatedTokens,
-      generatedTokens: outcome.generatedTokens,
-      ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
-      totalMs: performance.now() - started,
-    };
+    const result = resultOf(outcome, tokens.length, started);
     this.logger.debug(
       {
         promptTokens: result.promptTokens,
@@ -170,21 +164,6 @@ export class LocalCompletionBackend implements CompletionBackend {
       "completion generated",
     );
     return result;
-  }
-
-  private tokenizePrompt(model: LlamaModel, ids: Map<SpecialToken, Token>, prompt: PromptPart[]): Token[] {
-    const out: Token[] = [];
-    for (const part of prompt) {
-      if (part.kind === "special") {
-        const id = ids.get(part.token);
-        if (id === undefined) throw new ModelUnavailableError(`the model has no ${SPECIAL_TOKEN_TEXT[part.token]} token; use a Qwen2.5-Coder GGUF`);
-        out.push(id);
-      } else if (part.text) {
-        // Plain text is never parsed for special tokens, so file contents cannot inject control tokens.
-        for (const t of model.tokenize(part.text, false)) out.push(t);
-      }
-    }
-    return out;
   }
 
   /** Looks up the Qwen special tokens once per loaded model; a model without FIM tokens cannot complete. */

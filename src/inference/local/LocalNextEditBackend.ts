@@ -2,18 +2,17 @@ import { InputLookupTokenPredictor, type LlamaContext, type LlamaContextSequence
 import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import {
-  ModelUnavailableError,
   ModelUnloadedError,
   SPECIAL_TOKEN_TEXT,
   type CompletionBackend,
   type GenerateRequest,
   type GenerateResult,
   type ModelStatus,
-  type PromptPart,
   type SpecialToken,
   type Tokenizer,
 } from "../types.js";
 import { generateOnSequence } from "./generateOnSequence.js";
+import { resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { runExclusive } from "./runExclusive.js";
 
@@ -96,7 +95,7 @@ export class LocalNextEditBackend implements CompletionBackend {
     const { model } = loaded;
     const { sequence, predictor } = await this.sequenceFor(loaded);
     const specials = this.specialTokens(model);
-    const tokens = tokenizeParts(model, specials.ids, request.prompt);
+    const tokens = tokenizeParts(model, specials.ids, request.prompt, "this next-edit format needs it; choose another nextEdit.format");
     const room = sequence.contextSize - request.maxTokens - 1;
     if (tokens.length > room) throw new Error(`next-edit prompt of ${tokens.length} tokens does not fit the ${sequence.contextSize}-token context; raise nextEdit.contextSize or lower nextEdit.contextLines`);
     predictor?.updateInputTokens(request.copySource ? model.tokenize(request.copySource, false) : []);
@@ -111,19 +110,12 @@ export class LocalNextEditBackend implements CompletionBackend {
       started,
       deadline: started + request.maxTimeMs,
       signal,
-      sampling: () => ({ temperature: request.temperature, ...(request.temperature > 0 ? { topK: 40, topP: 0.95 } : {}) }),
+      sampling: () => samplingFor(request.temperature),
       ...(answerLater ? { onText: answerLater } : request.shouldStop ? { onText: request.shouldStop } : {}),
     });
     const after = sequence.tokenPredictions;
     const result: GenerateResult = {
-      text: outcome.text,
-      stopReason: outcome.reason,
-      promptTokens: tokens.length,
-      reusedTokens: outcome.reusedTokens,
-      evaluatedTokens: outcome.evaluatedTokens,
-      generatedTokens: outcome.generatedTokens,
-      ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
-      totalMs: performance.now() - started,
+      ...resultOf(outcome, tokens.length, started),
       ...(predictor ? { predictions: { validated: after.validated - before.validated, refuted: after.refuted - before.refuted } } : {}),
     };
     this.logger.debug(
@@ -147,19 +139,4 @@ export class LocalNextEditBackend implements CompletionBackend {
     this.specials = { model, ids, stop };
     return this.specials;
   }
-}
-
-/** Prompt parts as tokens: text is never parsed for special tokens, so file contents cannot inject one. */
-export function tokenizeParts(model: LlamaModel, ids: ReadonlyMap<SpecialToken, Token>, parts: readonly PromptPart[]): Token[] {
-  const out: Token[] = [];
-  for (const part of parts) {
-    if (part.kind === "special") {
-      const id = ids.get(part.token);
-      if (id === undefined) throw new ModelUnavailableError(`the model has no ${SPECIAL_TOKEN_TEXT[part.token]} token, which this next-edit format needs; choose another nextEdit.format`);
-      out.push(id);
-    } else if (part.text) {
-      for (const t of model.tokenize(part.text, false)) out.push(t);
-    }
-  }
-  return out;
 }
