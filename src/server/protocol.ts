@@ -3,6 +3,9 @@
  * editor clients (clients/vscode imports this module) take them from. Only plain types here, so
  * a client needs no server code to use it.
  */
+// Split by area to keep files small; this module stays the one place clients import from.
+export * from "./protocol/models.js";
+export * from "./protocol/chat.js";
 
 export type ModelState = "unloaded" | "loading" | "ready" | "error";
 
@@ -143,96 +146,6 @@ export interface IndexStatusResult {
 /** `initializationOptions` may carry any setting (nested or dotted keys), e.g. { completion: { inline: "on" } }. */
 export type InitializationOptions = Record<string, unknown>;
 
-/**
- * Model manager commands (`workspace/executeCommand`, advertised in executeCommandProvider).
- * list: no arguments → ModelsListResult. pull: [id or https URL] or [{ id, sha256?, name? }] →
- * ModelsPullResult, reporting `$/progress` on the request's workDoneToken (or a server-created
- * one when the client supports window.workDoneProgress). remove: [id] → ModelsRemoveResult.
- * verify: [id, or the path of a file in the model folder or of the configured model.path] →
- * ModelsVerifyResult; any other path is refused. In privacy.localOnly mode pull is refused.
- */
-export const ModelCommands = {
-  list: "ifai.models.list",
-  pull: "ifai.models.pull",
-  remove: "ifai.models.remove",
-  verify: "ifai.models.verify",
-} as const;
-
-export interface ModelInfo {
-  id: string;
-  name: string;
-  source: "catalogue" | "custom";
-  format: string;
-  roles: readonly string[];
-  licence?: string;
-  parameters?: string;
-  quantization?: string;
-  description?: string;
-  approxBytes: number;
-  installed: boolean;
-  partialBytes: number;
-  installedBytes: number;
-  path: string;
-  /** The file configured as model.path. */
-  inUse: boolean;
-  /**
-   * What the files' integrity rests on: "pinned" (a SHA-256 in the catalogue), "checked-at-download"
-   * (the hash the source published, or the one given, was checked while downloading and recorded),
-   * "recorded" (a hash recorded at download with nothing to check it against), "none".
-   */
-  integrity: "pinned" | "checked-at-download" | "recorded" | "none";
-  integrityDetail: string;
-}
-export interface ModelsListResult {
-  modelsDir: string;
-  models: ModelInfo[];
-}
-export interface ModelsPullArgs {
-  id: string;
-  sha256?: string;
-  name?: string;
-}
-export interface ModelsPullResult {
-  id: string;
-  path: string;
-  files: Array<{
-    path: string;
-    bytes: number;
-    sha256: string;
-    verifiedBy: "pinned" | "x-linked-etag" | "none";
-    url: string;
-    resumedFromBytes: number;
-    /** Partial data thrown away because a source served a different (or unidentifiable) file, one reason each. */
-    restarts: string[];
-    ms: number;
-    alreadyPresent: boolean;
-  }>;
-}
-export interface ModelsRemoveResult {
-  id: string;
-  removed: string[];
-  freedBytes: number;
-}
-export interface ModelsVerifyResult {
-  id: string;
-  ok: boolean;
-  /**
-   * status "ok": matches the catalogue's pinned SHA-256; "unchanged": matches the hash recorded at
-   * download (`reference` says whether that was checked against the source then); "unverified": no
-   * reference hash. `detail` says what was compared with what.
-   */
-  files: Array<{
-    path: string;
-    status: "ok" | "unchanged" | "mismatch" | "missing" | "unverified" | "not-gguf";
-    reference: "pinned" | "checked-at-download" | "recorded" | "none";
-    bytes?: number;
-    sha256?: string;
-    expected?: string;
-    detail: string;
-  }>;
-  ms: number;
-}
-
 /** `ifai/routeLog` (client → server request): the router's recent decisions, with counts. */
 export const RouteLogRequest = { method: "ifai/routeLog" } as const;
 export interface RouteLogParams {
@@ -280,77 +193,6 @@ export interface RouteLogResult {
   };
   /** The settings the router works with now, in words (preference, local-only, providers). */
   summary: string[];
-}
-
-/**
- * `ifai/chat` (client → server request): one chat answer, streamed. With a partialResultToken
- * the answer streams as `$/progress` { token, value: ChatPartialResult }; else with a
- * workDoneToken as work-done progress whose reports carry the same fields (`message` is the
- * delta); else as `ifai/chatDelta` notifications (eglot 1.9 drops `$/progress`). The final
- * response always carries the whole answer. `$/cancelRequest` stops generation at once; the
- * response then has stopReason "aborted" and the text so far.
- */
-export const ChatRequest = { method: "ifai/chat" } as const;
-export interface ChatParams {
-  messages: Array<{ role: "system" | "user" | "assistant"; content: string }>;
-  /** The document the chat is about; with `selection`, the selected code joins the prompt. */
-  textDocument?: { uri: string };
-  selection?: { start: { line: number; character: number }; end: { line: number; character: number } };
-  /** Codebase retrieval from the index; an `@codebase` mention in the last user message turns it on too. */
-  codebase?: boolean;
-  /** Where to run it; absent or "auto": the router decides. */
-  backend?: "local" | "cloud" | "auto";
-  /** Router task type (chat, explain, architecture, deepRefactor…); default "chat". */
-  task?: string;
-  /** Most tokens of the answer (at most chat.maxTokens). */
-  maxTokens?: number;
-  /** Echoed in every delta so a client can match notifications to its request; default: one the server makes. */
-  chatId?: string;
-  workDoneToken?: string | number;
-  partialResultToken?: string | number;
-}
-/** One piece of a streamed answer: the deltas in `seq` order concatenate to the answer's content. */
-export interface ChatPartialResult {
-  chatId: string;
-  seq: number;
-  delta: string;
-}
-/** `ifai/chatDelta` (server → client notification): a streamed piece of an `ifai/chat` or `ifai.chat` answer. */
-export const ChatDeltaNotification = { method: "ifai/chatDelta" } as const;
-export type ChatDeltaParams = ChatPartialResult;
-export interface ChatSource {
-  uri: string;
-  /** Workspace-relative path. */
-  path: string;
-  range: { start: { line: number; character: number }; end: { line: number; character: number } };
-  score: number;
-  symbol?: string;
-}
-export interface ChatResponse {
-  chatId: string;
-  content: string;
-  /** end-of-generation | stop-token | max-tokens | max-time | aborted */
-  stopReason: string;
-  route: {
-    /** "local", "cloud:<provider>", or "none" (cancelled before a backend started). */
-    servedBy: string;
-    backend?: "local" | "cloud";
-    provider?: string;
-    rule?: string;
-    reasons: string[];
-  };
-  /** The model that answered: the local GGUF file name or the provider's model id. */
-  model: string;
-  sources: ChatSource[];
-  usage: {
-    promptTokens: number;
-    completionTokens: number;
-    timeToFirstTokenMs?: number;
-    tokensPerSecond?: number;
-    totalMs: number;
-  };
-  /** What the server changed about the request (messages trimmed to the budget, retrieval skipped…), in words. */
-  notices: string[];
 }
 
 /**
