@@ -521,7 +521,7 @@ export const settingsSchema = {
     type: "boolean",
     default: true,
     description:
-      "Watch the workspace folders for changes (chokidar). Off: the index follows the editor's workspace/didChangeWatchedFiles notifications (registered with the editor when it allows) and saved buffers.",
+      "Watch the workspace folders for changes (one watch per folder). Off: the index follows the editor's workspace/didChangeWatchedFiles notifications (registered with the editor when it allows) and saved buffers.",
   }),
   "index.completionSnippets": setting({
     type: "boolean",

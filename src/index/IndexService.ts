@@ -22,7 +22,7 @@ export interface IndexSettings {
   readOnly: boolean;
   maxFileBytes: number;
   maxFiles: number;
-  /** Watch the folders with chokidar (else rely on workspace/didChangeWatchedFiles). */
+  /** Watch the folders (else rely on workspace/didChangeWatchedFiles). */
   watch: boolean;
   /** Embedding model folder; empty: full-text search only. */
   embeddingModelDir: string;
@@ -180,7 +180,12 @@ export class IndexService {
       const entry: FolderEntry = { uri: ref.uri, root, index, started: Promise.resolve() };
       if (this.settings.watch && !this.settings.readOnly) {
         try {
-          entry.watcher = new FolderWatcher(index.rules, (rels) => index.enqueue(rels), folderLogger);
+          entry.watcher = new FolderWatcher(index.rules, (rels) => index.enqueue(rels), folderLogger, {
+            onLimit: (unwatched) =>
+              this.options.onProblem?.(
+                `ifai: the system's limit on watched folders is reached (fs.inotify.max_user_watches on Linux); ${unwatched} folders of ${root} are not watched, so changes there reach the index only through the editor's file events. Raise the limit (sysctl fs.inotify.max_user_watches=524288) or exclude folders in .ifaiignore.`,
+              ),
+          });
         } catch (error) {
           folderLogger.warn({ err: error }, "cannot watch the folder; relying on editor file events");
         }
@@ -193,6 +198,9 @@ export class IndexService {
     for (const entry of this.folders) {
       chain = chain.then(async () => {
         if (generation !== this.generation) return;
+        // The pass starts once the folder is watched, so a change made while it runs is seen
+        // (the scan may already have passed that file) and indexed after it.
+        await entry.watcher?.ready;
         await entry.index.start().then(
           () => undefined,
           (error: unknown) => {

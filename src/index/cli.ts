@@ -13,6 +13,7 @@ Options:
   --embedding-model-dir DIR    ONNX embedding model folder: hybrid search (default: full-text only)
   --embedding-model ID         its catalogue id (default: recognised from the folder)
   --max-file-bytes N           skip larger files (default ${DEFAULT_INDEX_SETTINGS.maxFileBytes})
+  --max-files N                index at most N files (default ${DEFAULT_INDEX_SETTINGS.maxFiles})
   --json                       print the result as one JSON line
   --quiet                      no progress bar
 `;
@@ -56,16 +57,18 @@ function str(flags: Parsed["flags"], name: string): string {
   return typeof v === "string" ? v : "";
 }
 
-const VALUED = ["uri", "embedding-model-dir", "embedding-model", "max-file-bytes", "k", "dir"];
+const VALUED = ["uri", "embedding-model-dir", "embedding-model", "max-file-bytes", "max-files", "k", "dir"];
 
 function settingsFrom(flags: Parsed["flags"], readOnly: boolean): IndexSettings {
   const maxBytes = Number(str(flags, "max-file-bytes") || DEFAULT_INDEX_SETTINGS.maxFileBytes);
+  const maxFiles = Number(str(flags, "max-files") || DEFAULT_INDEX_SETTINGS.maxFiles);
   return {
     ...DEFAULT_INDEX_SETTINGS,
     uri: str(flags, "uri"),
     readOnly,
     watch: false,
     maxFileBytes: Number.isFinite(maxBytes) && maxBytes > 0 ? maxBytes : DEFAULT_INDEX_SETTINGS.maxFileBytes,
+    maxFiles: Number.isInteger(maxFiles) && maxFiles > 0 ? maxFiles : DEFAULT_INDEX_SETTINGS.maxFiles,
     embeddingModelDir: str(flags, "embedding-model-dir"),
     embeddingModel: str(flags, "embedding-model"),
   };

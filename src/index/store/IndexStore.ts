@@ -11,6 +11,7 @@ import { isLocalLocation } from "./location.js";
 import { COMMON_WORD_FIELDS, FIELD_WEIGHTS, queryTerms, STEMMED_FIELDS, type LexicalField, type WeightedTerm } from "../lexicalFields.js";
 import { candidatesFor, DEFAULT_FUSION, fuseRankings, type FusionWeights } from "./fusion.js";
 import { findDamage, type Damage } from "./repair.js";
+import { SoleWriter } from "./SoleWriter.js";
 import { CHUNK_COLUMNS, chunkId, inLists, pick, sqlString, toFloat32, type ChunkRow, type FileRecord } from "./rows.js";
 import { ensurePrimaryKeys, openIfPresent, openOrCreateTables, outdatedSchema, recreateTables, type TableSetup } from "./tableSetup.js";
 
@@ -96,6 +97,8 @@ export class IndexStore {
   writesSinceCompaction = 0;
   /** True when prepareWrites had to recreate damaged or outdated tables. */
   recreated = false;
+  /** While no other process has committed, rows of files without a record are appended, not merged. */
+  private readonly sole = new SoleWriter();
 
   private constructor(
     private readonly db: LanceDB.Connection,
@@ -207,6 +210,7 @@ export class IndexStore {
     try {
       if (this.prepared) {
         await this.refresh();
+        if (this.chunks && this.files) await this.sole.verify(this.chunks, this.files);
         return { recreated: false };
       }
       let broken = this.damaged;
@@ -225,6 +229,7 @@ export class IndexStore {
         else this.logger.warn({ table: this.chunksName, reason: outdated }, "index tables have an older layout; recreating them");
         await this.recreate();
         this.prepared = true;
+        await this.sole.checked(this.chunks!, this.files!);
         return { recreated: true };
       }
       await ensurePrimaryKeys(this.chunks!, this.files!);
@@ -239,6 +244,7 @@ export class IndexStore {
         this.logger.info({ ...counts, files: paths.length }, "index repaired: files with duplicate, stale or missing rows are indexed again");
       }
       this.prepared = true;
+      await this.sole.checked(this.chunks!, this.files!);
       return { recreated: false, ...(damage.paths.length > 0 ? { repaired: damage } : {}) };
     } finally {
       release();
@@ -293,29 +299,48 @@ export class IndexStore {
    * Replaces the chunks of the given files and records them. Each group of files is one
    * merge-insert commit on the chunks table: new rows are inserted, rows that are still there are
    * matched by id, and the files' other rows are deleted in the same commit, so a reader sees
-   * either the old rows of a file or the new ones. The records follow in a second commit; a crash
-   * between the two leaves files that the next pass reads again.
+   * either the old rows of a file or the new ones. Files the caller knows no record of (`fresh`)
+   * are appended instead while this process is the tables' only writer (SoleWriter: such files
+   * then have no rows), which costs the same at any table size. The records follow in a second
+   * commit; a crash between the two leaves files that the next pass reads again.
    */
-  async replaceFiles(updates: ReadonlyArray<{ record: FileRecord; chunks: readonly ChunkRow[] }>): Promise<void> {
+  async replaceFiles(updates: ReadonlyArray<{ record: FileRecord; chunks: readonly ChunkRow[]; fresh?: boolean }>): Promise<void> {
     if (updates.length === 0) return;
     const release = await this.writes.acquire();
     try {
-      const { chunks } = this.tables();
-      for (let i = 0; i < updates.length; i += 400) {
-        const group = updates.slice(i, i + 400);
+      const { chunks, files } = this.tables();
+      const append = this.sole.sole ? updates.filter((u) => u.fresh) : [];
+      const merge = append.length > 0 ? updates.filter((u) => !u.fresh) : updates;
+      for (let i = 0; i < merge.length; i += 400) {
+        const group = merge.slice(i, i + 400);
         const list = group.map((u) => sqlString(u.record.path)).join(", ");
-        const rows = [...new Map(group.flatMap((u) => u.chunks).map((r) => [r.id, r])).values()].map((r) => this.toArrowRow(r));
+        const rows = this.arrowRows(group);
         this.options.beforeWrite?.();
         await withConflictRetry(this.logger, "replace chunks", () =>
           chunks.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete({ where: `path IN (${list})` }).execute(rows),
         );
         if (rows.length > 0) this.ftsStale = true;
       }
-      await this.upsertFiles(updates.map((u) => u.record));
+      const appended = this.arrowRows(append);
+      if (appended.length > 0) {
+        this.options.beforeWrite?.();
+        await chunks.add(appended);
+        this.ftsStale = true;
+      }
+      await this.upsertFiles(
+        merge.map((u) => u.record),
+        append.map((u) => u.record),
+      );
       this.writesSinceCompaction += 2;
+      await this.sole.committed(chunks, files);
     } finally {
       release();
     }
+  }
+
+  /** The Arrow rows of some files' chunks, each id once. */
+  private arrowRows(updates: ReadonlyArray<{ chunks: readonly ChunkRow[] }>): Array<Record<string, unknown>> {
+    return [...new Map(updates.flatMap((u) => u.chunks).map((r) => [r.id, r])).values()].map((r) => this.toArrowRow(r));
   }
 
   /** Updates file records without touching chunks (a file touched but unchanged). */
@@ -323,17 +348,23 @@ export class IndexStore {
     if (records.length === 0) return;
     const release = await this.writes.acquire();
     try {
-      await this.upsertFiles(records);
+      await this.upsertFiles(records, []);
       this.writesSinceCompaction++;
+      await this.sole.committed(this.chunks, this.files);
     } finally {
       release();
     }
   }
 
-  private async upsertFiles(records: readonly FileRecord[]): Promise<void> {
+  /** Records files: merged by path, or appended for files that have no record (replaceFiles decides). */
+  private async upsertFiles(records: readonly FileRecord[], fresh: readonly FileRecord[]): Promise<void> {
     const { files } = this.tables();
     const rows = [...new Map(records.map((r) => [r.path, { ...r }])).values()];
-    await withConflictRetry(this.logger, "record files", () => files.mergeInsert("path").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
+    if (rows.length > 0) await withConflictRetry(this.logger, "record files", () => files.mergeInsert("path").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
+    if (fresh.length > 0) {
+      this.options.beforeWrite?.();
+      await files.add([...new Map(fresh.map((r) => [r.path, { ...r }])).values()]);
+    }
   }
 
   /** Removes files (and everything below folders given with a trailing "/") from the index. */
@@ -353,6 +384,7 @@ export class IndexStore {
         await withConflictRetry(this.logger, "remove files", () => files.delete(predicate));
       }
       this.writesSinceCompaction += 2;
+      await this.sole.committed(chunks, files);
     } finally {
       release();
     }
@@ -392,6 +424,7 @@ export class IndexStore {
       }
       this.ftsReady = true;
       this.ftsStale = false;
+      await this.sole.committed(this.chunks, this.files);
     } finally {
       release();
     }
@@ -500,6 +533,7 @@ export class IndexStore {
       await withConflictRetry(this.logger, "compact files", () => files.optimize({ cleanupOlderThan: olderThan }));
       this.writesSinceCompaction = 0;
       this.ftsStale = false;
+      await this.sole.committed(chunks, files);
     } finally {
       release();
     }
