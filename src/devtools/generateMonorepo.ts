@@ -31,6 +31,8 @@ export interface MonorepoOptions {
   cacheDir?: string;
   /** node_modules to take npm sources from (default: this checkout's). */
   nodeModules?: string;
+  /** Add llama.cpp's C/C++ sources from node-llama-cpp's git bundle (default true). */
+  withLlama?: boolean;
 }
 
 export interface MonorepoManifest {
@@ -155,7 +157,7 @@ export function generateMonorepo(options: MonorepoOptions): MonorepoManifest {
   const nodeModules = options.nodeModules ?? path.join(root, "node_modules");
   const cacheDir = options.cacheDir ?? path.join(root, ".cache", "monorepo-sources");
   fs.mkdirSync(cacheDir, { recursive: true });
-  const sources = collectSources(nodeModules, llamaSources(nodeModules, cacheDir));
+  const sources = collectSources(nodeModules, options.withLlama === false ? undefined : llamaSources(nodeModules, cacheDir));
   if (sources.length === 0) throw new Error(`no source files under ${nodeModules}`);
   fs.rmSync(options.out, { recursive: true, force: true });
   fs.mkdirSync(options.out, { recursive: true });

@@ -2,9 +2,9 @@ import type { Logger } from "../util/logger.js";
 import { Mutex } from "../util/Mutex.js";
 import { contentHash } from "./chunking/chunkFile.js";
 import { CompactionScheduler } from "./CompactionScheduler.js";
-import { discoverFiles } from "./discovery.js";
+import { discoverFiles, type DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
-import { collectChanges, diffScan } from "./folderChanges.js";
+import { changedSinceRead, collectChanges, diffScan } from "./folderChanges.js";
 import { IgnoreRules } from "./ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
@@ -209,6 +209,7 @@ export class FolderIndex {
     if (changed.length > 0) {
       this.setState("indexing");
       await indexFiles(this.host, changed, stats);
+      await this.catchUp(changed, stats);
     }
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
@@ -230,6 +231,26 @@ export class FolderIndex {
     this.setState("ready");
     this.options.logger.info({ ...stats, ms: Math.round(stats.ms) }, "index pass done");
     return stats;
+  }
+
+  /**
+   * Reads again the files that changed on disk after this pass read them, and removes those
+   * deleted meanwhile, until what was written matches the disk (a few rounds at most: a file
+   * rewritten all the time is left to the watcher and the next pass).
+   */
+  private async catchUp(written: readonly DiscoveredFile[], stats: PassStats): Promise<void> {
+    for (let round = 0; round < 3 && written.length > 0; round++) {
+      const moved = await changedSinceRead(this.rules, () => this.files, written, this.signal);
+      if (moved.removed.length > 0) {
+        await this.options.activity.idle(this.signal);
+        await this.store!.removePaths(moved.removed);
+        for (const p of moved.removed) this.files.delete(p);
+        stats.removed += moved.removed.length;
+        stats.scanned = this.scanned = Math.max(0, this.scanned - moved.removed.length);
+      }
+      if (moved.changed.length > 0) await indexFiles(this.host, moved.changed, stats);
+      written = moved.changed;
+    }
   }
 
   /** Queues files (or folders, with a trailing "/") that changed on disk. */

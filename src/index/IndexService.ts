@@ -152,6 +152,13 @@ export class IndexService {
       logger: this.logger.child({ part: "chunker" }),
     });
     const count = this.folderRefs.length;
+    const roots = this.folderRefs.flatMap((ref) => {
+      try {
+        return [fileURLToPath(ref.uri)];
+      } catch {
+        return [];
+      }
+    });
     for (const ref of this.folderRefs) {
       let root: string;
       try {
@@ -163,7 +170,7 @@ export class IndexService {
       const index = new FolderIndex({
         uri: ref.uri,
         root,
-        location: indexLocation(root, { uri: this.settings.uri ? expandHome(this.settings.uri) : "", folderCount: count, ...(this.options.env ? { env: this.options.env } : {}) }),
+        location: indexLocation(root, { uri: this.settings.uri ? expandHome(this.settings.uri) : "", folderCount: count, folders: roots, ...(this.options.env ? { env: this.options.env } : {}) }),
         readOnly: this.settings.readOnly,
         maxFileBytes: this.settings.maxFileBytes,
         maxFiles: this.settings.maxFiles,
