@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
+import { TUNED_ENV, TUNED_MARKER, tunedNodeFlags } from "./tuning.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const major = Number(process.versions.node.split(".")[0]);
@@ -46,16 +47,18 @@ if (major < 22) {
     process.stderr.write(`ifai-lsp: ${root}dist/ is missing; in a clone of the repository run \`npm run build\` first.\n`);
     process.exit(1);
   }
-  // LanceDB's native threads each get a glibc malloc arena (up to 8 per core) that keeps what it
-  // freed: indexing a large tree grew the process by hundreds of MB that way (bench:scale). The
-  // arena count is read when the process starts, so the long-running commands that write the
-  // index (the server, `index`) replace themselves, same pid and stdio, with the limit set. Not
-  // with --node-ipc, whose channel belongs to this process image, nor for short commands.
+  // The long-running commands that write the index (the server, `index`) replace themselves,
+  // same pid and stdio, with the memory settings of bin/tuning.js, which only take effect when a
+  // process starts. Not with --node-ipc, whose channel belongs to this process image, nor for
+  // short commands, which would pay a second start.
   const args = process.argv.slice(2);
-  // (Other C libraries ignore the variable.)
   const longRunning = args[0] === "index" || (args.some((a) => /^--(stdio|socket|pipe)/.test(a)) && !args.includes("--node-ipc"));
-  if (process.platform === "linux" && longRunning && process.env.MALLOC_ARENA_MAX === undefined && typeof process.execve === "function") {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...args], { ...process.env, MALLOC_ARENA_MAX: "2" });
+  if (longRunning && process.env[TUNED_MARKER] === undefined && typeof process.execve === "function") {
+    process.execve(process.execPath, [process.execPath, ...tunedNodeFlags(process.execArgv), fileURLToPath(import.meta.url), ...args], {
+      ...TUNED_ENV,
+      ...process.env,
+      [TUNED_MARKER]: "1",
+    });
   }
   const { main } = await import("../dist/cli/main.js");
   process.exitCode = await main(process.argv.slice(2));

@@ -9,6 +9,7 @@ import { IgnoreRules } from "../src/index/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../src/index/IndexService.js";
 import { silentLogger } from "../src/util/logger.js";
 import { makeWorkspace, waitForIndex } from "./helpers/indexWorkspace.js";
+import { startStdioServer } from "./helpers/lspClient.js";
 import { projectRoot } from "./helpers/paths.js";
 
 /*
@@ -156,5 +157,19 @@ describe("files that change during a pass", () => {
     expect(await paths(s, "deletedWhileIndexing")).toEqual([]);
     expect(s.status().folders[0]).toMatchObject({ files: 2, indexedFiles: 2 });
     expect((await s.folderIndexes()[0]!.chunksOf("src/deleted.ts")).length).toBe(0);
+  });
+});
+
+describe.skipIf(process.platform !== "linux")("the memory settings of long-running processes", () => {
+  it("the server the editor starts runs with bin/tuning.js's malloc arenas and young generation, in the same process", async () => {
+    const base = tempBase();
+    const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), IFAI_LSP_TUNED: undefined });
+    await client.initialize({}, { index: { enabled: false } });
+    const pid = client.process!.pid!;
+    const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    expect(environ).toContain("MALLOC_ARENA_MAX=2");
+    expect(cmdline).toContain("--max-semi-space-size=4");
+    expect(await client.shutdownAndExit()).toBe(0);
   });
 });

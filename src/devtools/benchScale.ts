@@ -24,7 +24,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { silentLogger } from "../util/logger.js";
 import { generateMonorepo, type MonorepoManifest } from "./generateMonorepo.js";
@@ -55,10 +55,13 @@ interface ChildRun {
 }
 
 /** Runs a node script as a child, sampling its process tree's memory; prints its progress now and then. */
-function runMeasured(label: string, args: string[]): Promise<ChildRun> {
+async function runMeasured(label: string, args: string[]): Promise<ChildRun> {
+  // Started as bin/ifai-lsp.js starts the server and `ifai-lsp index` (bin/tuning.js), whatever the script.
+  const tuning = (await import(pathToFileURL(path.join(root, "bin", "tuning.js")).href)) as { TUNED_ENV: Record<string, string>; TUNED_MARKER: string; tunedNodeFlags: (argv: string[]) => string[] };
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LANCEDB_LOG: "error" } });
+    const env = { ...tuning.TUNED_ENV, ...process.env, [tuning.TUNED_MARKER]: "1", LANCEDB_LOG: "error" };
+    const child = spawn(process.execPath, [...tuning.tunedNodeFlags([]), ...args], { stdio: ["ignore", "pipe", "pipe"], env });
     const sampler = new MemorySampler(child.pid!, 200);
     let stdout = "";
     let stderr = "";

@@ -77,8 +77,12 @@ async function main(): Promise<void> {
   const saved: number[] = [];
   const samples = Number(values.samples);
   const editable = files.filter((f) => /\.(ts|js|c|cpp|h|py)$/.test(f.rel) && f.size > 1000 && f.size < 100_000);
+  const folder = service.folderIndexes()[0]!;
   for (let i = 0; i < samples; i++) {
-    const file = editable[Math.floor(((i + 0.5) * editable.length) / samples)]!;
+    // A file the index holds (not one it skips as generated or minified), spread over the tree.
+    let at = Math.floor(((i + 0.5) * editable.length) / samples);
+    while ((await folder.chunksOf(editable[at]!.rel)).length === 0) at = (at + 1) % editable.length;
+    const file = editable[at]!;
     const token = `scalesavedtoken${i}x${process.pid}`;
     await service.whenIdle();
     const t = performance.now();
