@@ -161,7 +161,7 @@ describe("files that change during a pass", () => {
 });
 
 describe.skipIf(process.platform !== "linux")("the memory settings of long-running processes", () => {
-  it("the server the editor starts runs with bin/tuning.js's malloc arenas and young generation, in the same process", async () => {
+  it("the server the editor starts runs with bin/tuning.js's malloc arenas, young generation and WebAssembly compiler, in the same process", async () => {
     const base = tempBase();
     const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), IFAI_LSP_TUNED: undefined });
     await client.initialize({}, { index: { enabled: false } });
@@ -170,6 +170,7 @@ describe.skipIf(process.platform !== "linux")("the memory settings of long-runni
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     expect(environ).toContain("MALLOC_ARENA_MAX=2");
     expect(cmdline).toContain("--max-semi-space-size=4");
+    expect(cmdline).toContain("--liftoff-only");
     expect(await client.shutdownAndExit()).toBe(0);
   });
 });

@@ -199,6 +199,9 @@ export class FolderIndex {
     this.chunkCount = await store.countChunks();
     const fresh = this.files.size === 0 && this.chunkCount === 0;
     const found = await discoverFiles(this.rules, { maxFiles: this.options.maxFiles, signal: this.signal });
+    // The ignore library remembers its answer for every path it was asked about (~14 MB per 35k
+    // files); the walk is over, so they go, and the rules are read again on the next question.
+    this.rules.invalidate();
     if (found.truncated) {
       this.options.onProblem?.(`ifai: ${this.options.root} has more than ${this.options.maxFiles} indexable files; only the first ${this.options.maxFiles} are indexed (setting index.maxFiles).`);
     }
