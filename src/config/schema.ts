@@ -511,11 +511,12 @@ export const settingsSchema = {
   }),
   "index.maxFiles": setting({
     type: "number",
-    default: 50000,
+    default: 200000,
     integer: true,
     minimum: 1,
     maximum: 10000000,
-    description: "Most files indexed per workspace folder (a guard against opening a home directory); the rest are left out with a message.",
+    description:
+      "Most files indexed per workspace folder (a guard against opening a home directory); the rest are left out with a message. docs/index.md gives the time and memory a large tree takes.",
   }),
   "index.watch": setting({
     type: "boolean",

@@ -41,7 +41,7 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
   uri: "",
   readOnly: false,
   maxFileBytes: 1_000_000,
-  maxFiles: 50_000,
+  maxFiles: 200_000,
   watch: true,
   embeddingModelDir: "",
   embeddingModel: "",

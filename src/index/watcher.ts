@@ -49,13 +49,19 @@ export class FolderWatcher {
     return this.watchers.size;
   }
 
-  /** Watches `dir` and every folder below it that the rules allow. */
-  private async addTree(dir: string): Promise<void> {
+  /**
+   * Watches `dir` and every folder below it that the rules allow. With `report`, each folder is
+   * reported once it is watched: whatever was written into it before is found by comparing the
+   * folder with the index, whatever comes after by its watch.
+   */
+  private async addTree(dir: string, report = false): Promise<void> {
     const queue = [dir];
     while (queue.length > 0 && !this.closed) {
       const current = queue.shift()!;
       if (current !== "" && this.rules.ignores(current, true)) continue;
+      const known = this.watchers.has(current);
       if (!this.watch(current)) continue;
+      if (report && !known) this.onChange([`${current}/`]);
       let entries: fs.Dirent[];
       try {
         entries = await fs.promises.readdir(path.join(this.rules.root, current), { withFileTypes: true });
@@ -117,9 +123,8 @@ export class FolderWatcher {
       stat = undefined;
     }
     if (stat?.isDirectory()) {
-      if (this.rules.ignores(rel, true)) return;
-      if (!this.watchers.has(rel)) void this.addTree(rel);
-      this.onChange([`${rel}/`]);
+      // A folder that appeared (created, moved or renamed here); one already watched only had its attributes changed.
+      if (!this.rules.ignores(rel, true) && !this.watchers.has(rel)) void this.addTree(rel, true);
       return;
     }
     if (!stat) {
