@@ -4,6 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateMonorepo } from "../src/devtools/generateMonorepo.js";
+import { compactionDelay } from "../src/index/CompactionScheduler.js";
 import { discoverFiles } from "../src/index/discovery.js";
 import { IgnoreRules } from "../src/index/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../src/index/IndexService.js";
@@ -172,5 +173,19 @@ describe.skipIf(process.platform !== "linux")("the memory settings of long-runni
     expect(cmdline).toContain("--max-semi-space-size=4");
     expect(cmdline).toContain("--liftoff-only");
     expect(await client.shutdownAndExit()).toBe(0);
+  });
+});
+
+describe("compaction of a large table", () => {
+  it("follows every quiet moment on a small table, and waits on a large one until its new rows are worth a full-text rebuild", () => {
+    expect(compactionDelay({ writes: 0, newRows: 0, tableRows: 1000 })).toBeUndefined();
+    expect(compactionDelay({ writes: 2, newRows: 12, tableRows: 10_000 })).toBe(30_000);
+    expect(compactionDelay({ writes: 60, newRows: 5_000, tableRows: 10_000 })).toBe(1000);
+    // A few saved files in a monorepo: searched directly, no rebuild of 1.3M rows' index.
+    expect(compactionDelay({ writes: 4, newRows: 20, tableRows: 1_300_000 })).toBeUndefined();
+    expect(compactionDelay({ writes: 80, newRows: 900, tableRows: 1_300_000 })).toBeUndefined();
+    expect(compactionDelay({ writes: 10, newRows: 13_000, tableRows: 1_300_000 })).toBe(30_000);
+    // Many small data files slow every search: then it is worth it anyway.
+    expect(compactionDelay({ writes: 600, newRows: 1_200, tableRows: 1_300_000 })).toBe(1000);
   });
 });

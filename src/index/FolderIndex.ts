@@ -25,6 +25,8 @@ export interface FolderIndexOptions {
   /** LanceDB URI of this folder's index. */
   location: string;
   readOnly: boolean;
+  /** False: start() opens the store without a pass (a process that only compacts). Default true. */
+  passOnStart?: boolean;
   maxFileBytes: number;
   maxFiles: number;
   logger: Logger;
@@ -143,7 +145,7 @@ export class FolderIndex {
   /** Opens the store and brings the index up to date with the folder. */
   async start(): Promise<PassStats> {
     await this.openStore();
-    if (this.options.readOnly) {
+    if (this.options.readOnly || this.options.passOnStart === false) {
       await this.refreshCounts();
       this.setState("ready");
       return emptyStats();
@@ -414,7 +416,7 @@ export class FolderIndex {
 
   private scheduleCompaction(): void {
     if (!this.store || this.options.readOnly || this.disposed) return;
-    this.compaction.schedule(this.store.writesSinceCompaction);
+    this.compaction.schedule({ writes: this.store.writesSinceCompaction, newRows: this.store.rowsSinceCompaction, tableRows: this.chunkCount });
   }
 
   /** Counts from the tables themselves (every process's writes), for status. */

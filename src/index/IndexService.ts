@@ -71,6 +71,8 @@ export interface IndexServiceOptions {
   writerLabel?: string;
   /** A folder's index is being written by another process, and this one waits for it. */
   onWaitForWriter?: (root: string, holder: LeaseHolder | undefined) => void;
+  /** False: folders open their index without a pass (`ifai-lsp index`'s compaction process). Default true. */
+  passOnStart?: boolean;
 }
 
 export type IndexEvent = { uri: string; type: "created" | "changed" | "deleted" };
@@ -172,6 +174,7 @@ export class IndexService {
         root,
         location: indexLocation(root, { uri: this.settings.uri ? expandHome(this.settings.uri) : "", folderCount: count, folders: roots, ...(this.options.env ? { env: this.options.env } : {}) }),
         readOnly: this.settings.readOnly,
+        ...(this.options.passOnStart === false ? { passOnStart: false } : {}),
         maxFileBytes: this.settings.maxFileBytes,
         maxFiles: this.settings.maxFiles,
         logger: folderLogger,

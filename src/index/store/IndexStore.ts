@@ -95,6 +95,8 @@ export class IndexStore {
   private prepared = false;
   /** Write operations since the last compaction. */
   writesSinceCompaction = 0;
+  /** Chunk rows written since the last compaction (the full-text index has not seen them). */
+  rowsSinceCompaction = 0;
   /** True when prepareWrites had to recreate damaged or outdated tables. */
   recreated = false;
   /** While no other process has committed, rows of files without a record are appended, not merged. */
@@ -320,12 +322,14 @@ export class IndexStore {
           chunks.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete({ where: `path IN (${list})` }).execute(rows),
         );
         if (rows.length > 0) this.ftsStale = true;
+        this.rowsSinceCompaction += rows.length;
       }
       const appended = this.arrowRows(append);
       if (appended.length > 0) {
         this.options.beforeWrite?.();
         await chunks.add(appended);
         this.ftsStale = true;
+        this.rowsSinceCompaction += appended.length;
       }
       await this.upsertFiles(
         merge.map((u) => u.record),
@@ -532,6 +536,7 @@ export class IndexStore {
       await withConflictRetry(this.logger, "compact chunks", () => chunks.optimize({ cleanupOlderThan: olderThan }));
       await withConflictRetry(this.logger, "compact files", () => files.optimize({ cleanupOlderThan: olderThan }));
       this.writesSinceCompaction = 0;
+      this.rowsSinceCompaction = 0;
       this.ftsStale = false;
       await this.sole.committed(chunks, files);
     } finally {
