@@ -1,0 +1,22 @@
+import "/work/wt-scale/dist/index/store/lancedbEnv.js";
+import * as lancedb from "@lancedb/lancedb";
+import fs from "node:fs";
+const hwm = () => fs.readFileSync("/proc/self/status","utf8").match(/VmHWM:\s+(\d+)/)[1]/1024|0;
+const rss = () => process.memoryUsage().rss/2**20|0;
+const db = await lancedb.connect("/tmp/scale110/index", { session: new lancedb.Session(BigInt(128*2**20), BigInt(32*2**20)) });
+const t = await db.openTable("chunks_lexical");
+const paths = ["packages/atlas0/npm/@lancedb/lancedb/dist_/arrow.js", "packages/birch1/npm/@lancedb/lancedb/dist_/arrow.js"];
+const once = async (label, p, n) => {
+  const rows = (await t.query().where(`path = '${p}'`).toArray()).map(r => ({ ...r, text: r.text + `\n// edit ${n}`, id: r.id + "x" + n }));
+  const h0 = hwm(), r0 = rss(), t0 = Date.now();
+  await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete({ where: `path IN ('${p}')` }).execute(rows);
+  console.log(label, rows.length, "rows", Date.now()-t0, "ms, rss", r0, "->", rss(), "HWM", h0, "->", hwm());
+};
+await once("no index", paths[0], 1);
+await once("no index", paths[1], 2);
+const t1 = Date.now();
+await t.createIndex("id", { config: lancedb.Index.btree(), replace: true });
+await t.createIndex("path", { config: lancedb.Index.btree(), replace: true });
+console.log("btree indexes", Date.now()-t1, "ms HWM", hwm());
+await once("btree id+path", paths[0], 3);
+await once("btree id+path", paths[1], 4);
