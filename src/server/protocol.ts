@@ -47,6 +47,8 @@ export interface PrefillMetricsRecord {
   uri: string;
   /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit). */
   reason: "open" | "focus" | "pause";
+  /** Which prompt: the document's full one, or its short first one (completion.firstPrefixTokens). */
+  lane: "full" | "first";
   /** done: the prompt is cached; aborted: a request or a newer prefill stopped it; skipped: nothing evaluated (see detail). */
   state: "done" | "aborted" | "skipped";
   promptTokens: number;
@@ -75,6 +77,8 @@ export interface CompletionMetricsRecord {
   evaluatedTokens: number;
   generatedTokens: number;
   stopReason?: string;
+  /** Which prompt a model request used: the document's full one, or its short first one. */
+  lane?: "full" | "first";
   detail?: string;
   /** Which backend served it: "local" or "cloud:<provider>". */
   backend?: string;

@@ -4,7 +4,8 @@
  * Each sequence keeps the KV state of the last prompt evaluated on it, so giving every recently
  * used document a sequence of its own makes switching back to it as cheap as a keystroke. With
  * more documents than sequences, the one used longest ago gives up its sequence; the prompt it
- * held is overwritten from the first token that differs.
+ * held is overwritten from the first token that differs. A document's short first prompt (see
+ * FIRST_LANE_MARK) is a slot like any other: once its full prompt serves, it ages out unused.
  */
 export class SequencePool<T> {
   private owners = new Map<T, { slot: string; usedAt: number }>();
