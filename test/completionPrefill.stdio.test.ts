@@ -116,7 +116,6 @@ describe("work ahead of the user over stdio", () => {
     const endA = { line: 10, character: "const totalA = compute(".length };
     const endB = { line: 10, character: "const totalB = compute(".length };
     await client.inline(a, endA);
-    const before = await last();
     // Typing in B edits the document A's snippets may quote.
     await client.edit(b, { start: endB, end: endB }, "s");
     await client.inline(b, { line: 10, character: endB.character + 1 });
@@ -128,10 +127,9 @@ describe("work ahead of the user over stdio", () => {
     const back = await last();
     expect(back.source).toBe("model");
     expect(back.uri).toBe(a);
-    // Whichever prompt served A before (its full one, or the short first one while the full
-    // one was not evaluated yet), it is still evaluated: only the new character, the suffix and
-    // the markers are new.
-    expect(back.lane).toBe(before.lane);
+    // Whichever prompt serves A (its full one, or the short first one while the full one is
+    // not evaluated yet: it is upgraded in the background between requests), it is still
+    // evaluated: only the new character, the suffix and the markers are new.
     if (back.lane === "full") expect(back.reusedTokens).toBeGreaterThanOrEqual(textA.length);
     expect(back.reusedTokens).toBeGreaterThanOrEqual(back.promptTokens - (1 + suffixBudget + 3));
     expect(back.evaluatedTokens).toBeLessThanOrEqual(1 + suffixBudget + 3);

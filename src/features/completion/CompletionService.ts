@@ -34,8 +34,8 @@ export interface CompletionSettings {
 /** One background prefill, for `ifai/completionMetrics` and tests. */
 export interface PrefillRecord {
   uri: string;
-  /** What started it. */
-  reason: "open" | "focus" | "pause";
+  /** What started it; "upgrade": an answer came from the short first prompt, so the full one is due. */
+  reason: "open" | "focus" | "pause" | "upgrade";
   lane: PromptLane;
   /** done: the prompt is cached; aborted: a request (or a newer prefill) stopped it; skipped: nothing was evaluated. */
   state: "done" | "aborted" | "skipped";
@@ -210,6 +210,7 @@ export class CompletionService {
       }
       if (outcome.kind === "unavailable") return done("unavailable", "", outcome.detail);
       this.cache.remember(document.uri, document.text, offset, outcome.text);
+      if (metrics.lane === "first") this.scheduleUpgrade(request, offset);
       return done("model", outcome.text);
     } finally {
       endActivity();
@@ -279,6 +280,19 @@ export class CompletionService {
     } finally {
       if (this.prefilling === controller) this.prefilling = undefined;
     }
+  }
+
+  /**
+   * After an answer from a document's short first prompt, evaluates its full prompt while the
+   * model is idle: the next keystroke stops that (keeping what was evaluated, which the next
+   * idle moment continues), so the full prompt takes over after a few seconds of typing rather
+   * than at the next pause. It waits for the answer to go out and never replaces another prefill.
+   */
+  private scheduleUpgrade(request: CompletionRequest, offset: number): void {
+    setImmediate(() => {
+      if (this.inflight || this.modelRuns > 0 || this.prefilling) return;
+      this.prefill({ ...request, offset }, "upgrade").catch((error: unknown) => this.logger.warn({ err: error }, "prefill failed"));
+    });
   }
 
   private firstLaneOn(): boolean {

@@ -11,8 +11,12 @@ export class SequencePool<T> {
   private owners = new Map<T, { slot: string; usedAt: number }>();
   private clock = 0;
 
-  /** The sequence for `slot` among `items` (the loaded context's sequences), assigning one if needed. */
-  take(items: readonly T[], slot: string): T {
+  /**
+   * The sequence for `slot` among `items` (the loaded context's sequences), assigning one if
+   * needed: a free one, else the least recently used one that is not `busy` (in use by another
+   * request, which would otherwise have to be waited for), else the least recently used.
+   */
+  take(items: readonly T[], slot: string, busy: (item: T) => boolean = () => false): T {
     if (items.length === 0) throw new Error("no context sequences");
     // After a reload the sequences are new objects: forget the old ones.
     for (const item of this.owners.keys()) if (!items.includes(item)) this.owners.delete(item);
@@ -23,8 +27,9 @@ export class SequencePool<T> {
     if (chosen === undefined) {
       let oldest = Number.POSITIVE_INFINITY;
       for (const [item, owner] of this.owners) {
-        if (owner.usedAt < oldest) {
-          oldest = owner.usedAt;
+        const age = owner.usedAt + (busy(item) ? this.clock : 0);
+        if (age < oldest) {
+          oldest = age;
           chosen = item;
         }
       }
