@@ -335,6 +335,14 @@ describe("background prefill on the tiny model", () => {
       const outcome = await off.complete(request("file:///p/off.ts", typed.text, typed.offset), never);
       expect(outcome.metrics.lane).toBe("full");
       expect(outcome.metrics.promptTokens).toBeGreaterThan(typed.offset / 2);
+
+      // On a GPU a cold full prompt is fast: it always serves.
+      const onGpu: CompletionBackend = { ...backend, status: () => ({ ...backend.status(), gpu: "metal" }) };
+      const gpu = new CompletionService(onGpu, lanes, silentLogger());
+      const cold = typedAt(base, 21, "\nconst g");
+      const fromGpu = await gpu.complete(request("file:///p/gpu.ts", cold.text, cold.offset), never);
+      expect(fromGpu.metrics.lane).toBe("full");
+      expect(fromGpu.metrics.promptTokens).toBeGreaterThan(cold.offset / 2);
     });
   });
 });

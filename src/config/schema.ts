@@ -188,7 +188,7 @@ export const settingsSchema = {
     minimum: 0,
     maximum: 32768,
     description:
-      "Token budget for the text before the cursor in a first suggestion whose full prompt is not evaluated yet (a file just opened, or a cursor far from where the model last looked): a short prompt without cross-file snippets answers in well under a second on a CPU, and the full prompt is evaluated in the background when you pause, taking over once it is ready. 0 turns this off (the first suggestion waits for the full prompt).",
+      "Token budget for the text before the cursor in a first suggestion whose full prompt is not evaluated yet (a file just opened, or a cursor far from where the model last looked), when the model runs on the CPU: a short prompt without cross-file snippets answers in well under a second, and the full prompt is evaluated in the background between keystrokes, taking over once it is ready. On a GPU the full prompt always serves. 0 turns this off (the first suggestion waits for the full prompt).",
   }),
   "completion.maxSnippetTokens": setting({
     type: "number",
@@ -236,7 +236,7 @@ export const settingsSchema = {
     minimum: 1,
     maximum: 16,
     description:
-      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048). Applies from the next model load.",
+      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048); with completion.firstPrefixTokens on there is one more, for short first prompts. Applies from the next model load.",
   }),
   "completion.prefill": setting({
     type: "boolean",

@@ -61,6 +61,12 @@ interface PreparedPrompt {
 
 /** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
 const METRICS_KEPT = 500;
+/**
+ * After an answer from a document's short first prompt, how long no keystroke must follow before
+ * its full prompt is evaluated in the background: a person's hesitation, longer than the gap
+ * between keystrokes of fast typing.
+ */
+const UPGRADE_AFTER_MS = 250;
 /** Text around the cursor handed to mode detection and post-processing. */
 const CONTEXT_CHARS = 4000;
 
@@ -81,6 +87,7 @@ export class CompletionService {
   /** Model work of requests still running, superseded ones included (they stop within a step). */
   private modelRuns = 0;
   private prefilling: AbortController | undefined;
+  private upgradeTimer: NodeJS.Timeout | undefined;
   private readonly recentPrefills: PrefillRecord[] = [];
   /**
    * The snippets a prefill evaluated, per document, kept for the requests on the line of the
@@ -184,6 +191,7 @@ export class CompletionService {
 
     // A real request always goes before background work on the model.
     this.prefilling?.abort();
+    this.cancelUpgrade();
     // Latest request wins, across documents: one completion runs at a time.
     const debounce = this.inflight !== undefined || this.modelRuns > 0;
     this.inflight?.abort(new SupersededError());
@@ -286,18 +294,31 @@ export class CompletionService {
    * After an answer from a document's short first prompt, evaluates its full prompt while the
    * model is idle: the next keystroke stops that (keeping what was evaluated, which the next
    * idle moment continues), so the full prompt takes over after a few seconds of typing rather
-   * than at the next pause. It waits for the answer to go out and never replaces another prefill.
+   * than at the next pause. It starts only when no keystroke followed for UPGRADE_AFTER_MS
+   * (fast typing is not slowed by a prefill step in flight) and never replaces another prefill.
    */
   private scheduleUpgrade(request: CompletionRequest, offset: number): void {
-    setImmediate(() => {
+    this.cancelUpgrade();
+    this.upgradeTimer = setTimeout(() => {
+      this.upgradeTimer = undefined;
       if (this.inflight || this.modelRuns > 0 || this.prefilling) return;
       this.prefill({ ...request, offset }, "upgrade").catch((error: unknown) => this.logger.warn({ err: error }, "prefill failed"));
-    });
+    }, UPGRADE_AFTER_MS);
+    this.upgradeTimer.unref?.();
   }
 
+  private cancelUpgrade(): void {
+    if (this.upgradeTimer) clearTimeout(this.upgradeTimer);
+    this.upgradeTimer = undefined;
+  }
+
+  /**
+   * The short first prompt is for a CPU, where a cold full prompt costs seconds; a GPU evaluates
+   * it in a fraction of a second, so there the full prompt always serves.
+   */
   private firstLaneOn(): boolean {
     const s = this.settings;
-    return s.firstPrefixTokens > 0 && s.firstPrefixTokens < s.maxPrefixTokens;
+    return s.firstPrefixTokens > 0 && s.firstPrefixTokens < s.maxPrefixTokens && (this.backend.status().gpu ?? "cpu") === "cpu";
   }
 
   /** Whether a slot still has a sequence, where the backend says which do. */
@@ -314,15 +335,16 @@ export class CompletionService {
    * file just opened, or a cursor far from where the model last looked. The full prompt takes
    * over as soon as a pause has evaluated it.
    */
-  private choosePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): PreparedPrompt & { cachedTokens?: number } {
+  private choosePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): { full: PreparedPrompt; chosen: PreparedPrompt & { cachedTokens?: number } } {
     const full = this.preparePrompt(request, offset, count, "full");
-    if (!this.firstLaneOn()) return full;
+    if (!this.firstLaneOn()) return { full, chosen: full };
     const warm = this.warmCheck();
     const fullCost = this.ledger.estimate(full.slot, full.prompt, count, warm);
-    if (fullCost.uncachedTokens <= this.settings.firstPrefixTokens) return { ...full, cachedTokens: fullCost.cachedTokens };
+    if (fullCost.uncachedTokens <= this.settings.firstPrefixTokens) return { full, chosen: { ...full, cachedTokens: fullCost.cachedTokens } };
     const first = this.preparePrompt(request, offset, count, "first");
     const firstCost = this.ledger.estimate(first.slot, first.prompt, count, warm);
-    return firstCost.uncachedTokens < fullCost.uncachedTokens ? { ...first, cachedTokens: firstCost.cachedTokens } : { ...full, cachedTokens: fullCost.cachedTokens };
+    const chosen = firstCost.uncachedTokens < fullCost.uncachedTokens ? { ...first, cachedTokens: firstCost.cachedTokens } : { ...full, cachedTokens: fullCost.cachedTokens };
+    return { full, chosen };
   }
 
   recentPrefillRecords(): PrefillRecord[] {
@@ -393,8 +415,11 @@ export class CompletionService {
     const count = (text: string): number => tokenizer.countTokens(text);
     const { document } = request;
     const s = this.settings;
-    const chosen = this.choosePrompt(request, offset, count);
-    const { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode, slot } = chosen;
+    const { full, chosen } = this.choosePrompt(request, offset, count);
+    // The local model runs the chosen prompt; a cloud provider (which has no KV cache of ours to
+    // warm) gets the full context, and the router decides by it.
+    const { prompt, nearPrefix, nearSuffix, mode, slot } = chosen;
+    const { prefix, suffix, snippets } = full;
     metrics.mode = mode;
     metrics.lane = chosen.lane;
 
