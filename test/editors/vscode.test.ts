@@ -282,8 +282,8 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     expect(log).toMatch(/\[info\] initialize \{"client":\{"name":"code-server"/);
     expect(log).not.toContain("[error]");
     // What became of the suggestions reached the server, which wrote the counts to the local file
-    // on shutdown:
-    // the ghost text committed in the inline step (its command), the next edit dismissed and accepted.
+    // on shutdown: the ghost text committed in the inline step (its command), the next edit
+    // dismissed and accepted.
     const data = JSON.parse(fs.readFileSync(path.join(bench.dirs.cache, "feedback.json"), "utf8"));
     expect(data.kinds.completion.python.accepted).toBeGreaterThanOrEqual(1);
     expect(data.kinds.completion.python.shown).toBeGreaterThanOrEqual(1);
