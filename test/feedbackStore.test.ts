@@ -116,6 +116,19 @@ describe("FeedbackStore", () => {
     expect(store.summary().completion.shown).toBe(1);
   });
 
+  it("keeps language ids that name Object's own properties as plain records", () => {
+    const { make } = setup({ quiet: false });
+    const store = make();
+    for (const lang of ["__proto__", "constructor", "toString"]) {
+      store.shown("completion", lang, `id-${lang}`);
+      store.accepted("completion", lang, `id-${lang}`, false);
+    }
+    store.flush();
+    const data = make().snapshot();
+    for (const lang of ["__proto__", "constructor", "toString"]) expect(data.kinds.completion[lang], lang).toMatchObject({ shown: 1, accepted: 1 });
+    expect(make().summary().completion).toEqual({ shown: 3, accepted: 3, partial: 0, dismissed: 0 });
+  });
+
   it("reads a damaged or foreign file as zero counts", () => {
     const { make, file } = setup();
     fs.writeFileSync(file, '{"kinds":{"completion":{"python":{"shown":"many","accepted":-3,"recent":"zzad"}},"nextEdit":7}}');

@@ -202,9 +202,14 @@ new `ifai-ghost--request', or nil when there is no server to ask."
         (setq ifai-ghost--inflight nil)
         (when (and ifai-ghost-mode (ifai-ghost--fresh-p request))
           (let* ((items (if (vectorp result) result (plist-get result :items)))
-                 (item (and (> (length items) 0) (aref items 0))))
+                 (item (and (> (length items) 0) (aref items 0)))
+                 (before (ifai-ghost-current)))
             (apply #'ifai-ghost--show (and item (ifai-ghost--item-text item)))
-            (when (ifai-ghost-current)
+            ;; The rest of a suggestion being typed through is the same suggestion: it keeps
+            ;; its item (and id), so the server counts it shown once.
+            (unless (and ifai-ghost--item before (equal before (ifai-ghost-current)))
+              (setq ifai-ghost--item nil))
+            (when (and (ifai-ghost-current) (null ifai-ghost--item))
               (setq ifai-ghost--item item
                     ifai-ghost--item-server (ifai-ghost--request-server request)
                     ifai-ghost--accepted-length 0)

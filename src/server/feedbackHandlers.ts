@@ -32,6 +32,9 @@ export function feedbackSettings(settings: Settings): FeedbackSettings {
   };
 }
 
+/** Languages a kind keeps apart in the local file; the rest count as "other". */
+const MAX_LANGUAGES = 100;
+
 /** A suggestion the server gave out, by its id: what it was, and what the client said of it so far. */
 interface Issued {
   kind: SuggestionKind;
@@ -55,7 +58,7 @@ export interface FeedbackApi {
  * unusual is counted as "other" rather than growing the file without bound.
  */
 export function languageKey(languageId: string): string {
-  return /^[A-Za-z0-9_.+#-]{1,40}$/.test(languageId) ? languageId : "other";
+  return /^[A-Za-z0-9_.+#-]{1,40}$/.test(languageId) && !/^(__proto__|constructor|prototype)$/.test(languageId) ? languageId : "other";
 }
 
 /** The suggestion id in a command's first argument (`{ id }`, or a bare string as Copilot's commands carry). */
@@ -81,6 +84,12 @@ export function registerFeedbackHandlers(deps: { connection: Connection; logger:
   const issued = new LruCache<string, Issued>(2000);
   const prefix = randomBytes(4).toString("hex");
   let next = 0;
+  // A client may open documents under any number of language ids: past a bound, new ones are
+  // counted together, so the local file stays small.
+  const bounded = (kind: SuggestionKind, languageId: string): string => {
+    const known = store.languages(kind);
+    return known.has(languageId) || known.count < MAX_LANGUAGES ? languageId : "other";
+  };
 
   const find = (item: FeedbackItem | undefined, method: string): [string, Issued] | undefined => {
     const id = idOf(item?.command?.arguments);
@@ -150,7 +159,7 @@ export function registerFeedbackHandlers(deps: { connection: Connection; logger:
   return {
     issue(kind, languageId) {
       const id = `${prefix}-${(++next).toString(36)}`;
-      issued.set(id, { kind, languageId: languageKey(languageId), shown: false });
+      issued.set(id, { kind, languageId: bounded(kind, languageKey(languageId)), shown: false });
       return id;
     },
     quiet: (kind, languageId) => store.quietUntil(kind, languageKey(languageId)) !== undefined,

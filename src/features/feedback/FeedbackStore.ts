@@ -143,6 +143,12 @@ export class FeedbackStore {
     return { completion: totals(this.data, "completion"), nextEdit: totals(this.data, "nextEdit"), quiet };
   }
 
+  /** Whether a kind has a record for a language, and how many languages it has. */
+  languages(kind: SuggestionKind): { has(languageId: string): boolean; count: number } {
+    const records = this.data.kinds[kind];
+    return { has: (languageId) => Object.hasOwn(records, languageId), count: Object.keys(records).length };
+  }
+
   /** The records as they are now (this server's view). */
   snapshot(): FeedbackData {
     return structuredClone(this.data);

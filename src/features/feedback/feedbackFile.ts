@@ -42,7 +42,9 @@ export function feedbackPath(cacheFolder: string): string {
 }
 
 export function emptyData(): FeedbackData {
-  return { version: 1, updated: new Date(0).toISOString(), kinds: { completion: {}, nextEdit: {} } };
+  // Records are keyed by language ids that come from editors: no prototype, so that no id
+  // ("__proto__", "constructor") can reach one.
+  return { version: 1, updated: new Date(0).toISOString(), kinds: { completion: Object.create(null), nextEdit: Object.create(null) } };
 }
 
 export function emptyRecord(): LanguageRecord {
