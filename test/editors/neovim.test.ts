@@ -382,6 +382,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(s.status.message).toMatch(/model: ready — .*\.gguf/);
     expect(s.status.message).toMatch(/backend: local \(from command\)/);
     expect(s.status.message).toMatch(/index: ready, lexical search, \d+ chunks/);
+    // ifai/status carries what became of the suggestions (the next-edit step accepted one).
+    expect(s.status.message).toMatch(/suggestions: ghost text \d+ of \d+ accepted, next edits 1 of \d+ accepted/);
     expect(s.models.message).toMatch(/^ifai: models in /);
     expect(s.models.message).toContain("qwen2.5-coder-0.5b");
     expect(s.reindex.message).toMatch(/^ifai: reindexing 1 folder/);
