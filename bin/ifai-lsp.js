@@ -12,6 +12,16 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const major = Number(process.versions.node.split(".")[0]);
+const args = process.argv.slice(2);
+
+// The language server and the engine live as long as the editor and hold little JavaScript data,
+// but V8 sizes the young generation for throughput: after a burst of allocation (reading the
+// model's vocabulary) it keeps up to 48 MB of it committed for good. A 1 MB semi-space halves a
+// server's memory (PSS 132 → 67 MB measured) at the cost of more, smaller scavenges. These flags
+// must be given when Node starts, so a long-lived process replaces itself with one started with
+// them (process.execve: same pid, same stdio, no second process) where Node can.
+const LONG_LIVED_FLAGS = ["--max-semi-space-size=1"];
+const longLived = args[0] === "engine" || args.includes("--stdio") || args.some((a) => a.startsWith("--socket") || a.startsWith("--pipe"));
 
 if (major < 22) {
   const own = [fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url)), fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url))].find(
@@ -28,7 +38,7 @@ if (major < 22) {
     process.exit(1);
   }
   // stdio is inherited: in --stdio mode the editor's pipes go straight to the child, byte for byte.
-  const child = spawn(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(own, [...(longLived ? LONG_LIVED_FLAGS : []), fileURLToPath(import.meta.url), ...args], {
     stdio: "inherit",
     env: { ...process.env, IFAI_LSP_HANDED_OVER: "1" },
   });
@@ -46,6 +56,14 @@ if (major < 22) {
     process.stderr.write(`ifai-lsp: ${root}dist/ is missing; in a clone of the repository run \`npm run build\` first.\n`);
     process.exit(1);
   }
+  const missing = LONG_LIVED_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+  if (longLived && missing.length > 0 && typeof process.execve === "function" && process.platform !== "win32" && process.env.IFAI_LSP_NODE_FLAGS !== "0") {
+    try {
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing, fileURLToPath(import.meta.url), ...args], process.env);
+    } catch {
+      // Where the process cannot be replaced, it runs as it is: only its memory differs.
+    }
+  }
   const { main } = await import("../dist/cli/main.js");
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(args);
 }

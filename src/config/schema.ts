@@ -181,6 +181,15 @@ export const settingsSchema = {
     description:
       "Token budget for the text after the cursor (the rest of the line, then whole lines). Every suffix token is evaluated again on each keystroke (about 5 ms each for the 0.5B model on 2 CPU cores), so this is the main knob for latency on a CPU; raise it on a GPU.",
   }),
+  "completion.firstPrefixTokens": setting({
+    type: "number",
+    default: 128,
+    integer: true,
+    minimum: 0,
+    maximum: 32768,
+    description:
+      "Token budget for the text before the cursor in a first suggestion whose full prompt is not evaluated yet (a file just opened, or a cursor far from where the model last looked): a short prompt without cross-file snippets answers in well under a second on a CPU, and the full prompt is evaluated in the background when you pause, taking over once it is ready. 0 turns this off (the first suggestion waits for the full prompt).",
+  }),
   "completion.maxSnippetTokens": setting({
     type: "number",
     default: 512,

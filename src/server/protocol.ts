@@ -49,8 +49,10 @@ export interface DidFocusParams {
 /** One background prefill, as `ifai/completionMetrics` reports it. */
 export interface PrefillMetricsRecord {
   uri: string;
-  /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit). */
-  reason: "open" | "focus" | "pause";
+  /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit), upgrade (an answer came from the short first prompt). */
+  reason: "open" | "focus" | "pause" | "upgrade";
+  /** Which prompt: the document's full one, or its short first one (completion.firstPrefixTokens). */
+  lane: "full" | "first";
   /** done: the prompt is cached; aborted: a request or a newer prefill stopped it; skipped: nothing evaluated (see detail). */
   state: "done" | "aborted" | "skipped";
   promptTokens: number;
@@ -79,6 +81,8 @@ export interface CompletionMetricsRecord {
   evaluatedTokens: number;
   generatedTokens: number;
   stopReason?: string;
+  /** Which prompt a model request used: the document's full one, or its short first one. */
+  lane?: "full" | "first";
   detail?: string;
   /** Which backend served it: "local" or "cloud:<provider>". */
   backend?: string;

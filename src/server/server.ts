@@ -1,3 +1,4 @@
+import { slotDocument } from "../inference/types.js";
 import {
   ErrorCodes,
   ResponseError,
@@ -51,6 +52,7 @@ export function completionSettings(settings: Settings): CompletionSettings {
     temperature: settings["completion.temperature"],
     cacheSize: settings["completion.cacheSize"],
     prefill: settings["completion.prefill"],
+    firstPrefixTokens: settings["completion.firstPrefixTokens"],
   };
 }
 
@@ -195,7 +197,8 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
         return {
           records: last && last > 0 ? records.slice(-last) : records,
           prefills: last && last > 0 ? prefills.slice(-last) : prefills,
-          warmDocuments: engine?.warmSlots() ?? [],
+          // A document's short first prompt (its first-lane slot) is that document too.
+          warmDocuments: [...new Set((engine?.warmSlots() ?? []).map(slotDocument))],
           rss: memory.rss,
           memory,
         };

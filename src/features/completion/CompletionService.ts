@@ -1,6 +1,6 @@
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
-import { ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
+import { FIRST_LANE_MARK, ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
 import { LruCache } from "../../util/LruCache.js";
 import { ABORTED, raceAbort } from "../../util/raceAbort.js";
 import { CompletionCache } from "./CompletionCache.js";
@@ -9,8 +9,9 @@ import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
 import { PrefixWindows, selectSuffix, topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
 import { buildFimPrompt } from "./prompt.js";
+import { SlotLedger } from "./SlotLedger.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
-import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, Snippet } from "./types.js";
+import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane, Snippet } from "./types.js";
 
 export interface CompletionSettings {
   enabled: boolean;
@@ -25,13 +26,17 @@ export interface CompletionSettings {
   cacheSize: number;
   /** Evaluate a document's prompt in the background when it is opened, focused or paused in. */
   prefill: boolean;
+  /** Prefix budget of a first suggestion whose full prompt is not evaluated yet; 0: always the full prompt. */
+  firstPrefixTokens: number;
 }
+
 
 /** One background prefill, for `ifai/completionMetrics` and tests. */
 export interface PrefillRecord {
   uri: string;
-  /** What started it. */
-  reason: "open" | "focus" | "pause";
+  /** What started it; "upgrade": an answer came from the short first prompt, so the full one is due. */
+  reason: "open" | "focus" | "pause" | "upgrade";
+  lane: PromptLane;
   /** done: the prompt is cached; aborted: a request (or a newer prefill) stopped it; skipped: nothing was evaluated. */
   state: "done" | "aborted" | "skipped";
   promptTokens: number;
@@ -42,6 +47,9 @@ export interface PrefillRecord {
 }
 
 interface PreparedPrompt {
+  lane: PromptLane;
+  /** The KV slot this prompt is evaluated on. */
+  slot: string;
   prompt: PromptPart[];
   prefix: string;
   suffix: string;
@@ -67,6 +75,8 @@ export class CompletionService {
   private settings: CompletionSettings;
   private readonly cache: CompletionCache;
   private readonly prefixWindows = new PrefixWindows();
+  /** What each slot's KV cache holds, to choose between a document's full and first prompt. */
+  private readonly ledger = new SlotLedger();
   private inflight: AbortController | undefined;
   /** Model work of requests still running, superseded ones included (they stop within a step). */
   private modelRuns = 0;
@@ -127,12 +137,16 @@ export class CompletionService {
   /** Forgets per-document state when a document closes or the model changes. */
   forgetDocument(uri: string): void {
     this.cache.forgetDocument(uri);
-    this.prefixWindows.forget(uri);
+    for (const slot of [uri, uri + FIRST_LANE_MARK]) {
+      this.prefixWindows.forget(slot);
+      this.ledger.forget(slot);
+    }
     this.pinnedSnippets.delete(uri);
   }
 
   clearCache(): void {
     this.cache.clear();
+    this.ledger.clear();
   }
 
   recentMetrics(): CompletionMetrics[] {
@@ -196,6 +210,7 @@ export class CompletionService {
       }
       if (outcome.kind === "unavailable") return done("unavailable", "", outcome.detail);
       this.cache.remember(document.uri, document.text, offset, outcome.text);
+      if (metrics.lane === "first") this.scheduleUpgrade(request, offset);
       return done("model", outcome.text);
     } finally {
       endActivity();
@@ -213,16 +228,15 @@ export class CompletionService {
    * model. A newer prefill replaces an older one.
    */
   async prefill(request: CompletionRequest, reason: PrefillRecord["reason"], where: "cursor" | "top" = "cursor"): Promise<PrefillRecord> {
-    const record: PrefillRecord = { uri: request.document.uri, reason, state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
     const started = performance.now();
-    const finish = (state: PrefillRecord["state"], detail?: string): PrefillRecord => {
-      record.state = state;
-      record.totalMs = performance.now() - started;
-      if (detail) record.detail = detail;
-      this.recentPrefills.push(record);
+    const record = (lane: PromptLane, state: PrefillRecord["state"], detail?: string, counts?: Partial<PrefillRecord>): PrefillRecord => {
+      const r: PrefillRecord = { uri: request.document.uri, reason, lane, state, promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: performance.now() - started, ...counts };
+      if (detail) r.detail = detail;
+      this.recentPrefills.push(r);
       if (this.recentPrefills.length > METRICS_KEPT) this.recentPrefills.splice(0, this.recentPrefills.length - METRICS_KEPT);
-      return record;
+      return r;
     };
+    const finish = (state: PrefillRecord["state"], detail?: string): PrefillRecord => record("full", state, detail);
     if (!this.settings.enabled || !this.settings.prefill || !this.backend.prefill) return finish("skipped", "prefill is off");
     if (this.inflight || this.modelRuns > 0) return finish("skipped", "a completion is running");
     if (this.backend.status().state !== "ready") return finish("skipped", "the model is not loaded");
@@ -237,12 +251,27 @@ export class CompletionService {
       const count = (text: string): number => tokenizer.countTokens(text);
       // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
       const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
-      const prepared = this.preparePrompt(request, where === "top" ? restoreOffset(request.document.text, at) : at, count, true);
-      const result = await this.backend.prefill({ prompt: prepared.prompt, slot: request.document.uri }, controller.signal);
-      record.promptTokens = result.promptTokens;
-      record.reusedTokens = result.reusedTokens;
-      record.evaluatedTokens = result.evaluatedTokens;
-      return finish(result.state);
+      const cursor = where === "top" ? restoreOffset(request.document.text, at) : at;
+      const full = this.preparePrompt(request, cursor, count, "full", true);
+      // With the cursor known and the full prompt far from evaluated, the short first prompt goes
+      // first (about a second's work on a CPU), so a keystroke during the long part is answered
+      // from it.
+      const lanes: PreparedPrompt[] = [full];
+      if (where === "cursor" && this.firstLaneOn()) {
+        const warm = this.warmCheck();
+        if (this.ledger.estimate(full.slot, full.prompt, count, warm).uncachedTokens > this.settings.firstPrefixTokens) {
+          const first = this.preparePrompt(request, cursor, count, "first", true);
+          if (this.ledger.estimate(first.slot, first.prompt, count, warm).uncachedTokens > 0) lanes.unshift(first);
+        }
+      }
+      let last: PrefillRecord | undefined;
+      for (const lane of lanes) {
+        const result = await this.backend.prefill({ prompt: lane.prompt, slot: lane.slot }, controller.signal);
+        if (result.state !== "skipped") this.ledger.record(lane.slot, lane.prompt, result.reusedTokens + result.evaluatedTokens);
+        last = record(lane.lane, result.state, undefined, { promptTokens: result.promptTokens, reusedTokens: result.reusedTokens, evaluatedTokens: result.evaluatedTokens });
+        if (result.state !== "done") break;
+      }
+      return last!;
     } catch (error) {
       if (controller.signal.aborted) return finish("aborted");
       if (error instanceof ModelUnavailableError) return finish("skipped", error.message);
@@ -253,23 +282,73 @@ export class CompletionService {
     }
   }
 
+  /**
+   * After an answer from a document's short first prompt, evaluates its full prompt while the
+   * model is idle: the next keystroke stops that (keeping what was evaluated, which the next
+   * idle moment continues), so the full prompt takes over after a few seconds of typing rather
+   * than at the next pause. It waits for the answer to go out and never replaces another prefill.
+   */
+  private scheduleUpgrade(request: CompletionRequest, offset: number): void {
+    setImmediate(() => {
+      if (this.inflight || this.modelRuns > 0 || this.prefilling) return;
+      this.prefill({ ...request, offset }, "upgrade").catch((error: unknown) => this.logger.warn({ err: error }, "prefill failed"));
+    });
+  }
+
+  private firstLaneOn(): boolean {
+    const s = this.settings;
+    return s.firstPrefixTokens > 0 && s.firstPrefixTokens < s.maxPrefixTokens;
+  }
+
+  /** Whether a slot still has a sequence, where the backend says which do. */
+  private warmCheck(): ((slot: string) => boolean) | undefined {
+    const slots = this.backend.warmSlots?.();
+    if (!slots) return undefined;
+    const set = new Set(slots);
+    return (slot) => set.has(slot);
+  }
+
+  /**
+   * The prompt a request uses: the document's full prompt, unless it is far from evaluated
+   * (more than `firstPrefixTokens` left to evaluate) and the short first prompt costs less — a
+   * file just opened, or a cursor far from where the model last looked. The full prompt takes
+   * over as soon as a pause has evaluated it.
+   */
+  private choosePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): PreparedPrompt & { cachedTokens?: number } {
+    const full = this.preparePrompt(request, offset, count, "full");
+    if (!this.firstLaneOn()) return full;
+    const warm = this.warmCheck();
+    const fullCost = this.ledger.estimate(full.slot, full.prompt, count, warm);
+    if (fullCost.uncachedTokens <= this.settings.firstPrefixTokens) return { ...full, cachedTokens: fullCost.cachedTokens };
+    const first = this.preparePrompt(request, offset, count, "first");
+    const firstCost = this.ledger.estimate(first.slot, first.prompt, count, warm);
+    return firstCost.uncachedTokens < fullCost.uncachedTokens ? { ...first, cachedTokens: firstCost.cachedTokens } : { ...full, cachedTokens: fullCost.cachedTokens };
+  }
+
   recentPrefillRecords(): PrefillRecord[] {
     return [...this.recentPrefills];
   }
 
   /** The prompt for a cursor, and what mode detection and post-processing need around it. */
-  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number, forPrefill = false): PreparedPrompt {
+  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number, lane: PromptLane, forPrefill = false): PreparedPrompt {
     const { document } = request;
     const text = normalizeLineEndings(document.text, offset);
     const cursor = text.cursor;
     const s = this.settings;
+    const slot = lane === "first" ? document.uri + FIRST_LANE_MARK : document.uri;
 
-    const prefix = this.prefixWindows.select(document.uri, text.value, cursor, s.maxPrefixTokens, count);
+    // Each lane keeps its own window start, so each keeps its KV cache while the user types.
+    const prefix = this.prefixWindows.select(slot, text.value, cursor, lane === "first" ? s.firstPrefixTokens : s.maxPrefixTokens, count);
     const suffix = selectSuffix(text.value, cursor, s.maxSuffixTokens, count);
     const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
     const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
     const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
 
+    if (lane === "first") {
+      // No snippets: they come before the file in the prompt and would double its cold cost.
+      const prompt = buildFimPrompt({ prefix, suffix, snippets: [], repoName: request.repoName, filePath: request.relativePath });
+      return { lane, slot, prompt, prefix, suffix, snippets: [], nearPrefix, nearSuffix, mode };
+    }
     const cursorLine = countNewlines(text.value, cursor);
     const pin = forPrefill ? undefined : this.pinnedSnippets.get(document.uri);
     let snippets: Snippet[];
@@ -288,7 +367,7 @@ export class CompletionService {
       if (forPrefill) this.pinnedSnippets.set(document.uri, { snippets, line: undefined });
     }
     const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
-    return { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
+    return { lane, slot, prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
   }
 
   private async run(
@@ -314,8 +393,10 @@ export class CompletionService {
     const count = (text: string): number => tokenizer.countTokens(text);
     const { document } = request;
     const s = this.settings;
-    const { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode } = this.preparePrompt(request, offset, count);
+    const chosen = this.choosePrompt(request, offset, count);
+    const { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode, slot } = chosen;
     metrics.mode = mode;
+    metrics.lane = chosen.lane;
 
     const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
     const post = (completion: string): string =>
@@ -344,7 +425,7 @@ export class CompletionService {
           shouldStop,
           fim: { prefix, suffix, snippets, filePath: request.relativePath, language: document.languageId, repoName: request.repoName },
           routing: { task: "completion", contextTokens, countContextTokens, uri: document.uri },
-          slot: document.uri,
+          slot,
         },
         signal,
       );
@@ -352,6 +433,11 @@ export class CompletionService {
       if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
       throw error;
     }
+    // What the slot's KV cache holds now: the whole prompt, or (stopped early, or served
+    // elsewhere) at least what it held of it before.
+    const local = result.backend === undefined || result.backend === "local";
+    const evaluated = result.stopReason !== "aborted" && result.promptTokens > 0 ? result.reusedTokens + result.evaluatedTokens : undefined;
+    if (local) this.ledger.record(slot, prompt, evaluated ?? chosen.cachedTokens ?? 0);
     if (result.backend) metrics.backend = result.backend;
     if (result.reason) metrics.reason = result.reason;
     metrics.promptTokens = result.promptTokens;
