@@ -86,7 +86,6 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
   const workspace = makeWorkspace({
     "app.py": APP,
     "geometry.py": "def rectangle_area(width, height):\n    return width * height\n",
-    "area.py": AREA,
   });
   let fixture: OpenAIFixture;
   let run: DriverRun;
@@ -131,6 +130,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
         IFAI_INIT_OPTIONS: JSON.stringify(init),
         IFAI_WORKSPACE: workspace.root,
         IFAI_CACHE_DIR: cache.path,
+        // The next-edit step writes this file when it starts, so that the earlier steps' prompts
+        // (and with them the tiny model's answers) do not depend on it.
+        IFAI_NES_SOURCE: AREA,
       },
       path.join(cache.path, "result.json"),
     );

@@ -62,9 +62,11 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     // The tiny model's greedy answer at the end of the first line is a visible character (at the
     // end of "    total = " it is a line break, which leaves no suggestion); snippets are off below
     // so the prompt, and with it the answer, depends on this file alone.
-    const nextEdit = { file: "src/area.py", rename: { range: { start: { line: 0, character: 9 }, end: { line: 0, character: 10 } }, text: "width" } };
+    // The driver writes the file when its next-edit step starts, so that the earlier steps'
+    // prompts (and with them the tiny model's answers) do not depend on it.
+    const nextEdit = { file: "src/area.py", source: AREA, rename: { range: { start: { line: 0, character: 9 }, end: { line: 0, character: 10 } }, text: "width" } };
     const plan = { file: FILE, source: SOURCE, completionAt: { line: 0, character: 22 }, docsAt: { line: 1, character: 4 }, chatTokens: 40, nextEdit, commands: [...commands, "ifai.modelStatus", "ifai.codeAction"] };
-    bench = new Workbench({ files: { [FILE]: SOURCE, [nextEdit.file]: AREA, "README.md": "# calc\n\nSmall arithmetic helpers.\n" }, settings: settings(modelPath, fixture.baseUrl), plan });
+    bench = new Workbench({ files: { [FILE]: SOURCE, "README.md": "# calc\n\nSmall arithmetic helpers.\n" }, settings: settings(modelPath, fixture.baseUrl), plan });
     await bench.start(check);
     wallMs = Date.now() - started;
     // IFAI_VSCODE_DUMP=1 prints every step's full result (what VS Code saw), for debugging.

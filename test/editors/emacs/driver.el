@@ -211,7 +211,9 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
   "Next edits in area.py, managed by SERVER: shown after a rename, dismissed,
 asked again twice (the latest wins), refused on a changed buffer, jumped to
 and accepted."
-  (let ((buffer (find-file-noselect (expand-file-name "area.py" (getenv "IFAI_WORKSPACE")))))
+  (let* ((file (expand-file-name "area.py" (getenv "IFAI_WORKSPACE")))
+         (buffer (progn (with-temp-file file (insert (getenv "IFAI_NES_SOURCE")))
+                        (find-file-noselect file))))
     (switch-to-buffer buffer)
     (driver-wait "eglot to manage area.py" (lambda () (eglot-managed-p)) 10)
     (setq ifai-nes-delay 0.1)

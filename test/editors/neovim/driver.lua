@@ -370,6 +370,7 @@ local function main()
   step('next_edit', function()
     local nes = require('ifai.nes')
     local options = require('ifai.config').options
+    vim.fn.writefile(vim.split((spec.next_edit.source:gsub('\n$', '')), '\n', { plain = true }), spec.files.area)
     vim.cmd('edit ' .. vim.fn.fnameescape(spec.files.area))
     local buf = api.nvim_get_current_buf()
     wait_for('area.ts to attach', 5000, function()
