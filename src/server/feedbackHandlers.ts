@@ -162,7 +162,7 @@ export function registerFeedbackHandlers(deps: { connection: Connection; logger:
       issued.set(id, { kind, languageId: bounded(kind, languageKey(languageId)), shown: false });
       return id;
     },
-    quiet: (kind, languageId) => store.quietUntil(kind, languageKey(languageId)) !== undefined,
+    quiet: (kind, languageId) => store.quietUntil(kind, bounded(kind, languageKey(languageId))) !== undefined,
     status: () => store.summary(),
     configure(settings) {
       store.updateSettings(feedbackSettings(settings));
