@@ -326,6 +326,40 @@ export const settingsSchema = {
     default: true,
     description: "Prompt-lookup speculative decoding for next edits: spans the answer copies from the region are confirmed several tokens at a time. The answer is the same either way.",
   }),
+  "feedback.store": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Keep counts of the suggestions shown, accepted, partially accepted and dismissed (per kind and language) in feedback.json in the cache folder, shared by every editor window and shown by `ifai-lsp stats`. Nothing in it is ever sent anywhere. Off: counted for this session only.",
+  }),
+  "feedback.quiet": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Stay quiet where suggestions keep being dismissed: when too few of the latest shown ghost texts (or next edits) in a language were accepted, the editor's automatic requests of that kind there get none for a while (the model does not run). Requests the user makes are always answered. Off: never.",
+  }),
+  "feedback.quietWindow": setting({
+    type: "number",
+    default: 20,
+    integer: true,
+    minimum: 2,
+    maximum: 200,
+    description: "How many of the latest shown suggestions of a kind in a language the quiet rule looks at; it applies only once that many were shown.",
+  }),
+  "feedback.quietBelow": setting({
+    type: "number",
+    default: 0.1,
+    minimum: 0,
+    maximum: 1,
+    description: "Go quiet when the share of those suggestions accepted (fully or in part) is below this (0.1: fewer than 2 of 20).",
+  }),
+  "feedback.quietMinutes": setting({
+    type: "number",
+    default: 15,
+    minimum: 0.01,
+    maximum: 1440,
+    description: "How long a quiet period lasts; afterwards the count starts afresh.",
+  }),
   "chat.contextSize": setting({
     type: "number",
     default: 4096,

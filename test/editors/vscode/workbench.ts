@@ -361,6 +361,10 @@ export function settings(modelPath: string, cloudUrl: string): Record<string, un
     "ifai.router.fallback": false,
     "ifai.router.taskPreference.docs": "cloud",
     "ifai.router.taskPreference.unitTests": "cloud",
+    // Next edits go to the fixture, whose scripted rewrite makes the suggestion known; the
+    // driver turns automatic ones on only in its next-edit step.
+    "ifai.router.taskPreference.nextEdit": "cloud",
+    "ifai.client.nextEdits": false,
     "ifai.cloud.providers": { fx: { baseUrl: cloudUrl, model: "fixture-model" } },
     "ifai.cloud.maxRetries": 0,
     "security.workspace.trust.enabled": false,
