@@ -175,8 +175,9 @@ async function main(): Promise<void> {
   const switchOptions = { switches: quick ? 4 : 8, keystrokes: 20, keyIntervalMs: 110 };
   const switched = await measureSwitch(connection, files.pair, switchOptions);
   memoryAt.push(["after open and switch runs", (await metrics()).memory]);
-  // The same switches with one sequence (every switch evicts the other file's KV state).
-  await setCompletion(connection, { warmDocuments: 1 });
+  // The same switches with one sequence and no first prompts (every switch evicts the other
+  // file's KV state): the cold cost.
+  await setCompletion(connection, { warmDocuments: 1, firstPrefixTokens: 0 });
   const switchedOne = await measureSwitch(connection, files.pair, switchOptions);
   await connection.sendRequest("shutdown");
   await connection.sendNotification("exit");
