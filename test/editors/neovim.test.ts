@@ -100,7 +100,9 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
         model: { path: modelPath, threads: 1, batchSize: 32 },
         // A short server-side debounce: a request the plugin cancels right after sending it is
         // then always still waiting when $/cancelRequest arrives, however busy the machine is.
-        completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6 },
+        // The full prompt on every request, so the tiny model's random text does not depend on
+        // how far the background prefill got (the first-prompt lane is tested in completionPrefill).
+        completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6, firstPrefixTokens: 0 },
         // Greedy sampling.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },

@@ -354,6 +354,8 @@ export function settings(modelPath: string, cloudUrl: string): Record<string, un
     "ifai.completion.maxTokens": 6,
     "ifai.completion.maxMultilineTokens": 6,
     "ifai.completion.maxSnippetTokens": 0,
+    // The full prompt on every request (see the Emacs and Neovim tests): the tiny model's text must not depend on how far the background prefill got.
+    "ifai.completion.firstPrefixTokens": 0,
     "ifai.chat.temperature": 0,
     "ifai.chat.maxTokens": 400,
     "ifai.chat.contextSize": 1024,
