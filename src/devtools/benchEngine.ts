@@ -19,6 +19,8 @@ import { formatSummary, summarize, type Summary } from "./bench/stats.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
 const KEYSTROKES = quick ? 8 : 20;
+/** `--index-only`: only the index part (three windows on one folder), without a model. */
+const indexOnly = process.argv.includes("--index-only");
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 
 /** Real source files (pinned by the lockfile), one per window, each cut to about 1k tokens. */
@@ -174,8 +176,11 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
 /** The index's side of several windows: three servers open one folder at once. */
 interface IndexFigures {
   files: number;
-  /** Windows that wrote the index (held its writer lease at the end); the others read it. */
+  /** Windows whose index passes read and wrote files (the others found the work done). */
   writers: number;
+  /** Files read and chunks written by the three windows together (one pass's worth when the work was done once). */
+  filesRead: number;
+  chunksWritten: number;
   /** Chunks each window sees: equal, and equal to one pass's, when the work was done once. */
   chunks: number[];
   readyMs: number;
@@ -197,7 +202,24 @@ async function measureIndexPasses(engineDir: string): Promise<IndexFigures> {
   const started = performance.now();
   const windows = await Promise.all(
     [0, 1, 2].map(async () => {
-      const proc = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], { stdio: ["pipe", "pipe", "ignore"], env });
+      const proc = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], { stdio: ["pipe", "pipe", "pipe"], env: { ...env, IFAI_LOG_LEVEL: "info" } });
+      // The servers' logs say what each index pass did ("index pass done", with its counts).
+      const passes: Array<{ read: number; chunksWritten: number }> = [];
+      let pending = "";
+      proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        pending += chunk;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.includes("index pass done")) continue;
+          try {
+            const entry = JSON.parse(line) as { read?: number; chunksWritten?: number };
+            passes.push({ read: entry.read ?? 0, chunksWritten: entry.chunksWritten ?? 0 });
+          } catch {
+            // Not a log line of ours.
+          }
+        }
+      });
       const connection = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
       connection.onRequest("workspace/configuration", () => [{}]);
       connection.listen();
@@ -210,7 +232,7 @@ async function measureIndexPasses(engineDir: string): Promise<IndexFigures> {
         initializationOptions: { index: { enabled: true } },
       });
       await connection.sendNotification("initialized", {});
-      return { proc, connection };
+      return { proc, connection, passes };
     }),
   );
   try {
@@ -225,9 +247,12 @@ async function measureIndexPasses(engineDir: string): Promise<IndexFigures> {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
+    const work = windows.map((w) => w.passes.reduce((n, p) => ({ read: n.read + p.read, chunksWritten: n.chunksWritten + p.chunksWritten }), { read: 0, chunksWritten: 0 }));
     return {
       files,
-      writers: statuses.filter((s) => s.folders[0] && !s.folders[0].readOnly).length,
+      writers: work.filter((w) => w.read > 0).length,
+      filesRead: work.reduce((n, w) => n + w.read, 0),
+      chunksWritten: work.reduce((n, w) => n + w.chunksWritten, 0),
       chunks: statuses.map((s) => s.folders[0]?.chunks ?? 0),
       readyMs: Math.round(performance.now() - started),
     };
@@ -255,7 +280,7 @@ async function main(): Promise<void> {
   const figures: Record<string, ModeFigures> = {};
   let index: IndexFigures;
   try {
-    for (const mode of ["in-process", "shared"] as const) {
+    for (const mode of indexOnly ? [] : (["in-process", "shared"] as const)) {
       const f = await runMode(mode, modelPath, engineDir);
       figures[mode] = f;
       log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB`);
@@ -265,9 +290,15 @@ async function main(): Promise<void> {
       log(`  served by the model while both typed: A ${(f.servedWhileOtherTypes * 100).toFixed(0)} %, B ${(f.otherServed * 100).toFixed(0)} % (only served keystrokes are in the latencies)`);
     }
     index = await measureIndexPasses(engineDir);
-    log(`\nindex: three windows open one folder of ${index.files} files at once: ${index.writers} wrote the index, the others read it; chunks seen ${index.chunks.join(" / ")}; all ready in ${index.readyMs} ms`);
+    log(
+      `\nindex: three windows open one folder of ${index.files} files at once: ${index.writers} of them read and indexed files (${index.filesRead} files read, ${index.chunksWritten} chunks written in all); chunks each window sees ${index.chunks.join(" / ")}; all ready in ${index.readyMs} ms`,
+    );
   } finally {
     fs.rmSync(engineDir, { recursive: true, force: true });
+  }
+  if (indexOnly) {
+    log(`\n${JSON.stringify({ bench: "engine", index })}`);
+    return;
   }
   const inProcess = figures["in-process"]!;
   const shared = figures.shared!;
@@ -283,7 +314,7 @@ async function main(): Promise<void> {
     contentionSharedP50: round(shared.whileOtherTypes.p50 / shared.alone.p50),
     contentionInProcessP50: round(inProcess.whileOtherTypes.p50 / inProcess.alone.p50),
     /** Goal: one index pass per folder, however many windows show it. */
-    index: { files: index.files, writers: index.writers, chunks: index.chunks, readyMs: index.readyMs },
+    index: { files: index.files, writers: index.writers, filesRead: index.filesRead, chunksWritten: index.chunksWritten, chunks: index.chunks, readyMs: index.readyMs },
     /** Three shared windows against one shared window (the engine included in both). */
     memoryThreeSharedVsOneShared: round(shared.threeWindowsMiB / shared.oneWindowMiB),
   };
