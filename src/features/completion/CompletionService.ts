@@ -1,17 +1,14 @@
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
-import { FIRST_LANE_MARK, ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
-import { LruCache } from "../../util/LruCache.js";
+import { ModelUnavailableError, type CompletionBackend, type GenerateResult } from "../../inference/types.js";
 import { ABORTED, raceAbort } from "../../util/raceAbort.js";
 import { CompletionCache } from "./CompletionCache.js";
-import { countNewlines, cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } from "./lineEndings.js";
-import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
-import { PrefixWindows, selectSuffix, topWindowEnd } from "./contextWindow.js";
+import { CompletionPrompts, CONTEXT_CHARS } from "./CompletionPrompts.js";
+import { cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } from "./lineEndings.js";
+import { topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
-import { buildFimPrompt } from "./prompt.js";
-import { SlotLedger } from "./SlotLedger.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
-import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane, Snippet } from "./types.js";
+import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane } from "./types.js";
 
 export interface CompletionSettings {
   enabled: boolean;
@@ -46,18 +43,6 @@ export interface PrefillRecord {
   detail?: string;
 }
 
-interface PreparedPrompt {
-  lane: PromptLane;
-  /** The KV slot this prompt is evaluated on. */
-  slot: string;
-  prompt: PromptPart[];
-  prefix: string;
-  suffix: string;
-  snippets: Snippet[];
-  nearPrefix: string;
-  nearSuffix: string;
-  mode: CompletionMode;
-}
 
 /** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
 const METRICS_KEPT = 500;
@@ -67,8 +52,6 @@ const METRICS_KEPT = 500;
  * between keystrokes of fast typing.
  */
 const UPGRADE_AFTER_MS = 250;
-/** Text around the cursor handed to mode detection and post-processing. */
-const CONTEXT_CHARS = 4000;
 
 /**
  * Code completion: from a document and cursor to a cleaned-up suggestion.
@@ -80,23 +63,13 @@ const CONTEXT_CHARS = 4000;
 export class CompletionService {
   private settings: CompletionSettings;
   private readonly cache: CompletionCache;
-  private readonly prefixWindows = new PrefixWindows();
-  /** What each slot's KV cache holds, to choose between a document's full and first prompt. */
-  private readonly ledger = new SlotLedger();
+  private readonly prompts: CompletionPrompts;
   private inflight: AbortController | undefined;
   /** Model work of requests still running, superseded ones included (they stop within a step). */
   private modelRuns = 0;
   private prefilling: AbortController | undefined;
   private upgradeTimer: NodeJS.Timeout | undefined;
   private readonly recentPrefills: PrefillRecord[] = [];
-  /**
-   * The snippets a prefill evaluated, per document, kept for the requests on the line of the
-   * first request that follows (`line` unset until then). The snippet sources reconsider their
-   * choice when the cursor changes lines, and the first request is usually on another line than
-   * the one a prefill assumed: without this, the prompt would differ from its first snippet on
-   * and the prefill would be wasted.
-   */
-  private readonly pinnedSnippets = new LruCache<string, { snippets: Snippet[]; line: number | undefined }>(64);
   private nextId = 1;
   private readonly recent: CompletionMetrics[] = [];
   private active = 0;
@@ -110,6 +83,7 @@ export class CompletionService {
   ) {
     this.settings = { ...settings };
     this.cache = new CompletionCache(settings.cacheSize);
+    this.prompts = new CompletionPrompts(backend, snippetSource, () => this.settings);
   }
 
   /**
@@ -144,16 +118,12 @@ export class CompletionService {
   /** Forgets per-document state when a document closes or the model changes. */
   forgetDocument(uri: string): void {
     this.cache.forgetDocument(uri);
-    for (const slot of [uri, uri + FIRST_LANE_MARK]) {
-      this.prefixWindows.forget(slot);
-      this.ledger.forget(slot);
-    }
-    this.pinnedSnippets.delete(uri);
+    this.prompts.forgetDocument(uri);
   }
 
   clearCache(): void {
     this.cache.clear();
-    this.ledger.clear();
+    this.prompts.clear();
   }
 
   recentMetrics(): CompletionMetrics[] {
@@ -260,22 +230,11 @@ export class CompletionService {
       // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
       const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
       const cursor = where === "top" ? restoreOffset(request.document.text, at) : at;
-      const full = this.preparePrompt(request, cursor, count, "full", true);
-      // With the cursor known and the full prompt far from evaluated, the short first prompt goes
-      // first (about a second's work on a CPU), so a keystroke during the long part is answered
-      // from it.
-      const lanes: PreparedPrompt[] = [full];
-      if (where === "cursor" && this.firstLaneOn()) {
-        const warm = this.warmCheck();
-        if (this.ledger.estimate(full.slot, full.prompt, count, warm).uncachedTokens > this.settings.firstPrefixTokens) {
-          const first = this.preparePrompt(request, cursor, count, "first", true);
-          if (this.ledger.estimate(first.slot, first.prompt, count, warm).uncachedTokens > 0) lanes.unshift(first);
-        }
-      }
+      const lanes = this.prompts.forPrefill(request, cursor, count, where === "cursor");
       let last: PrefillRecord | undefined;
       for (const lane of lanes) {
         const result = await this.backend.prefill({ prompt: lane.prompt, slot: lane.slot }, controller.signal);
-        if (result.state !== "skipped") this.ledger.record(lane.slot, lane.prompt, result.reusedTokens + result.evaluatedTokens);
+        if (result.state !== "skipped") this.prompts.record(lane.slot, lane.prompt, result.reusedTokens + result.evaluatedTokens);
         last = record(lane.lane, result.state, undefined, { promptTokens: result.promptTokens, reusedTokens: result.reusedTokens, evaluatedTokens: result.evaluatedTokens });
         if (result.state !== "done") break;
       }
@@ -312,84 +271,8 @@ export class CompletionService {
     this.upgradeTimer = undefined;
   }
 
-  /**
-   * The short first prompt is for a CPU, where a cold full prompt costs seconds; a GPU evaluates
-   * it in a fraction of a second, so there the full prompt always serves.
-   */
-  private firstLaneOn(): boolean {
-    const s = this.settings;
-    return s.firstPrefixTokens > 0 && s.firstPrefixTokens < s.maxPrefixTokens && (this.backend.status().gpu ?? "cpu") === "cpu";
-  }
-
-  /** Whether a slot still has a sequence, where the backend says which do. */
-  private warmCheck(): ((slot: string) => boolean) | undefined {
-    const slots = this.backend.warmSlots?.();
-    if (!slots) return undefined;
-    const set = new Set(slots);
-    return (slot) => set.has(slot);
-  }
-
-  /**
-   * The prompt a request uses: the document's full prompt, unless it is far from evaluated
-   * (more than `firstPrefixTokens` left to evaluate) and the short first prompt costs less — a
-   * file just opened, or a cursor far from where the model last looked. The full prompt takes
-   * over as soon as a pause has evaluated it.
-   */
-  private choosePrompt(request: CompletionRequest, offset: number, count: (text: string) => number): { full: PreparedPrompt; chosen: PreparedPrompt & { cachedTokens?: number } } {
-    const full = this.preparePrompt(request, offset, count, "full");
-    if (!this.firstLaneOn()) return { full, chosen: full };
-    const warm = this.warmCheck();
-    const fullCost = this.ledger.estimate(full.slot, full.prompt, count, warm);
-    if (fullCost.uncachedTokens <= this.settings.firstPrefixTokens) return { full, chosen: { ...full, cachedTokens: fullCost.cachedTokens } };
-    const first = this.preparePrompt(request, offset, count, "first");
-    const firstCost = this.ledger.estimate(first.slot, first.prompt, count, warm);
-    const chosen = firstCost.uncachedTokens < fullCost.uncachedTokens ? { ...first, cachedTokens: firstCost.cachedTokens } : { ...full, cachedTokens: fullCost.cachedTokens };
-    return { full, chosen };
-  }
-
   recentPrefillRecords(): PrefillRecord[] {
     return [...this.recentPrefills];
-  }
-
-  /** The prompt for a cursor, and what mode detection and post-processing need around it. */
-  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number, lane: PromptLane, forPrefill = false): PreparedPrompt {
-    const { document } = request;
-    const text = normalizeLineEndings(document.text, offset);
-    const cursor = text.cursor;
-    const s = this.settings;
-    const slot = lane === "first" ? document.uri + FIRST_LANE_MARK : document.uri;
-
-    // Each lane keeps its own window start, so each keeps its KV cache while the user types.
-    const prefix = this.prefixWindows.select(slot, text.value, cursor, lane === "first" ? s.firstPrefixTokens : s.maxPrefixTokens, count);
-    const suffix = selectSuffix(text.value, cursor, s.maxSuffixTokens, count);
-    const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
-    const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
-    const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
-
-    if (lane === "first") {
-      // No snippets: they come before the file in the prompt and would double its cold cost.
-      const prompt = buildFimPrompt({ prefix, suffix, snippets: [], repoName: request.repoName, filePath: request.relativePath });
-      return { lane, slot, prompt, prefix, suffix, snippets: [], nearPrefix, nearSuffix, mode };
-    }
-    const cursorLine = countNewlines(text.value, cursor);
-    const pin = forPrefill ? undefined : this.pinnedSnippets.get(document.uri);
-    let snippets: Snippet[];
-    if (pin && (pin.line === undefined || pin.line === cursorLine)) {
-      pin.line = cursorLine;
-      snippets = pin.snippets;
-    } else {
-      if (pin) this.pinnedSnippets.delete(document.uri);
-      snippets = this.snippetSource.select(
-        { uri: document.uri, languageId: document.languageId, prefix: nearPrefix, cursorLine },
-        request.otherDocuments(),
-        s.maxSnippetTokens,
-        count,
-        request.displayPath,
-      );
-      if (forPrefill) this.pinnedSnippets.set(document.uri, { snippets, line: undefined });
-    }
-    const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
-    return { lane, slot, prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
   }
 
   private async run(
@@ -415,7 +298,7 @@ export class CompletionService {
     const count = (text: string): number => tokenizer.countTokens(text);
     const { document } = request;
     const s = this.settings;
-    const { full, chosen } = this.choosePrompt(request, offset, count);
+    const { full, chosen } = this.prompts.choose(request, offset, count);
     // The local model runs the chosen prompt; a cloud provider (which has no KV cache of ours to
     // warm) gets the full context, and the router decides by it.
     const { prompt, nearPrefix, nearSuffix, mode, slot } = chosen;
@@ -462,7 +345,7 @@ export class CompletionService {
     // elsewhere) at least what it held of it before.
     const local = result.backend === undefined || result.backend === "local";
     const evaluated = result.stopReason !== "aborted" && result.promptTokens > 0 ? result.reusedTokens + result.evaluatedTokens : undefined;
-    if (local) this.ledger.record(slot, prompt, evaluated ?? chosen.cachedTokens ?? 0);
+    if (local) this.prompts.record(slot, prompt, evaluated ?? chosen.cachedTokens ?? 0);
     if (result.backend) metrics.backend = result.backend;
     if (result.reason) metrics.reason = result.reason;
     metrics.promptTokens = result.promptTokens;
