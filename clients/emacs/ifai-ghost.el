@@ -403,6 +403,9 @@ ifai-lsp, and the server registered inline completion."
 
 (add-hook 'eglot-managed-mode-hook #'ifai-ghost--maybe-enable)
 
+(defvar ifai-ghost--focused-at nil
+  "The buffer and point last named to the server by `ifai/didFocus'.")
+
 (defun ifai-ghost--focus (&optional _frame-or-window)
   "Tell the server which buffer is in front of the user, and where point is.
 The server then evaluates that buffer's prompt before the first keystroke
@@ -412,7 +415,24 @@ The server then evaluates that buffer's prompt before the first keystroke
       (when ifai-ghost-mode
         (let ((server (eglot-current-server)))
           (when (and server (jsonrpc-running-p server))
+            (setq ifai-ghost--focused-at (cons (current-buffer) (point)))
             (jsonrpc-notify server :ifai/didFocus (eglot--TextDocumentPositionParams))))))))
+
+(defun ifai-ghost--focus-if-moved ()
+  "Name point to the server when it rests somewhere new (an idle timer runs this).
+Where the user stops moving is usually where they are about to type."
+  (with-current-buffer (window-buffer (selected-window))
+    (unless (equal ifai-ghost--focused-at (cons (current-buffer) (point)))
+      (ifai-ghost--focus))))
+
+(defcustom ifai-ghost-focus-idle 1.0
+  "Seconds point must rest before the server is told where it is (nil: never)."
+  :type '(choice number (const nil))
+  :group 'ifai)
+
+(defvar ifai-ghost--focus-timer nil)
+(when (and ifai-ghost-focus-idle (not ifai-ghost--focus-timer))
+  (setq ifai-ghost--focus-timer (run-with-idle-timer ifai-ghost-focus-idle t #'ifai-ghost--focus-if-moved)))
 
 (add-hook 'window-selection-change-functions #'ifai-ghost--focus)
 (add-hook 'window-buffer-change-functions #'ifai-ghost--focus)

@@ -254,6 +254,10 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     ]);
   });
 
+  it("names the place point rests to the server once (ifai/didFocus from an idle timer)", () => {
+    expect(r.rest_focus_prefills).toBe(1);
+  });
+
   it("shows the server's inline item as ghost text at point after typing at the end of a line", () => {
     expect(r.ghost_text).toBeTruthy();
     // The same request sent directly gets the same text (from the server's cache).

@@ -184,6 +184,9 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(completion.metrics.source).toBe("model");
     // The plugin told the server about the buffer it entered (ifai/didFocus).
     expect(completion.focus_prefills).toBeGreaterThan(0);
+    // And about the place the cursor rested in normal mode (CursorHold), once per new place.
+    expect(completion.rest_focus).toBe(true);
+    expect(completion.rest_again_prefills).toBe(1);
     expect(completion.metrics.promptTokens).toBeGreaterThan(0);
     for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
   });

@@ -128,6 +128,9 @@ function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
   };
 }
 
+/** How long the cursor must rest before the server is told where it is. */
+const FOCUS_REST_MS = 1000;
+
 export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
   const output = vscode.window.createOutputChannel("ifai-lsp", { log: true });
   const statusBar = new StatusBar(Commands.switchBackend);
@@ -146,6 +149,19 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
     if (newState === State.Starting) statusBar.showState("starting", "$(sync~spin)");
     if (newState === State.Stopped) statusBar.showState("stopped", "$(circle-slash)");
   });
+
+  let restTimer: ReturnType<typeof setTimeout> | undefined;
+  let focusedAt = "";
+  const focus = (editor: vscode.TextEditor, onlyIfMoved = false): void => {
+    if (!languageClient.isRunning()) return;
+    const { line, character } = editor.selection.active;
+    const uri = editor.document.uri.toString();
+    const at = `${uri}:${line}:${character}`;
+    if (onlyIfMoved && at === focusedAt) return;
+    focusedAt = at;
+    const params: DidFocusParams = { textDocument: { uri }, position: { line, character } };
+    void languageClient.sendNotification(DidFocusNotification.method, params).catch(() => undefined);
+  };
 
   const chat = (params: ChatParams, onDelta: (delta: string) => void, token?: vscode.CancellationToken): Promise<ChatResponse> =>
     sendChat(languageClient, params, onDelta, token);
@@ -184,13 +200,20 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
         else await start();
       },
     }),
-    // The server evaluates the prompt of the file in front of the user ahead of the first keystroke.
+    // The server evaluates the prompt of the file in front of the user ahead of the first
+    // keystroke: when an editor becomes active, and when the cursor rests somewhere new (where
+    // the user stops moving is usually where they are about to type).
     vscode.window.onDidChangeActiveTextEditor((editor) => {
-      if (!editor || !languageClient.isRunning()) return;
-      const { line, character } = editor.selection.active;
-      const params: DidFocusParams = { textDocument: { uri: editor.document.uri.toString() }, position: { line, character } };
-      void languageClient.sendNotification(DidFocusNotification.method, params).catch(() => undefined);
+      if (editor) focus(editor);
     }),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      if (restTimer) clearTimeout(restTimer);
+      restTimer = setTimeout(() => {
+        restTimer = undefined;
+        if (vscode.window.activeTextEditor === event.textEditor) focus(event.textEditor, true);
+      }, FOCUS_REST_MS);
+    }),
+    { dispose: () => restTimer && clearTimeout(restTimer) },
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration(`${SECTION}.server`)) return;
       void vscode.window

@@ -111,6 +111,21 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
                        (json-serialize (ifai-ghost--options '((completion.maxTokens . 9))))
                        (json-serialize (ifai-ghost--options '(:ifai (:completion (:maxTokens 9)))))
                        (json-serialize (let ((ifai-ghost-text nil)) (ifai-ghost--options '(:a 1))))))
+  ;; Point resting somewhere new is named to the server (the idle timer's function, called as
+  ;; the timer would); resting again in the same place names nothing new.
+  ;; The timer itself stays out of the way: the driver moves point all the time.
+  (when ifai-ghost--focus-timer (cancel-timer ifai-ghost--focus-timer))
+  (let ((focus-count (lambda ()
+                       (length (seq-filter (lambda (p) (equal (plist-get p :reason) "focus"))
+                                           (plist-get (jsonrpc-request server :ifai/completionMetrics nil) :prefills))))))
+    (let ((before (funcall focus-count)))
+      (goto-char (point-min))
+      (forward-line 1)
+      (setq ifai-ghost--focused-at nil)
+      (ifai-ghost--focus-if-moved)
+      (driver-wait "the prefill of the place point rested" (lambda () (> (funcall focus-count) before)) 20)
+      (ifai-ghost--focus-if-moved)
+      (driver-note 'rest_focus_prefills (- (funcall focus-count) before))))
   ;; Typing the colon at the end of a line: post-command-hook, the delay's timer, the request.
   ;; (The tiny model's greedy answer there is non-empty and has a word and a non-word.)
   (goto-char (point-max))

@@ -180,8 +180,37 @@ local function main()
         focus_prefills = focus_prefills + 1
       end
     end
+    -- The cursor rests on another line in normal mode: the plugin names the new position.
+    local function focus_count()
+      local n = 0
+      local result = vim.lsp.buf_request_sync(buf, 'ifai/completionMetrics', { last = 500 }, 5000)
+      for _, p in ipairs(result[client.id].result.prefills or {}) do
+        if p.reason == 'focus' and p.uri == vim.uri_from_bufnr(buf) then
+          n = n + 1
+        end
+      end
+      return n
+    end
+    local before_rest = focus_count()
+    -- (Not the first line: entering the buffer named that one already.)
+    api.nvim_win_set_cursor(0, { row + 1, 0 })
+    vim.cmd('doautocmd <nomodeline> CursorHold')
+    -- (No vim.wait around focus_count: it waits itself, and vim.wait does not nest.)
+    local rested = false
+    for _ = 1, 400 do
+      if focus_count() > before_rest then
+        rested = true
+        break
+      end
+      vim.wait(50)
+    end
+    -- Resting again where it already was names nothing new.
+    vim.cmd('doautocmd <nomodeline> CursorHold')
+    local after_same = focus_count()
     return {
       focus_prefills = focus_prefills,
+      rest_focus = rested,
+      rest_again_prefills = after_same - before_rest,
       position = params.position,
       isIncomplete = response.result.isIncomplete,
       items = response.result.items,

@@ -418,17 +418,27 @@ function M.attach(client, bufnr)
       M.on_change(bufnr)
     end,
   })
-  -- The server evaluates the prompt of the buffer in front of the user ahead of the first keystroke.
-  api.nvim_create_autocmd('BufEnter', {
+  -- The server evaluates the prompt of the buffer in front of the user ahead of the first
+  -- keystroke: when the buffer is entered, and when the cursor rests somewhere new in normal mode
+  -- (CursorHold, after 'updatetime'), where the user is about to type.
+  local focused_at
+  local function focus(event)
+    local row, col = unpack(api.nvim_win_get_cursor(0))
+    if event == 'CursorHold' and focused_at and focused_at[1] == row and focused_at[2] == col then
+      return
+    end
+    focused_at = { row, col }
+    local line = api.nvim_get_current_line()
+    pcall(util.call, client, 'notify', 'ifai/didFocus', {
+      textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+      position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
+    })
+  end
+  api.nvim_create_autocmd({ 'BufEnter', 'CursorHold' }, {
     group = group,
     buffer = bufnr,
-    callback = function()
-      local row, col = unpack(api.nvim_win_get_cursor(0))
-      local line = api.nvim_get_current_line()
-      pcall(util.call, client, 'notify', 'ifai/didFocus', {
-        textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-        position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
-      })
+    callback = function(args)
+      focus(args.event)
     end,
   })
   -- Leaving insert mode with ghost text shown dismisses it.
