@@ -9,10 +9,18 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
-import { TUNED_ENV, TUNED_MARKER, tunedNodeFlags } from "./tuning.js";
+import { missingTuning, tuningFor } from "./tuning.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const major = Number(process.versions.node.split(".")[0]);
+const args = process.argv.slice(2);
+
+// Long-running processes (the server, the engine, `ifai-lsp index`) need Node flags and
+// environment variables that only take effect when a process starts (bin/tuning.js says which and
+// why: young generation, malloc arenas, WebAssembly compiler), so such a process replaces itself
+// with one started with them (process.execve: same pid, same stdio, no second process) where
+// Node can. IFAI_LSP_NODE_FLAGS=0 skips it.
+const tuning = process.env.IFAI_LSP_NODE_FLAGS === "0" ? undefined : tuningFor(args);
 
 if (major < 22) {
   const own = [fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url)), fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url))].find(
@@ -29,9 +37,9 @@ if (major < 22) {
     process.exit(1);
   }
   // stdio is inherited: in --stdio mode the editor's pipes go straight to the child, byte for byte.
-  const child = spawn(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(own, [...(tuning?.flags ?? []), fileURLToPath(import.meta.url), ...args], {
     stdio: "inherit",
-    env: { ...process.env, IFAI_LSP_HANDED_OVER: "1" },
+    env: { ...(tuning?.env ?? {}), ...process.env, IFAI_LSP_HANDED_OVER: "1" },
   });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("error", (error) => {
@@ -47,19 +55,14 @@ if (major < 22) {
     process.stderr.write(`ifai-lsp: ${root}dist/ is missing; in a clone of the repository run \`npm run build\` first.\n`);
     process.exit(1);
   }
-  // The long-running commands that write the index (the server, `index`) replace themselves,
-  // same pid and stdio, with the memory settings of bin/tuning.js, which only take effect when a
-  // process starts. Not with --node-ipc, whose channel belongs to this process image, nor for
-  // short commands, which would pay a second start.
-  const args = process.argv.slice(2);
-  const longRunning = args[0] === "index" || (args.some((a) => /^--(stdio|socket|pipe)/.test(a)) && !args.includes("--node-ipc"));
-  if (longRunning && process.env[TUNED_MARKER] === undefined && typeof process.execve === "function") {
-    process.execve(process.execPath, [process.execPath, ...tunedNodeFlags(process.execArgv), fileURLToPath(import.meta.url), ...args], {
-      ...TUNED_ENV,
-      ...process.env,
-      [TUNED_MARKER]: "1",
-    });
+  const missing = tuning ? missingTuning(tuning, process.execArgv, process.env) : undefined;
+  if (missing?.any && typeof process.execve === "function" && process.platform !== "win32") {
+    try {
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing.flags, fileURLToPath(import.meta.url), ...args], { ...process.env, ...missing.env });
+    } catch {
+      // Where the process cannot be replaced, it runs as it is: only its memory differs.
+    }
   }
   const { main } = await import("../dist/cli/main.js");
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(args);
 }

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings } from "../src/config/schema.js";
-import { CompletionService } from "../src/features/completion/CompletionService.js";
+import { CompletionService, type PrefillRecord } from "../src/features/completion/CompletionService.js";
 import { topWindowEnd } from "../src/features/completion/contextWindow.js";
 import type { SnippetSource } from "../src/features/completion/snippets.js";
 import type { CompletionRequest } from "../src/features/completion/types.js";
-import type { CompletionBackend, PrefillRequest } from "../src/inference/types.js";
+import type { CompletionBackend, PrefillRequest, PromptPart } from "../src/inference/types.js";
 import { SequencePool } from "../src/inference/local/SequencePool.js";
 import { completionSettings } from "../src/server/server.js";
 import { silentLogger } from "../src/util/logger.js";
@@ -42,6 +42,17 @@ describe("sequence pool", () => {
     // New sequences (a model reload) start empty.
     expect(pool.take(["t0"], "a")).toBe("t0");
     expect(pool.slots()).toEqual(["a"]);
+  });
+
+  it("gives a new slot an idle sequence rather than one a running request holds", () => {
+    const pool = new SequencePool<string>();
+    const seqs = ["s0", "s1"];
+    pool.take(seqs, "a");
+    pool.take(seqs, "b");
+    // a is the least recently used, but a request is still running on it.
+    expect(pool.take(seqs, "c", (s) => s === "s0")).toBe("s1");
+    // With every sequence busy, the least recently used one is shared (its request is waited for).
+    expect(pool.take(seqs, "d", () => true)).toBe("s0");
   });
 });
 
@@ -166,7 +177,8 @@ describe("background prefill on the tiny model", () => {
   });
 
   it("switching back to a file finds its prompt still evaluated", async () => {
-    const service = new CompletionService(backend, settings, silentLogger());
+    // The full prompt on every request (the first-prompt lane has tests of its own below).
+    const service = new CompletionService(backend, { ...settings, firstPrefixTokens: 0 }, silentLogger());
     const a = moduleText("sa", 8);
     const b = moduleText("sb", 8);
     const first = await service.complete(request("file:///p/sa.ts", a + "const q", a.length + 7), never);
@@ -176,5 +188,161 @@ describe("background prefill on the tiny model", () => {
     expect(back.metrics.source).toBe("model");
     expect(back.metrics.reusedTokens).toBeGreaterThanOrEqual(a.length + 7);
     expect(back.metrics.evaluatedTokens).toBeLessThanOrEqual(1 + settings.maxSuffixTokens + 3);
+  });
+
+  it("runs requests on different slots at the same time: one does not wait for the other's whole answer", async () => {
+    await engine.backend.tokenizer(never);
+    const prompt = (text: string): PromptPart[] => [
+      { kind: "special", token: "fim_prefix" },
+      { kind: "text", text },
+      { kind: "special", token: "fim_suffix" },
+      { kind: "text", text: "\n" },
+      { kind: "special", token: "fim_middle" },
+    ];
+    const order: string[] = [];
+    let second: Promise<unknown> | undefined;
+    let secondAnswered = false;
+    // A long answer in window A; once it has a token, window B asks on another slot. A keeps
+    // going until B has a token of its own: with one request at a time it would reach its cap.
+    const first = engine.backend.generate(
+      {
+        // Prompts after which the tiny model answers long (A) and that are short to evaluate (B).
+        prompt: prompt("x"),
+        maxTokens: 400,
+        maxTimeMs: 60_000,
+        temperature: 0,
+        slot: "window-a",
+        shouldStop: () => {
+          if (!second) {
+            order.push("a:first token");
+            second = engine.backend.generate(
+              {
+                prompt: prompt("aaaa"),
+                maxTokens: 2,
+                maxTimeMs: 60_000,
+                temperature: 0,
+                slot: "window-b",
+                shouldStop: () => {
+                  if (!secondAnswered) order.push("b:first token");
+                  secondAnswered = true;
+                  return false;
+                },
+              },
+              never,
+            );
+          }
+          return secondAnswered;
+        },
+      },
+      never,
+    );
+    const a = await first.then((result) => {
+      order.push("a:answered");
+      return result;
+    });
+    await second;
+    // B's first token came while A was still answering (A then stopped, at the verdict or its own end).
+    expect(order).toEqual(["a:first token", "b:first token", "a:answered"]);
+    expect(a.generatedTokens).toBeLessThan(400);
+  });
+
+  describe("a first suggestion before the full prompt is evaluated", () => {
+    const lanes = { ...settings, firstPrefixTokens: 64, maxSnippetTokens: 0 };
+    const typedAt = (text: string, line: number, typed: string): { text: string; offset: number } => {
+      let at = -1;
+      for (let i = 0; i <= line; i++) at = text.indexOf("\n", at + 1);
+      return { text: text.slice(0, at) + typed + text.slice(at), offset: at + typed.length };
+    };
+
+    it("uses the short first prompt, and the full prompt once a pause has evaluated it", async () => {
+      await engine.backend.tokenizer(never);
+      const service = new CompletionService(backend, lanes, silentLogger());
+      const uri = "file:///p/lanes.ts";
+      const base = moduleText("ln", 24);
+      const one = typedAt(base, 20, "\nconst z");
+      const cold = await service.complete(request(uri, one.text, one.offset), never);
+      expect(cold.metrics.source).toBe("model");
+      expect(cold.metrics.lane).toBe("first");
+      // The first prompt's window is at most its budget (one token per character here), and it has no snippets.
+      expect(cold.metrics.promptTokens).toBeLessThanOrEqual(lanes.firstPrefixTokens + lanes.maxSuffixTokens + 3);
+
+      // The next keystroke stays on the warm first prompt.
+      const two = typedAt(base, 20, "\nconst ze");
+      const next = await service.complete(request(uri, two.text, two.offset), never);
+      expect(next.metrics.lane).toBe("first");
+      expect(next.metrics.evaluatedTokens).toBeLessThanOrEqual(1 + lanes.maxSuffixTokens + 3);
+
+      // A pause: the first prompt is warm, so only the full prompt is evaluated.
+      const paused = await service.prefill(request(uri, two.text, two.offset), "pause");
+      expect(paused).toMatchObject({ lane: "full", state: "done" });
+      expect(paused.promptTokens).toBeGreaterThan(two.offset / 2);
+
+      const three = typedAt(base, 20, "\nconst zet");
+      const warm = await service.complete(request(uri, three.text, three.offset), never);
+      expect(warm.metrics.lane).toBe("full");
+      expect(warm.metrics.reusedTokens).toBeGreaterThanOrEqual(paused.promptTokens - lanes.maxSuffixTokens - 3);
+      expect(warm.metrics.evaluatedTokens).toBeLessThanOrEqual(1 + lanes.maxSuffixTokens + 3);
+    });
+
+    it("evaluates the full prompt in the background after an answer from the first prompt", async () => {
+      await engine.backend.tokenizer(never);
+      const service = new CompletionService(backend, lanes, silentLogger());
+      const uri = "file:///p/upgrade.ts";
+      const base = moduleText("up", 24);
+      const one = typedAt(base, 20, "\nlet q");
+      expect((await service.complete(request(uri, one.text, one.offset), never)).metrics.lane).toBe("first");
+      // Nothing else runs: the upgrade starts once the answer is out, and finishes.
+      let upgrade: PrefillRecord | undefined;
+      while (!(upgrade = service.recentPrefillRecords().find((r) => r.reason === "upgrade" && r.state !== "aborted"))) await new Promise(setImmediate);
+      expect(upgrade).toMatchObject({ lane: "full", state: "done" });
+
+      const two = typedAt(base, 20, "\nlet qu");
+      const next = await service.complete(request(uri, two.text, two.offset), never);
+      expect(next.metrics.lane).toBe("full");
+      expect(next.metrics.evaluatedTokens).toBeLessThanOrEqual(1 + lanes.maxSuffixTokens + 3);
+    });
+
+    it("prefills the first prompt before the full one when the cursor is known", async () => {
+      await engine.backend.tokenizer(never);
+      const service = new CompletionService(backend, lanes, silentLogger());
+      const uri = "file:///p/focused.ts";
+      const text = moduleText("fo", 24);
+      const at = typedAt(text, 18, "").offset;
+      const record = await service.prefill(request(uri, text, at), "focus");
+      expect(record).toMatchObject({ lane: "full", state: "done" });
+      expect(service.recentPrefillRecords().map((r) => [r.lane, r.state])).toEqual([
+        ["first", "done"],
+        ["full", "done"],
+      ]);
+      // Both are warm; the full prompt serves the keystroke.
+      const typed = typedAt(text, 18, "\nx");
+      const outcome = await service.complete(request(uri, typed.text, typed.offset), never);
+      expect(outcome.metrics.lane).toBe("full");
+      expect(outcome.metrics.evaluatedTokens).toBeLessThanOrEqual(2 + lanes.maxSuffixTokens + 3);
+    });
+
+    it("keeps the full prompt when it is nearly evaluated, and when the lane is off", async () => {
+      await engine.backend.tokenizer(never);
+      const small = moduleText("sm", 1);
+      const service = new CompletionService(backend, lanes, silentLogger());
+      // A prompt within the first budget is the full prompt.
+      const short = await service.complete(request("file:///p/small.ts", small + "let a", small.length + 5), never);
+      expect(short.metrics.lane).toBe("full");
+
+      const off = new CompletionService(backend, { ...lanes, firstPrefixTokens: 0 }, silentLogger());
+      const base = moduleText("of", 24);
+      const typed = typedAt(base, 20, "\nconst o");
+      const outcome = await off.complete(request("file:///p/off.ts", typed.text, typed.offset), never);
+      expect(outcome.metrics.lane).toBe("full");
+      expect(outcome.metrics.promptTokens).toBeGreaterThan(typed.offset / 2);
+
+      // On a GPU a cold full prompt is fast: it always serves.
+      const onGpu: CompletionBackend = { ...backend, status: () => ({ ...backend.status(), gpu: "metal" }) };
+      const gpu = new CompletionService(onGpu, lanes, silentLogger());
+      const cold = typedAt(base, 21, "\nconst g");
+      const fromGpu = await gpu.complete(request("file:///p/gpu.ts", cold.text, cold.offset), never);
+      expect(fromGpu.metrics.lane).toBe("full");
+      expect(fromGpu.metrics.promptTokens).toBeGreaterThan(cold.offset / 2);
+    });
   });
 });

@@ -23,7 +23,9 @@ function request(text: string, offset: number, others: DocumentSnapshot[] = [], 
 describe("completion service on the tiny model", () => {
   let engine: ReturnType<typeof createEngine>;
   let service: CompletionService;
-  const settings = { ...completionSettings(defaultSettings()), debounceMs: 0, maxTokens: 8, maxMultilineTokens: 16 };
+  // The full prompt on every request: these tests are about its parts (the short first prompt
+  // that answers before a full one is evaluated is tested in completionPrefill).
+  const settings = { ...completionSettings(defaultSettings()), debounceMs: 0, maxTokens: 8, maxMultilineTokens: 16, firstPrefixTokens: 0 };
 
   beforeAll(async () => {
     engine = createEngine(await tinyModel());

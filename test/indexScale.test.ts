@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import * as lancedb from "@lancedb/lancedb";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateMonorepo } from "../src/devtools/generateMonorepo.js";
 import { compactionDelay } from "../src/index/CompactionScheduler.js";
@@ -164,15 +165,34 @@ describe("files that change during a pass", () => {
 describe.skipIf(process.platform !== "linux")("the memory settings of long-running processes", () => {
   it("the server the editor starts runs with bin/tuning.js's malloc arenas, young generation and WebAssembly compiler, in the same process", async () => {
     const base = tempBase();
-    const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), IFAI_LSP_TUNED: undefined });
-    await client.initialize({}, { index: { enabled: false } });
-    const pid = client.process!.pid!;
-    const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    expect(environ).toContain("MALLOC_ARENA_MAX=2");
-    expect(cmdline).toContain("--max-semi-space-size=4");
-    expect(cmdline).toContain("--liftoff-only");
-    expect(await client.shutdownAndExit()).toBe(0);
+    const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), MALLOC_ARENA_MAX: undefined });
+    try {
+      await client.initialize({}, { index: { enabled: false } });
+      const pid = client.process!.pid!;
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(environ).toContain("MALLOC_ARENA_MAX=2");
+      expect(cmdline).toContain("--liftoff-only");
+      expect(await client.shutdownAndExit()).toBe(0);
+    } finally {
+      client.kill();
+    }
+  });
+
+  it("a flag or variable the user set wins, and a process that has them all is not started again", async () => {
+    type Tuning = { flags: string[]; env: Record<string, string> };
+    const { missingTuning, tuningFor } = (await import(pathToFileURL(path.join(projectRoot, "bin", "tuning.js")).href)) as {
+      tuningFor: (args: string[]) => Tuning | undefined;
+      missingTuning: (tuning: Tuning, execArgv: string[], env: Record<string, string | undefined>) => Tuning & { any: boolean };
+    };
+    const index = tuningFor(["index", "."])!;
+    expect(index.flags).toContain("--max-semi-space-size=4");
+    expect(tuningFor(["search", "x"])).toBeUndefined();
+    expect(tuningFor(["--node-ipc"])).toBeUndefined();
+    const mine = missingTuning(index, ["--max-semi-space-size=16"], { MALLOC_ARENA_MAX: "8" });
+    expect(mine.flags).toEqual(["--liftoff-only"]);
+    expect(mine.env).toEqual({});
+    expect(missingTuning(index, index.flags, index.env).any).toBe(false);
   });
 });
 
@@ -187,5 +207,46 @@ describe("compaction of a large table", () => {
     expect(compactionDelay({ writes: 10, newRows: 13_000, tableRows: 1_300_000 })).toBe(30_000);
     // Many small data files slow every search: then it is worth it anyway.
     expect(compactionDelay({ writes: 600, newRows: 1_200, tableRows: 1_300_000 })).toBe(1000);
+  });
+});
+
+describe("indexes for per-file writes", () => {
+  it("gives the chunks table B-tree indexes on id and path, also when an earlier version wrote it without them", async () => {
+    const ws = makeWorkspace({ "src/a.ts": "export function keyIndexed() { return 1; }\n", "src/b.ts": "export const other = 2;\n" });
+    cleanups.push(ws.cleanup);
+    const indexed = async (location: string): Promise<string[]> => {
+      const db = await lancedb.connect(location);
+      const table = await db.openTable("chunks_lexical");
+      const columns = (await table.listIndices()).filter((i) => i.indexType.toLowerCase().includes("btree")).flatMap((i) => i.columns);
+      table.close();
+      db.close();
+      return columns.sort();
+    };
+    const start = async (): Promise<IndexService> => {
+      const s = new IndexService({ logger: silentLogger(), env: { IFAI_CACHE_DIR: ws.cache }, workers: 1 });
+      await s.configure({ ...DEFAULT_INDEX_SETTINGS, watch: false });
+      await s.setFolders([{ uri: ws.uri }]);
+      await s.whenIdle();
+      return s;
+    };
+    const first = await start();
+    const location = first.status().folders[0]!.location;
+    await first.dispose();
+    expect(await indexed(location)).toEqual(["id", "path"]);
+
+    // As an earlier version left it: no key indexes. The next pass adds them, and edits still replace rows.
+    const db = await lancedb.connect(location);
+    const table = await db.openTable("chunks_lexical");
+    for (const index of await table.listIndices()) if (index.indexType.toLowerCase().includes("btree")) await table.dropIndex(index.name);
+    table.close();
+    db.close();
+    expect(await indexed(location)).toEqual([]);
+    fs.writeFileSync(path.join(ws.root, "src/a.ts"), "export function keyIndexedEdited() { return 1; }\n");
+    const second = await start();
+    cleanups.push(() => second.dispose());
+    expect(await indexed(location)).toEqual(["id", "path"]);
+    expect(await paths(second, "keyIndexedEdited")).toEqual(["src/a.ts"]);
+    expect(await paths(second, "keyIndexed")).toEqual(["src/a.ts"]);
+    expect((await second.folderIndexes()[0]!.chunksOf("src/a.ts")).map((c) => c.text)).toEqual(["export function keyIndexedEdited() { return 1; }"]);
   });
 });

@@ -203,6 +203,22 @@ describe("textDocument/copilotInlineEdit over stdio", () => {
     expect(await client.shutdownAndExit()).toBe(0);
   });
 
+  it("reads an answer that leaves out the final line break of a region at the end of the file as the same lines (one small edit, not a rewrite to the end)", async () => {
+    const client = await start({}, cloudSettings());
+    const small = "export function area(w: number, h: number): number {\n  return w * h;\n}\n";
+    await client.open(uri, "typescript", small);
+    await client.edit(uri, { start: { line: 0, character: 21 }, end: { line: 0, character: 22 } }, "width");
+    const now = small.replace("area(w:", "area(width:");
+    const expected = now.replace("return w *", "return width *");
+    // The code block ends right after "}": the region's final line break is not in it.
+    fixture.when((body) => JSON.stringify(body).includes("Editable region"), { kind: "reply", text: "```typescript\n" + expected.trimEnd() + "\n```" });
+    const result = await inlineEdit(client, { textDocument: { uri, version: 2 }, position: { line: 0, character: 26 } });
+    expect(result.edits.map((e) => [e.range, e.text])).toEqual([[{ start: { line: 1, character: 9 }, end: { line: 1, character: 10 } }, "width"]]);
+    expect(applyLspEdits(now, result.edits)).toBe(expected);
+    fixture.clear();
+    expect(await client.shutdownAndExit()).toBe(0);
+  });
+
   it("keeps the request local when the history holds an edit of a secret file", async () => {
     const client = await start({}, cloudSettings());
     const secret = "file:///work/demo/.env";

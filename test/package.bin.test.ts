@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
 import { VERSION } from "../src/version.js";
-import { ITEMS_CLIENT, TestClient, waitForExit } from "./helpers/lspClient.js";
+import { ITEMS_CLIENT, startStdioServer, TestClient, waitForExit } from "./helpers/lspClient.js";
 import { tempDir } from "./helpers/models.js";
 import { binPath, projectRoot } from "./helpers/paths.js";
 
@@ -62,5 +62,22 @@ describe.skipIf(oldNode === undefined)(`bin/ifai-lsp.js on an older system Node 
     const run = spawnSync(oldNode!, [binPath, "--node-ipc"], { encoding: "utf8", env });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/needs Node\.js 22 or newer[\s\S]*npx -y -p node@24 -p ifai-lsp ifai-lsp/);
+  });
+});
+
+describe.skipIf(process.platform !== "linux")("bin/ifai-lsp.js starts long-lived processes with small V8 young generations", () => {
+  it("a --stdio server replaces itself with a Node started with the flags: same pid, same stdio", async () => {
+    const client = startStdioServer({ IFAI_CACHE_DIR: cache.path, IFAI_LOG_LEVEL: "warn" });
+    try {
+      const init = await client.initialize(ITEMS_CLIENT, { index: { enabled: false } });
+      expect(init.serverInfo?.version).toBe(VERSION);
+      // The pid the editor started is the server (no second process), and its Node runs with the flag.
+      const cmdline = fs.readFileSync(`/proc/${client.process!.pid}/cmdline`, "utf8").split("\0");
+      expect(cmdline).toContain("--max-semi-space-size=1");
+      expect(cmdline).toContain("--stdio");
+      expect(await client.shutdownAndExit()).toBe(0);
+    } finally {
+      client.kill();
+    }
   });
 });

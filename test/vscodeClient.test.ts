@@ -6,6 +6,7 @@ import zlib from "node:zlib";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CLIENT_ONLY_SECTIONS, serverSettingsOf } from "../clients/vscode/src/clientSettings.js";
 import { parseServerLogLine } from "../clients/vscode/src/serverLog.js";
+import { ShownTracker } from "../clients/vscode/src/shownTracker.js";
 import { settingKeys, settingsSchema } from "../src/config/schema.js";
 import { applySettings } from "../src/config/validate.js";
 import { renderVscodeManifest, restrictedSettings, type VscodeProperty } from "../src/devtools/vscodeManifest.js";
@@ -88,7 +89,7 @@ describe("VS Code extension manifest", () => {
   it("keeps client-only settings apart from the server's, and no key is also a section", () => {
     const serverKeys = new Set(settingKeys.map((k) => `ifai.${k}`));
     const clientKeys = Object.keys(properties).filter((k) => !serverKeys.has(k));
-    expect(clientKeys.sort()).toEqual(["ifai.server.args", "ifai.server.env", "ifai.server.path", "ifai.trace.server"]);
+    expect(clientKeys.sort()).toEqual(["ifai.client.nextEditDelayMs", "ifai.client.nextEdits", "ifai.server.args", "ifai.server.env", "ifai.server.path", "ifai.trace.server"]);
     for (const key of clientKeys) expect(CLIENT_ONLY_SECTIONS as readonly string[]).toContain(key.split(".")[1]);
     // A server setting under a client-only section would be stripped before it reached the server.
     for (const key of settingKeys) expect(CLIENT_ONLY_SECTIONS as readonly string[], key).not.toContain(key.split(".")[0]);
@@ -122,6 +123,22 @@ describe("VS Code extension manifest", () => {
     for (const id of ids) expect(handled.has(id), `${id} has no handler in commands.ts`).toBe(true);
     const referenced = [...Object.values(manifest.contributes.menus).flat(), ...manifest.contributes.keybindings].map((m) => m.command);
     for (const id of referenced) expect(ids).toContain(id);
+  });
+});
+
+describe("VS Code extension: which ghost text counts as shown", () => {
+  it("reports a new item once, and an item that continues it while typed through under the first one's id", () => {
+    const tracker = new ShownTracker();
+    const uri = "file:///w/a.py";
+    expect(tracker.note({ uri, line: 3, before: "    total = ", text: "sum(values)", args: [{ id: "a" }] })).toEqual({ report: true, args: [{ id: "a" }] });
+    // Two characters typed through: the line would read the same once inserted.
+    expect(tracker.note({ uri, line: 3, before: "    total = su", text: "m(values)", args: [{ id: "b" }] })).toEqual({ report: false, args: [{ id: "a" }] });
+    // Something else on that line, the same text on another line or in another file: new.
+    expect(tracker.note({ uri, line: 3, before: "    total = su", text: "per()", args: [{ id: "c" }] })).toEqual({ report: true, args: [{ id: "c" }] });
+    expect(tracker.note({ uri, line: 4, before: "    total = su", text: "per()", args: [{ id: "d" }] }).report).toBe(true);
+    expect(tracker.note({ uri: "file:///w/b.py", line: 4, before: "    total = su", text: "per()", args: [{ id: "e" }] }).report).toBe(true);
+    tracker.reset();
+    expect(tracker.note({ uri: "file:///w/b.py", line: 4, before: "    total = su", text: "per()", args: [{ id: "f" }] }).report).toBe(true);
   });
 });
 

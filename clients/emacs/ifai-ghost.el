@@ -94,6 +94,14 @@ Emulation maps come before minor-mode maps, so TAB reaches
   "`buffer-chars-modified-tick' after the previous command.")
 (defvar-local ifai-ghost--last-point nil
   "Point after the previous command.")
+(defvar-local ifai-ghost--item nil
+  "The inline completion item shown, as the server sent it, or nil.
+The server learns what became of it (acceptance feedback, kept on the
+user's machine only) from the item passed back.")
+(defvar-local ifai-ghost--item-server nil
+  "The server that sent `ifai-ghost--item'.")
+(defvar-local ifai-ghost--accepted-length 0
+  "UTF-16 code units of `ifai-ghost--item' accepted word by word so far.")
 
 (cl-defstruct (ifai-ghost--request (:constructor ifai-ghost--request-make) (:copier nil))
   "An inline completion request: SERVER, its jsonrpc ID, and the buffer's
@@ -194,8 +202,28 @@ new `ifai-ghost--request', or nil when there is no server to ask."
         (setq ifai-ghost--inflight nil)
         (when (and ifai-ghost-mode (ifai-ghost--fresh-p request))
           (let* ((items (if (vectorp result) result (plist-get result :items)))
-                 (item (and (> (length items) 0) (aref items 0))))
-            (apply #'ifai-ghost--show (and item (ifai-ghost--item-text item)))))))))
+                 (item (and (> (length items) 0) (aref items 0)))
+                 (before (ifai-ghost-current)))
+            (apply #'ifai-ghost--show (and item (ifai-ghost--item-text item)))
+            ;; The rest of a suggestion being typed through is the same suggestion: it keeps
+            ;; its item (and id), so the server counts it shown once.
+            (unless (and ifai-ghost--item before (equal before (ifai-ghost-current)))
+              (setq ifai-ghost--item nil))
+            (when (and (ifai-ghost-current) (null ifai-ghost--item))
+              (setq ifai-ghost--item item
+                    ifai-ghost--item-server (ifai-ghost--request-server request)
+                    ifai-ghost--accepted-length 0)
+              (ifai-ghost--feedback :textDocument/didShowCompletion nil))))))))
+
+(defun ifai-ghost--feedback (method params)
+  "Tell the server METHOD about the item shown, with PARAMS besides :item."
+  (let ((server ifai-ghost--item-server))
+    (when (and ifai-ghost--item server (jsonrpc-running-p server))
+      (jsonrpc-notify server method (append (list :item ifai-ghost--item) params)))))
+
+(defun ifai-ghost--utf16-length (text)
+  "The length of TEXT in UTF-16 code units, as LSP counts."
+  (/ (length (encode-coding-string text 'utf-16le)) 2))
 
 (defun ifai-ghost--item-text (item)
   "The list (TEXT END) that shows ITEM, an InlineCompletionItem, at point.
@@ -253,9 +281,20 @@ An empty or nil TEXT shows nothing."
     (ifai-ghost--clear)
     (if (string-empty-p rest)
         (progn (delete-region (point) end)
-               (insert part))
+               (insert part)
+               ;; The item's command tells the server it was accepted.
+               (let ((command (plist-get ifai-ghost--item :command))
+                     (server ifai-ghost--item-server))
+                 (when (and command server (jsonrpc-running-p server))
+                   (ifai--send-request server :workspace/executeCommand
+                                       (list :command (plist-get command :command)
+                                             :arguments (or (plist-get command :arguments) []))
+                                       :success-fn #'ignore :error-fn #'ignore :timeout-fn #'ignore)))
+               (setq ifai-ghost--item nil))
       (insert part)
-      (ifai-ghost--show rest (+ end (length part))))
+      (ifai-ghost--show rest (+ end (length part)))
+      (setq ifai-ghost--accepted-length (+ ifai-ghost--accepted-length (ifai-ghost--utf16-length part)))
+      (ifai-ghost--feedback :textDocument/didPartiallyAcceptCompletion (list :acceptedLength ifai-ghost--accepted-length)))
     part))
 
 (defun ifai-ghost-accept ()
@@ -271,8 +310,12 @@ An empty or nil TEXT shows nothing."
     (ifai-ghost--insert (if (string-match "\\W*\\w+" text) (match-end 0) (length text)))))
 
 (defun ifai-ghost-dismiss ()
-  "Hide the suggestion and cancel the request in flight."
+  "Hide the suggestion and cancel the request in flight.
+The server counts a suggestion hidden this way as dismissed."
   (interactive)
+  (when (ifai-ghost-current)
+    (ifai-ghost--feedback :ifai/didDismissSuggestion nil))
+  (setq ifai-ghost--item nil)
   (ifai-ghost--cancel)
   (ifai-ghost--clear))
 
@@ -360,6 +403,9 @@ ifai-lsp, and the server registered inline completion."
 
 (add-hook 'eglot-managed-mode-hook #'ifai-ghost--maybe-enable)
 
+(defvar ifai-ghost--focused-at nil
+  "The buffer and point last named to the server by `ifai/didFocus'.")
+
 (defun ifai-ghost--focus (&optional _frame-or-window)
   "Tell the server which buffer is in front of the user, and where point is.
 The server then evaluates that buffer's prompt before the first keystroke
@@ -369,7 +415,24 @@ The server then evaluates that buffer's prompt before the first keystroke
       (when ifai-ghost-mode
         (let ((server (eglot-current-server)))
           (when (and server (jsonrpc-running-p server))
+            (setq ifai-ghost--focused-at (cons (current-buffer) (point)))
             (jsonrpc-notify server :ifai/didFocus (eglot--TextDocumentPositionParams))))))))
+
+(defun ifai-ghost--focus-if-moved ()
+  "Name point to the server when it rests somewhere new (an idle timer runs this).
+Where the user stops moving is usually where they are about to type."
+  (with-current-buffer (window-buffer (selected-window))
+    (unless (equal ifai-ghost--focused-at (cons (current-buffer) (point)))
+      (ifai-ghost--focus))))
+
+(defcustom ifai-ghost-focus-idle 1.0
+  "Seconds point must rest before the server is told where it is (nil: never)."
+  :type '(choice number (const nil))
+  :group 'ifai)
+
+(defvar ifai-ghost--focus-timer nil)
+(when (and ifai-ghost-focus-idle (not ifai-ghost--focus-timer))
+  (setq ifai-ghost--focus-timer (run-with-idle-timer ifai-ghost-focus-idle t #'ifai-ghost--focus-if-moved)))
 
 (add-hook 'window-selection-change-functions #'ifai-ghost--focus)
 (add-hook 'window-buffer-change-functions #'ifai-ghost--focus)

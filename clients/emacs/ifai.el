@@ -22,6 +22,9 @@
 ;; - Completions come from eglot's own `completion-at-point' (one AI item
 ;;   per request) and, as ghost text after point, from `ifai-ghost-mode'
 ;;   (ifai-ghost.el); AI code actions from `eglot-code-actions'.
+;; - Next-edit suggestions (where the next change goes) show as a diff
+;;   with `ifai-nes-mode' (ifai-nes.el): M-n jumps, M-RET accepts, C-g
+;;   dismisses.
 ;; - `ifai-chat' asks a question (about the region, when active; an
 ;;   @codebase mention searches the project) and streams the answer into
 ;;   the *ifai-chat* buffer, where C-c C-k cancels it.
@@ -267,6 +270,7 @@ Backend preference, model state and the last tokens per second."
     (define-key map "r" #'ifai-reindex)
     (define-key map "a" #'eglot-code-actions)
     (define-key map "g" #'ifai-ghost-trigger)
+    (define-key map "n" #'ifai-nes-request)
     map)
   "Keys for ifai commands, to bind to a prefix key of your choice.")
 (fset 'ifai-command-map ifai-command-map)
@@ -278,4 +282,5 @@ Backend preference, model state and the last tokens per second."
 ;; `(require 'ifai)' the only step.
 (require 'ifai-chat)
 (require 'ifai-ghost)
+(require 'ifai-nes)
 ;;; ifai.el ends here

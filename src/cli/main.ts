@@ -25,6 +25,8 @@ Usage:
   ifai-lsp chat "QUESTION" [--codebase]
                                 ask the model; the answer streams to the terminal
                                 (ifai-lsp chat --help for options)
+  ifai-lsp stats [--json]       what became of the suggestions shown (accepted, dismissed…),
+                                per language; kept on this machine only
   ifai-lsp engine               run the shared engine that holds the model for every editor
                                 window (servers with engine.mode "shared" start it themselves)
   ifai-lsp --version            print the version
@@ -87,6 +89,14 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     return runDoctor(args.slice(1));
+  }
+  if (args[0] === "stats") {
+    const { runStats, STATS_HELP } = await import("./stats.js");
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(STATS_HELP);
+      return 0;
+    }
+    return runStats(args.slice(1));
   }
   if (args[0] === "engine") {
     const { runEngine, ENGINE_HELP } = await import("./engine.js");

@@ -181,6 +181,15 @@ export const settingsSchema = {
     description:
       "Token budget for the text after the cursor (the rest of the line, then whole lines). Every suffix token is evaluated again on each keystroke (about 5 ms each for the 0.5B model on 2 CPU cores), so this is the main knob for latency on a CPU; raise it on a GPU.",
   }),
+  "completion.firstPrefixTokens": setting({
+    type: "number",
+    default: 128,
+    integer: true,
+    minimum: 0,
+    maximum: 32768,
+    description:
+      "Token budget for the text before the cursor in a first suggestion whose full prompt is not evaluated yet (a file just opened, or a cursor far from where the model last looked), when the model runs on the CPU: a short prompt without cross-file snippets answers in well under a second, and the full prompt is evaluated in the background between keystrokes, taking over once it is ready. On a GPU the full prompt always serves. 0 turns this off (the first suggestion waits for the full prompt).",
+  }),
   "completion.maxSnippetTokens": setting({
     type: "number",
     default: 512,
@@ -227,7 +236,7 @@ export const settingsSchema = {
     minimum: 1,
     maximum: 16,
     description:
-      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048). Applies from the next model load.",
+      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048); with completion.firstPrefixTokens on there is one more, for short first prompts. Applies from the next model load.",
   }),
   "completion.prefill": setting({
     type: "boolean",
@@ -316,6 +325,40 @@ export const settingsSchema = {
     type: "boolean",
     default: true,
     description: "Prompt-lookup speculative decoding for next edits: spans the answer copies from the region are confirmed several tokens at a time. The answer is the same either way.",
+  }),
+  "feedback.store": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Keep counts of the suggestions shown, accepted, partially accepted and dismissed (per kind and language) in feedback.json in the cache folder, shared by every editor window and shown by `ifai-lsp stats`. Nothing in it is ever sent anywhere. Off: counted for this session only.",
+  }),
+  "feedback.quiet": setting({
+    type: "boolean",
+    default: true,
+    description:
+      "Stay quiet where suggestions keep being dismissed: when too few of the latest shown ghost texts (or next edits) in a language were accepted, the editor's automatic requests of that kind there get none for a while (the model does not run). Requests the user makes are always answered. Off: never.",
+  }),
+  "feedback.quietWindow": setting({
+    type: "number",
+    default: 20,
+    integer: true,
+    minimum: 2,
+    maximum: 200,
+    description: "How many of the latest shown suggestions of a kind in a language the quiet rule looks at; it applies only once that many were shown.",
+  }),
+  "feedback.quietBelow": setting({
+    type: "number",
+    default: 0.1,
+    minimum: 0,
+    maximum: 1,
+    description: "Go quiet when the share of those suggestions accepted (fully or in part) is below this (0.1: fewer than 2 of 20).",
+  }),
+  "feedback.quietMinutes": setting({
+    type: "number",
+    default: 15,
+    minimum: 0.01,
+    maximum: 1440,
+    description: "How long a quiet period lasts; afterwards the count starts afresh.",
   }),
   "chat.contextSize": setting({
     type: "number",

@@ -171,12 +171,13 @@ async function main(): Promise<void> {
 
   // Issue 15: the first suggestion after opening a file, and after switching back to one.
   const files = benchFiles(root);
-  const opened = await measureOpen(connection, quick ? files.open.slice(0, 4) : files.open, 1000);
+  const opened = await measureOpen(connection, quick ? files.open.slice(0, 6) : files.open, 1000);
   const switchOptions = { switches: quick ? 4 : 8, keystrokes: 20, keyIntervalMs: 110 };
   const switched = await measureSwitch(connection, files.pair, switchOptions);
   memoryAt.push(["after open and switch runs", (await metrics()).memory]);
-  // The same switches with one sequence (every switch evicts the other file's KV state).
-  await setCompletion(connection, { warmDocuments: 1 });
+  // The same switches with one sequence and no first prompts (every switch evicts the other
+  // file's KV state): the cold cost.
+  await setCompletion(connection, { warmDocuments: 1, firstPrefixTokens: 0 });
   const switchedOne = await measureSwitch(connection, files.pair, switchOptions);
   await connection.sendRequest("shutdown");
   await connection.sendNotification("exit");
@@ -212,6 +213,8 @@ async function main(): Promise<void> {
   log(formatSummary("typed-through keystroke → suggestion", through, "ms"));
   log(formatSummary("mid-line edit → first token", cold, "ms"));
   log(`model answers with a cold prompt after the first (prefix window re-anchored): ${reanchored}`);
+  const firstLane = trace0.filter((j) => j.r.source === "model" && j.r.lane === "first").length;
+  log(`model answers on a document's short first prompt (its full prompt not evaluated yet): ${firstLane}`);
   log(`server RSS idle ${(idleRss / 2 ** 20).toFixed(0)} MiB, after the trace ${(result.rss / 2 ** 20).toFixed(0)} MiB`);
   for (const line of formatMemory(memoryAt, fs.statSync(modelPath).size)) log(line);
 
@@ -242,15 +245,19 @@ async function main(): Promise<void> {
   log("first suggestion in a file (cold: the same in this run without prefill, or with one KV sequence)");
   const ms = (r: FirstRecord[]): ReturnType<typeof summarize> => summarize(r.map((x) => x.firstTokenMs).filter(Number.isFinite));
   const tok = (r: FirstRecord[], f: (x: FirstRecord) => number): ReturnType<typeof summarize> => summarize(r.map(f), 0);
-  const openWarm = ms(opened.warm);
   const openCold = ms(opened.cold);
+  const openPlain = ms(opened.open);
+  const openFocus = ms(opened.focus);
   const switchWarm = ms(switched);
   const switchCold = ms(switchedOne);
-  log(formatSummary("open, pause 1 s, type → first token", openWarm, "ms"));
-  log(formatSummary("  the same without prefill (cold)", openCold, "ms"));
-  log(formatSummary("  prompt tokens reused / evaluated (prefill)", tok(opened.warm, (x) => x.reusedTokens), "tok") + `  evaluated p50 ${tok(opened.warm, (x) => x.evaluatedTokens).p50}`);
-  log(formatSummary("  prompt tokens reused / evaluated (cold)", tok(opened.cold, (x) => x.reusedTokens), "tok") + `  evaluated p50 ${tok(opened.cold, (x) => x.evaluatedTokens).p50}`);
-  log(formatSummary("switch back after 20 keystrokes → first token", switchWarm, "ms"));
+  const lanes = (r: FirstRecord[]): string => `first prompt ${r.filter((x) => x.lane === "first").length}/${r.length}`;
+  log(formatSummary("open, pause 1 s, type → first token (didOpen only)", openPlain, "ms") + `  ${lanes(opened.open)}`);
+  log(formatSummary("  the same, client sends ifai/didFocus at the cursor", openFocus, "ms") + `  ${lanes(opened.focus)}`);
+  log(formatSummary("  cold: no prefill, full prompt", openCold, "ms"));
+  log(formatSummary("  prompt tokens evaluated (didOpen only)", tok(opened.open, (x) => x.evaluatedTokens), "tok") + `  of p50 ${tok(opened.open, (x) => x.promptTokens).p50}`);
+  log(formatSummary("  prompt tokens evaluated (didFocus)", tok(opened.focus, (x) => x.evaluatedTokens), "tok") + `  of p50 ${tok(opened.focus, (x) => x.promptTokens).p50}`);
+  log(formatSummary("  prompt tokens evaluated (cold)", tok(opened.cold, (x) => x.evaluatedTokens), "tok") + `  of p50 ${tok(opened.cold, (x) => x.promptTokens).p50}`);
+  log(formatSummary("switch back after 20 keystrokes → first token", switchWarm, "ms") + `  ${lanes(switched)}`);
   log(formatSummary("  the same with one KV sequence (cold)", switchCold, "ms"));
   log(formatSummary("  prompt tokens evaluated (3 / 1 sequences)", tok(switched, (x) => x.evaluatedTokens), "tok") + `  one sequence p50 ${tok(switchedOne, (x) => x.evaluatedTokens).p50}`);
 
@@ -269,6 +276,7 @@ async function main(): Promise<void> {
     typedThroughMs: through,
     midLineEditFirstTokenMs: cold,
     reanchoredColdPrompts: reanchored,
+    firstLaneAnswers: firstLane,
     superseded,
     rssIdleMiB: Math.round(idleRss / 2 ** 20),
     rssAfterMiB: Math.round(result.rss / 2 ** 20),
@@ -278,9 +286,10 @@ async function main(): Promise<void> {
     floorFirstTokenMs: floorFirst,
     oursOverFloorP50: Number(overFloor.toFixed(2)),
     stepTokensPerSecond: Object.fromEntries(floor.stepTokensPerSecond.map((s) => [s.step, s.tokensPerSecond])),
-    openPauseFirstTokenMs: openWarm,
+    openPauseFirstTokenMs: openPlain,
+    openFocusFirstTokenMs: openFocus,
     openColdFirstTokenMs: openCold,
-    openReusedTokens: tok(opened.warm, (x) => x.reusedTokens),
+    openFirstLane: { open: opened.open.filter((x) => x.lane === "first").length, focus: opened.focus.filter((x) => x.lane === "first").length, runs: opened.open.length },
     openPrefilledTokens: summarize(opened.prefilledTokens, 0),
     switchFirstTokenMs: switchWarm,
     switchOneSequenceFirstTokenMs: switchCold,

@@ -2,8 +2,9 @@
  * npm run bench:engine — several editor windows on one machine, with the model in each server
  * ("in-process") and in one shared engine ("shared"), on a model of the exact Qwen2.5-Coder-0.5B
  * shape. Measures, in one run: the memory of one window and of three (proportional set size, so
- * pages shared between processes count once), and window A's keystroke → suggestion latency alone
- * and while window B types. Prints p50/p95 and ends with one JSON line of the figures.
+ * pages shared between processes count once), window A's keystroke → suggestion latency alone
+ * and while window B types, and how many of three windows open on one folder index it. Prints
+ * p50/p95 and ends with one JSON line of the figures.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -11,13 +12,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
-import type { CompletionMetricsResult, ModelStatusResult } from "../server/protocol.js";
+import type { CompletionMetricsResult, IndexStatusResult, ModelStatusResult } from "../server/protocol.js";
 import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
 import { formatSummary, summarize, type Summary } from "./bench/stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
 const KEYSTROKES = quick ? 8 : 20;
+/** `--index-only`: only the index part (three windows on one folder), without a model. */
+const indexOnly = process.argv.includes("--index-only");
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 
 /** Real source files (pinned by the lockfile), one per window, each cut to about 1k tokens. */
@@ -170,6 +173,101 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
   };
 }
 
+/** The index's side of several windows: three servers open one folder at once. */
+interface IndexFigures {
+  files: number;
+  /** Windows whose index passes read and wrote files (the others found the work done). */
+  writers: number;
+  /** Files read and chunks written by the three windows together (one pass's worth when the work was done once). */
+  filesRead: number;
+  chunksWritten: number;
+  /** Chunks each window sees: equal, and equal to one pass's, when the work was done once. */
+  chunks: number[];
+  readyMs: number;
+}
+
+async function measureIndexPasses(engineDir: string): Promise<IndexFigures> {
+  // A folder of real sources (copied: the index lives beside the cache, never in node_modules).
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "ifai-bench-index-"));
+  const from = path.join(root, "node_modules", "vscode-languageserver-protocol", "lib");
+  let files = 0;
+  for (const entry of fs.readdirSync(from, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+    const target = path.join(folder, path.relative(from, entry.parentPath), entry.name);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.copyFileSync(path.join(entry.parentPath, entry.name), target);
+    files++;
+  }
+  const env = { ...process.env, IFAI_ENGINE_DIR: engineDir, IFAI_CACHE_DIR: path.join(engineDir, "cache") };
+  const started = performance.now();
+  const windows = await Promise.all(
+    [0, 1, 2].map(async () => {
+      const proc = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], { stdio: ["pipe", "pipe", "pipe"], env: { ...env, IFAI_LOG_LEVEL: "info" } });
+      // The servers' logs say what each index pass did ("index pass done", with its counts).
+      const passes: Array<{ read: number; chunksWritten: number }> = [];
+      let pending = "";
+      proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        pending += chunk;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.includes("index pass done")) continue;
+          try {
+            const entry = JSON.parse(line) as { read?: number; chunksWritten?: number };
+            passes.push({ read: entry.read ?? 0, chunksWritten: entry.chunksWritten ?? 0 });
+          } catch {
+            // Not a log line of ours.
+          }
+        }
+      });
+      const connection = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+      connection.onRequest("workspace/configuration", () => [{}]);
+      connection.listen();
+      const uri = pathToFileURL(folder).href;
+      await connection.sendRequest("initialize", {
+        processId: process.pid,
+        rootUri: uri,
+        workspaceFolders: [{ uri, name: "bench" }],
+        capabilities: {},
+        initializationOptions: { index: { enabled: true } },
+      });
+      await connection.sendNotification("initialized", {});
+      return { proc, connection, passes };
+    }),
+  );
+  try {
+    const statuses: IndexStatusResult[] = [];
+    for (const w of windows) {
+      for (;;) {
+        const status = (await w.connection.sendRequest("ifai/indexStatus", {})) as IndexStatusResult;
+        if (status.state === "ready" || status.state === "error") {
+          statuses.push(status);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const work = windows.map((w) => w.passes.reduce((n, p) => ({ read: n.read + p.read, chunksWritten: n.chunksWritten + p.chunksWritten }), { read: 0, chunksWritten: 0 }));
+    return {
+      files,
+      writers: work.filter((w) => w.read > 0).length,
+      filesRead: work.reduce((n, w) => n + w.read, 0),
+      chunksWritten: work.reduce((n, w) => n + w.chunksWritten, 0),
+      chunks: statuses.map((s) => s.folders[0]?.chunks ?? 0),
+      readyMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    for (const w of windows) {
+      await w.connection.sendRequest("shutdown").catch(() => undefined);
+      const exited = new Promise((resolve) => w.proc.once("exit", resolve));
+      await w.connection.sendNotification("exit").catch(() => undefined);
+      await exited;
+      w.connection.dispose();
+    }
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (process.platform !== "linux") throw new Error("bench:engine reads /proc (Linux only)");
   const vocabPath = path.resolve(root, "../shared/models/ggml-vocab-qwen2.5.gguf");
@@ -180,8 +278,9 @@ async function main(): Promise<void> {
   const engineDir = fs.mkdtempSync(path.join(os.tmpdir(), "ifai-bench-engine-"));
   fs.chmodSync(engineDir, 0o700);
   const figures: Record<string, ModeFigures> = {};
+  let index: IndexFigures;
   try {
-    for (const mode of ["in-process", "shared"] as const) {
+    for (const mode of indexOnly ? [] : (["in-process", "shared"] as const)) {
       const f = await runMode(mode, modelPath, engineDir);
       figures[mode] = f;
       log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB`);
@@ -190,8 +289,16 @@ async function main(): Promise<void> {
       log(formatSummary("  window B meanwhile", f.otherWindow, "ms"));
       log(`  served by the model while both typed: A ${(f.servedWhileOtherTypes * 100).toFixed(0)} %, B ${(f.otherServed * 100).toFixed(0)} % (only served keystrokes are in the latencies)`);
     }
+    index = await measureIndexPasses(engineDir);
+    log(
+      `\nindex: three windows open one folder of ${index.files} files at once: ${index.writers} of them read and indexed files (${index.filesRead} files read, ${index.chunksWritten} chunks written in all); chunks each window sees ${index.chunks.join(" / ")}; all ready in ${index.readyMs} ms`,
+    );
   } finally {
     fs.rmSync(engineDir, { recursive: true, force: true });
+  }
+  if (indexOnly) {
+    log(`\n${JSON.stringify({ bench: "engine", index })}`);
+    return;
   }
   const inProcess = figures["in-process"]!;
   const shared = figures.shared!;
@@ -206,6 +313,10 @@ async function main(): Promise<void> {
     /** Goal ≤ 1.3: window A's p50 while B types, against A alone, in each mode. */
     contentionSharedP50: round(shared.whileOtherTypes.p50 / shared.alone.p50),
     contentionInProcessP50: round(inProcess.whileOtherTypes.p50 / inProcess.alone.p50),
+    /** Goal: one index pass per folder, however many windows show it. */
+    index: { files: index.files, writers: index.writers, filesRead: index.filesRead, chunksWritten: index.chunksWritten, chunks: index.chunks, readyMs: index.readyMs },
+    /** Three shared windows against one shared window (the engine included in both). */
+    memoryThreeSharedVsOneShared: round(shared.threeWindowsMiB / shared.oneWindowMiB),
   };
   log(`\n${JSON.stringify(result)}`);
 }

@@ -55,13 +55,14 @@ interface ChildRun {
 }
 
 /** Runs a node script as a child, sampling its process tree's memory; prints its progress now and then. */
-async function runMeasured(label: string, args: string[]): Promise<ChildRun> {
-  // Started as bin/ifai-lsp.js starts the server and `ifai-lsp index` (bin/tuning.js), whatever the script.
-  const tuning = (await import(pathToFileURL(path.join(root, "bin", "tuning.js")).href)) as { TUNED_ENV: Record<string, string>; TUNED_MARKER: string; tunedNodeFlags: (argv: string[]) => string[] };
+async function runMeasured(label: string, args: string[], as: string[]): Promise<ChildRun> {
+  // Started the way bin/ifai-lsp.js starts the command line `as` (bin/tuning.js), whatever the script.
+  const { tuningFor } = (await import(pathToFileURL(path.join(root, "bin", "tuning.js")).href)) as { tuningFor: (args: string[]) => { flags: string[]; env: Record<string, string> } | undefined };
+  const tuning = tuningFor(as) ?? { flags: [], env: {} };
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const env = { ...tuning.TUNED_ENV, ...process.env, [tuning.TUNED_MARKER]: "1", LANCEDB_LOG: "error" };
-    const child = spawn(process.execPath, [...tuning.tunedNodeFlags([]), ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+    const env = { ...tuning.env, ...process.env, LANCEDB_LOG: "error" };
+    const child = spawn(process.execPath, [...tuning.flags, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
     const sampler = new MemorySampler(child.pid!, 200);
     let stdout = "";
     let stderr = "";
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
     const indexArgs = [cli, "index", tree, "--uri", index, "--max-files", "10000000", "--json", ...embedArgs];
     log();
     log(`full index (${hybridIndex ? "hybrid, hashing embedder" : "full text"}), ifai-lsp index as a child process …`);
-    const full = await runMeasured("index", indexArgs);
+    const full = await runMeasured("index", indexArgs, ["index"]);
     if (full.code !== 0) throw new Error(`ifai-lsp index failed (${full.code}):\n${full.stderr}`);
     const result = lastJson<{ files: number; indexedFiles: number; skippedFiles: number; chunks: number; seconds: number; pass: { bytesRead: number; writeMs?: number; embedMs?: number; chunksEmbedded: number } }>(full.stdout);
     const sizeMiB = duMiB(index);
@@ -151,14 +152,14 @@ async function main(): Promise<void> {
     log(`  files found = files the ignore rules allow: ${ignoredRight ? "yes" : `NO (${result.files} vs ${manifest.indexable})`}`);
 
     // 2. Nothing changed: what every later run or server start pays.
-    const again = await runMeasured("re-index", indexArgs);
+    const again = await runMeasured("re-index", indexArgs, ["index"]);
     if (again.code !== 0) throw new Error(`second ifai-lsp index failed (${again.code}):\n${again.stderr}`);
     log(`  again, nothing changed: ${again.seconds.toFixed(1)} s, peak RSS ${again.peakRssMiB.toFixed(0)} MiB`);
 
     // 3. The live index: watcher, queries, saved → searchable.
     log();
     log("live index (file watcher on, as in the server), in a child process …");
-    const live = await runMeasured("live", [path.join(root, "dist", "devtools", "bench", "scaleLive.js"), "--root", tree, "--uri", index, "--queries", values.queries!, "--samples", values.samples!, ...embedArgs]);
+    const live = await runMeasured("live", [path.join(root, "dist", "devtools", "bench", "scaleLive.js"), "--root", tree, "--uri", index, "--queries", values.queries!, "--samples", values.samples!, ...embedArgs], ["--stdio"]);
     if (live.code !== 0) throw new Error(`the live part failed (${live.code}):\n${live.stderr}`);
     const l = lastJson<{ mode: string; startPassMs: number; watcherReadyMs: number; inotifyWatches: number; rssAfterStartMiB: number; lexicalQueryMs: Summary; hybridQueryMs?: Summary; savedToSearchableMs: Summary; queries: number; lexicalEmpty: number; problems: string[] }>(live.stdout);
     log(`  start (pass over an unchanged index + watcher ready): ${(l.startPassMs / 1000).toFixed(1)} s + ${((l.watcherReadyMs - l.startPassMs) / 1000).toFixed(1)} s; ${l.inotifyWatches} inotify watches; RSS after start ${l.rssAfterStartMiB} MiB, peak ${live.peakRssMiB.toFixed(0)} MiB`);

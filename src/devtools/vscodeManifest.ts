@@ -66,6 +66,23 @@ export const clientOnlyProperties: Record<string, VscodeProperty> = {
     scope: "window",
     order: 3,
   },
+  "ifai.client.nextEdits": {
+    type: "boolean",
+    default: true,
+    markdownDescription:
+      "Ask for a next-edit suggestion after a pause in editing (`#ifai.client.nextEditDelayMs#`) and show it with decorations. Off: only the command **ifai: Suggest Next Edit** asks.",
+    scope: "window",
+    order: 4,
+  },
+  "ifai.client.nextEditDelayMs": {
+    type: "integer",
+    default: 600,
+    minimum: 0,
+    maximum: 10000,
+    markdownDescription: "The pause after the last change before asking for a next edit, in milliseconds.",
+    scope: "window",
+    order: 5,
+  },
 };
 
 /**
@@ -90,7 +107,10 @@ const groupTitles: Record<string, string> = {
   log: "Logging",
   model: "Local model",
   models: "Model downloads",
+  engine: "Shared engine",
   completion: "Completion",
+  nextEdit: "Next edits",
+  feedback: "Acceptance feedback",
   chat: "Chat",
   actions: "Code actions",
   index: "Codebase index",
@@ -119,7 +139,7 @@ export function serverProperty(spec: SettingSpec, order: number): VscodeProperty
 
 /** `contributes.configuration`: the client's own settings first, then one group per schema prefix. */
 export function vscodeConfiguration(): ConfigurationGroup[] {
-  const groups: ConfigurationGroup[] = [{ id: "ifai-server", title: "Server process", order: 0, properties: clientOnlyProperties }];
+  const groups: ConfigurationGroup[] = [{ id: "ifai-server", title: "Server process and extension", order: 0, properties: clientOnlyProperties }];
   settingKeys.forEach((key, index) => {
     const prefix = key.slice(0, key.indexOf("."));
     let group = groups.find((g) => g.id === `ifai-${prefix}`);

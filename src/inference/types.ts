@@ -197,6 +197,19 @@ export interface CompletionBackend {
    * without a cache to warm leave it out.
    */
   prefill?(request: PrefillRequest, signal: AbortSignal): Promise<PrefillResult>;
+  /** The slots whose KV state the backend holds now, most recently used first (backends with slots). */
+  warmSlots?(): string[];
+}
+
+/**
+ * Marks a slot as a document's short first-suggestion prompt (see CompletionService), beside the
+ * document's own slot for its full prompt.
+ */
+export const FIRST_LANE_MARK = "\u0001first";
+
+/** The document a slot belongs to (its name without the first-lane mark). */
+export function slotDocument(slot: string): string {
+  return slot.endsWith(FIRST_LANE_MARK) ? slot.slice(0, -FIRST_LANE_MARK.length) : slot;
 }
 
 /** A chat turn, as in the OpenAI-compatible APIs. */

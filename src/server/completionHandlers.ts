@@ -15,7 +15,9 @@ import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { CompletionService } from "../features/completion/CompletionService.js";
 import type { CompletionRequest, DocumentSnapshot } from "../features/completion/types.js";
 import type { Logger } from "../util/logger.js";
+import type { FeedbackApi } from "./feedbackHandlers.js";
 import { guard } from "./guard.js";
+import { CompletionCommands } from "./protocol.js";
 import type { WorkspaceApi } from "./workspace.js";
 
 export interface CompletionHandlerDeps {
@@ -26,6 +28,8 @@ export interface CompletionHandlerDeps {
   service: CompletionService;
   inline: boolean;
   items: () => boolean;
+  /** Ids for the inline items' accept command, and where automatic ghost text is quiet. */
+  feedback?: Pick<FeedbackApi, "issue" | "quiet">;
   /** Told the cursor of every completion request (the prefill learns where the user is). */
   onRequest?: (document: TextDocument, offset: number) => void;
 }
@@ -75,11 +79,17 @@ export function registerCompletionHandlers(deps: CompletionHandlerDeps): void {
         }
         const offset = document.offsetAt(params.position);
         const trigger = params.context?.triggerKind === InlineCompletionTriggerKind.Invoked ? "invoked" : "automatic";
+        // Where the user keeps dismissing ghost text, automatic requests get none for a while.
+        if (trigger === "automatic" && deps.feedback?.quiet("completion", document.languageId)) return { items: [] };
         const outcome = await deps.service.complete(toRequest(document, offset, trigger), signal);
         return {
           items: outcome.suggestions.map((s) => ({
             insertText: s.insertText,
             range: { start: document.positionAt(s.replaceStart), end: document.positionAt(s.replaceEnd) },
+            // Run by the client when the user accepts the whole item (Copilot's items carry one too).
+            ...(deps.feedback
+              ? { command: { title: "Accept completion", command: CompletionCommands.accepted, arguments: [{ id: deps.feedback.issue("completion", document.languageId) }] } }
+              : {}),
           })),
         };
       }),

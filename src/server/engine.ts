@@ -34,7 +34,9 @@ export function modelOptions(settings: Settings): LocalModelOptions {
     threads: settings["model.threads"] > 0 ? settings["model.threads"] : autoThreads(),
     contextSize: settings["model.contextSize"],
     batchSize: settings["model.batchSize"],
-    sequences: settings["completion.warmDocuments"],
+    // One more for the short first prompts, so a document's first prompt never takes the
+    // sequence of another document's full prompt when switching between files.
+    sequences: settings["completion.warmDocuments"] + (settings["completion.firstPrefixTokens"] > 0 ? 1 : 0),
     idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
     keepLoaded: settings["model.keepLoaded"],
     memoryCheck: settings["model.memoryCheck"],

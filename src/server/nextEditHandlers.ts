@@ -6,8 +6,8 @@ import { EditHistory } from "../features/nextEdit/EditHistory.js";
 import { NextEditService, type NextEditSettings } from "../features/nextEdit/NextEditService.js";
 import { RoutedCompletionBackend } from "../inference/router/RoutedCompletionBackend.js";
 import type { Logger } from "../util/logger.js";
-import type { CommandsApi } from "./commands.js";
 import type { AppliedChange } from "./documents.js";
+import type { FeedbackApi } from "./feedbackHandlers.js";
 import { guard } from "./guard.js";
 import {
   CopilotInlineEditRequest,
@@ -40,7 +40,8 @@ export interface NextEditDeps {
   logger: Logger;
   documents: TextDocuments<TextDocument>;
   workspace: WorkspaceApi;
-  commands: CommandsApi;
+  /** Ids for the suggestions' accept commands, and where next edits are quiet. */
+  feedback: FeedbackApi;
   /** The local model's next-edit backend (its own context, in process or in the shared engine). */
   local: CompletionBackend;
   routing: Pick<RouterApi, "router" | "cloud" | "reportCloudProblem">;
@@ -51,8 +52,6 @@ export interface NextEditApi {
   /** Feed for every applied document change (from the documents' change observer). */
   onChange(change: AppliedChange): void;
   configure(settings: Settings): void;
-  /** Suggestions accepted since the start (the accept command's count). */
-  accepted(): number;
 }
 
 /**
@@ -67,7 +66,6 @@ export function registerNextEditHandlers(deps: NextEditDeps): NextEditApi {
   const history = new EditHistory();
   const backend = new RoutedCompletionBackend(deps.local, deps.routing.router, deps.routing.cloud, log, (error) => deps.routing.reportCloudProblem(error));
   const service = new NextEditService(backend, history, nextEditSettings(deps.settings()), log);
-  let acceptedCount = 0;
 
   documents.onDidClose((event) => history.forget(event.document.uri));
 
@@ -81,6 +79,12 @@ export function registerNextEditHandlers(deps: NextEditDeps): NextEditApi {
         return { edits: [] };
       }
       if (document.version !== version) return { edits: [] };
+      // Where the user keeps dismissing next edits, the editor's automatic requests get none for
+      // a while (the model does not run); a request the user made is always answered.
+      if (params.context?.triggerKind !== 1 && deps.feedback.quiet("nextEdit", document.languageId)) {
+        log.debug({ uri, version, languageId: document.languageId, reason: "quiet" }, "next edit: none");
+        return { edits: [] };
+      }
       const outcome = await service.suggest(
         {
           uri,
@@ -95,21 +99,18 @@ export function registerNextEditHandlers(deps: NextEditDeps): NextEditApi {
       );
       // The document object is updated in place: positions are only right for the version asked about.
       if (outcome.edits.length === 0 || documents.get(uri) !== document || document.version !== version) return { edits: [] };
+      // One id for the whole suggestion: its edits are accepted (or dismissed) together.
+      const id = deps.feedback.issue("nextEdit", document.languageId);
       return {
         edits: outcome.edits.map((e) => ({
           range: { start: document.positionAt(e.start), end: document.positionAt(e.end) },
           text: e.text,
           textDocument: { uri, version },
-          command: { title: "Accept next edit", command: NextEditCommands.accepted, arguments: [{ uri, version }] },
+          command: { title: "Accept next edit", command: NextEditCommands.accepted, arguments: [{ uri, version, id }] },
         })),
       };
     }),
   );
-
-  deps.commands.add(NextEditCommands.accepted, async () => {
-    acceptedCount++;
-    return null;
-  });
 
   return {
     onChange(change) {
@@ -119,6 +120,5 @@ export function registerNextEditHandlers(deps: NextEditDeps): NextEditApi {
     configure(settings) {
       service.updateSettings(nextEditSettings(settings));
     },
-    accepted: () => acceptedCount,
   };
 }

@@ -6,6 +6,8 @@
 // Split by area to keep files small; this module stays the one place clients import from.
 export * from "./protocol/models.js";
 export * from "./protocol/chat.js";
+export * from "./protocol/feedback.js";
+import type { FeedbackStatus } from "./protocol/feedback.js";
 
 export type ModelState = "unloaded" | "loading" | "ready" | "error";
 
@@ -28,6 +30,8 @@ export interface StatusParams {
   index?: { state: IndexStateName; mode: "lexical" | "hybrid"; chunks: number };
   /** The last chat answer: who served it and how fast it streamed. */
   chat?: { busy: boolean; lastServedBy?: string; lastTokensPerSecond?: number };
+  /** What became of the suggestions shown (stored locally only), and where they are quiet now. */
+  feedback?: FeedbackStatus;
 }
 
 /**
@@ -45,8 +49,10 @@ export interface DidFocusParams {
 /** One background prefill, as `ifai/completionMetrics` reports it. */
 export interface PrefillMetricsRecord {
   uri: string;
-  /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit). */
-  reason: "open" | "focus" | "pause";
+  /** What started it: open (didOpen), focus (ifai/didFocus or an edit in another document), pause (no request after an edit), upgrade (an answer came from the short first prompt). */
+  reason: "open" | "focus" | "pause" | "upgrade";
+  /** Which prompt: the document's full one, or its short first one (completion.firstPrefixTokens). */
+  lane: "full" | "first";
   /** done: the prompt is cached; aborted: a request or a newer prefill stopped it; skipped: nothing evaluated (see detail). */
   state: "done" | "aborted" | "skipped";
   promptTokens: number;
@@ -75,6 +81,8 @@ export interface CompletionMetricsRecord {
   evaluatedTokens: number;
   generatedTokens: number;
   stopReason?: string;
+  /** Which prompt a model request used: the document's full one, or its short first one. */
+  lane?: "full" | "first";
   detail?: string;
   /** Which backend served it: "local" or "cloud:<provider>". */
   backend?: string;
@@ -285,6 +293,7 @@ export const CopilotInlineEditRequest = { method: "textDocument/copilotInlineEdi
 export interface CopilotInlineEditParams {
   textDocument: { uri: string; version: number };
   position: { line: number; character: number };
+  context?: CopilotInlineEditContext;
 }
 export interface CopilotInlineEdit {
   range: { start: { line: number; character: number }; end: { line: number; character: number } };
@@ -295,5 +304,14 @@ export interface CopilotInlineEdit {
 export interface CopilotInlineEditResult {
   edits: CopilotInlineEdit[];
 }
-/** The command in each next edit: the client runs it when the user accepts the edit (arguments: `{ uri, version }`). */
+/** The command in each next edit: the client runs it when the user accepts the suggestion (arguments: `[{ uri, version, id }]`, the same in every edit of one suggestion). */
 export const NextEditCommands = { accepted: "ifai.nextEdit.accepted" } as const;
+/**
+ * `context` of a `textDocument/copilotInlineEdit` request (ifai's addition; Copilot's clients
+ * leave it out): triggerKind 1 is a request the user made (a key), 2 (the default) one the editor
+ * made after a pause. A request the user made is answered even where next edits are quiet.
+ */
+export interface CopilotInlineEditContext {
+  triggerKind: 1 | 2;
+}
+

@@ -1,3 +1,4 @@
+import { slotDocument } from "../inference/types.js";
 import {
   ErrorCodes,
   ResponseError,
@@ -32,6 +33,7 @@ import {
 } from "./protocol.js";
 import { registerModelHandlers } from "./modelHandlers.js";
 import { registerNextEditHandlers, type NextEditApi } from "./nextEditHandlers.js";
+import { registerFeedbackHandlers, type FeedbackApi } from "./feedbackHandlers.js";
 import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
@@ -50,6 +52,7 @@ export function completionSettings(settings: Settings): CompletionSettings {
     temperature: settings["completion.temperature"],
     cacheSize: settings["completion.cacheSize"],
     prefill: settings["completion.prefill"],
+    firstPrefixTokens: settings["completion.firstPrefixTokens"],
   };
 }
 
@@ -62,6 +65,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
   let index: IndexApi | undefined;
   let logger = bootstrapLogger;
   let nextEdit: NextEditApi | undefined;
+  let feedback: FeedbackApi | undefined;
   // Every applied change feeds the next-edit history (and cancels a suggestion in flight).
   const documents = createDocuments(() => logger, (change) => nextEdit?.onChange(change));
 
@@ -113,18 +117,20 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       service,
       toRequest: (document, offset) => completionRequestFor({ documents, workspace }, document, offset, "automatic"),
     });
+    const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
+    feedback = registerFeedbackHandlers({ connection, logger, commands, settings: () => settingsApi.current(), onQuietChange: () => sendStatus() });
     registerCompletionHandlers({
       connection,
       logger,
       documents,
       workspace,
       service,
+      feedback,
       inline,
       items: () => settingsApi.current()["completion.items"],
       onRequest: (document, offset) => prefill.noteRequest(document, offset),
     });
     documents.onDidClose((event) => service.forgetDocument(event.document.uri));
-    const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
     const models = registerModelHandlers({ commands, logger, settings: () => settingsApi.current(), unloadModel: async () => engine?.model.unload() });
     const indexService = index.service;
     const actions = registerActionHandlers({
@@ -156,7 +162,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       logger,
       documents,
       workspace,
-      commands,
+      feedback,
       local: engine.nextEdit,
       routing,
       settings: () => settingsApi.current(),
@@ -168,6 +174,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
         backend: { preference: routing.router.settings().preference, source: routing.preferenceSource(), localOnly: routing.router.settings().localOnly },
         index: { state: st.state, mode: st.mode, chunks: st.folders.reduce((n, f) => n + f.chunks, 0) },
         chat: chat.status(),
+        ...(feedback ? { feedback: feedback.status() } : {}),
       };
     };
     // Index progress ticks often; a status line needs only its state and mode changes.
@@ -190,7 +197,8 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
         return {
           records: last && last > 0 ? records.slice(-last) : records,
           prefills: last && last > 0 ? prefills.slice(-last) : prefills,
-          warmDocuments: engine?.warmSlots() ?? [],
+          // A document's short first prompt (its first-lane slot) is that document too.
+          warmDocuments: [...new Set((engine?.warmSlots() ?? []).map(slotDocument))],
           rss: memory.rss,
           memory,
         };
@@ -202,6 +210,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       service.updateSettings(completionSettings(next));
       routing.configure(next);
       nextEdit?.configure(next);
+      feedback?.configure(next);
       await engine?.configure(next);
       await index?.configure(next);
       sendStatus();
@@ -246,6 +255,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
 
   connection.onShutdown(async () => {
     logger.info("shutdown");
+    feedback?.dispose();
     await index?.dispose();
     await engine?.dispose();
   });

@@ -79,6 +79,7 @@ export function sharedEngine(logger: Logger, settings: Settings, label: string):
           () => client.prefill(request, signal),
           (api) => api.backend.prefill?.(request, signal) ?? Promise.resolve({ state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 }),
         ),
+      warmSlots: () => current()?.warmSlots() ?? client.warmSlots(),
     },
     chat: { chat: (request, signal) => run(() => client.chat(request, signal), (api) => api.chat.chat(request, signal)) },
     nextEdit: {

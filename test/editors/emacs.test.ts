@@ -9,6 +9,8 @@ import { OpenAIFixture } from "../helpers/openaiFixture.js";
 
 /** A completion the router sent to the cloud (as a chat prompt, or to /completions). */
 const isCompletion = (body: any): boolean => body.prompt !== undefined || JSON.stringify(body.messages ?? "").includes("code completion engine");
+/** A next-edit request (the instruct format, as a cloud provider gets it). */
+const isNextEdit = (body: any): boolean => JSON.stringify(body.messages ?? "").includes("Editable region");
 import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
 
 /**
@@ -25,6 +27,9 @@ const EMACS30 = process.env.IFAI_EMACS30 ?? "/opt/emacs30/bin/emacs";
 const DOC = '"""Add two numbers and return the sum."""';
 const BROKEN = "```python\ndef greeting_for(name:\n    return 'Hello, ' + name\n```";
 const APP = "def add_numbers(a, b):\n    return a + b\n\n\ndef greeting_for(name):\n    return 'Hello, ' + name\n";
+const AREA = "def area(w, h):\n    return w * h\n";
+const AREA_RENAMED = AREA.replace("area(w,", "area(width,");
+const AREA_DONE = AREA_RENAMED.replace("return w *", "return width *");
 
 /** Debian's elpa-eglot (1.9) is not on Emacs 28's load-path under -Q; Emacs 29+ bundles eglot. */
 function eglotDirs(version: string | undefined): string[] {
@@ -101,14 +106,24 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     // answered; the second, one character back, is answered by the model.
     fixture.when((body) => isCompletion(body) && JSON.stringify(body).includes("+ name<CURSOR>"), { kind: "hang" });
     fixture.when(isCompletion);
+    // Next edits go to the fixture: once the rename is typed (point right after "width"), the
+    // rewrite that renames the use on the next line; any other state is the tiny model's.
+    fixture.when(
+      (body) => isNextEdit(body) && JSON.stringify(body).includes("width<|cursor|>"),
+      ...Array.from({ length: 12 }, () => ({ kind: "reply" as const, text: "```python\n" + AREA_DONE.trimEnd() + "\n```" })),
+    );
+    fixture.when(isNextEdit);
     const init = {
       model: { path: modelPath, threads: 1, batchSize: 32 },
       // A debounce keeps a ghost request in flight long enough for the client's $/cancelRequest
       // to reach it (source "cancelled"); the tiny model answers 6 tokens in a few ms.
-      completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6 },
+      // The full prompt on every request: which prompt serves a first suggestion depends on how far
+      // the background prefill got, and the tiny model's random text differs between the two
+      // (it may be empty for one). The first-prompt lane has tests of its own (completionPrefill).
+      completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6, firstPrefixTokens: 0 },
       chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
       cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-      router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud" } },
+      router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud", nextEdit: "cloud" } },
     };
     run = await runDriver(
       emacs,
@@ -118,6 +133,9 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
         IFAI_INIT_OPTIONS: JSON.stringify(init),
         IFAI_WORKSPACE: workspace.root,
         IFAI_CACHE_DIR: cache.path,
+        // The next-edit step writes this file when it starts, so that the earlier steps' prompts
+        // (and with them the tiny model's answers) do not depend on it.
+        IFAI_NES_SOURCE: AREA,
       },
       path.join(cache.path, "result.json"),
     );
@@ -143,13 +161,13 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
       [
         "--batch", "-Q", "-L", clientDir, ...loadPath.flatMap((dir) => ["-L", dir]),
         "--eval", `(setq byte-compile-error-on-warn t byte-compile-dest-file-function (lambda (f) (expand-file-name (concat (file-name-nondirectory f) "c") ${JSON.stringify(outDir)})))`,
-        "-f", "batch-byte-compile", ...["ifai.el", "ifai-chat.el", "ifai-ghost.el"].map((f) => path.join(clientDir, f)),
+        "-f", "batch-byte-compile", ...["ifai.el", "ifai-chat.el", "ifai-ghost.el", "ifai-nes.el"].map((f) => path.join(clientDir, f)),
       ],
       { encoding: "utf8", timeout: 30_000 },
     );
     expect(compile.stderr).not.toMatch(/Warning|Error/);
     expect(compile.status).toBe(0);
-    expect(fs.readdirSync(outDir).sort()).toEqual(["ifai-chat.elc", "ifai-ghost.elc", "ifai.elc"]);
+    expect(fs.readdirSync(outDir).sort()).toEqual(["ifai-chat.elc", "ifai-ghost.elc", "ifai-nes.elc", "ifai.elc"]);
   });
 
   it("refuses a missing server program with a clear error instead of starting it", () => {
@@ -176,7 +194,7 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
   it("ends a refused code action after one round: one cloud call, the buffer unchanged", () => {
     // eglot 1.17 resolved an action answered without edit and command again, without end.
     // The cloud calls of the run, in order: the documentation action, the refused one, the cancelled chat.
-    const asked = fixture.requests.filter((req) => req.path === "/v1/chat/completions" && !isCompletion(req.body));
+    const asked = fixture.requests.filter((req) => req.path === "/v1/chat/completions" && !isCompletion(req.body) && !isNextEdit(req.body));
     expect(asked.map((req) => req.answer)).toEqual(["reply", "reply", "stall"]);
     expect(asked[1]!.body.messages.at(-1).content).toContain("def greeting_for(name):");
     expect(r.refusal_unchanged).toBe(true);
@@ -236,6 +254,10 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     ]);
   });
 
+  it("names the place point rests to the server once (ifai/didFocus from an idle timer)", () => {
+    expect(r.rest_focus_prefills).toBe(1);
+  });
+
   it("shows the server's inline item as ghost text at point after typing at the end of a line", () => {
     expect(r.ghost_text).toBeTruthy();
     // The same request sent directly gets the same text (from the server's cache).
@@ -290,6 +312,54 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.timer_when_off).toBe(false);
     expect(r.other_buffer_mode).toBe(false);
     expect(r.requests_when_off).toBe(0);
+  });
+
+  it("shows a next edit after a rename as a diff of overlays: the removed text marked, the new line after it", () => {
+    expect(r.nes_mode).toBe(true);
+    expect(r.nes_before).toBe(AREA);
+    expect(r.nes_shown_text).toBe(AREA_RENAMED);
+    // Point stayed where the user typed; the suggestion is on the next line.
+    expect(r.nes_shown_point).toEqual([1, "def area(width".length]);
+    expect(r.nes_edits).toHaveLength(1);
+    expect(r.nes_edits[0]).toMatchObject({ range: { start: { line: 1, character: 11 }, end: { line: 1, character: 12 } }, text: "width" });
+    expect(r.nes_deleted).toEqual(["w"]);
+    expect(r.nes_after_string).toEqual(["    return width * h"]);
+    expect(r.nes_show_sent).toBeGreaterThanOrEqual(1);
+    expect(r.nes_c_g).toBe("ifai-nes-dismiss");
+    expect(r.nes_m_n).toBe("ifai-nes-jump");
+  });
+
+  it("dismisses the next edit with C-g, asks again with the latest request winning, and applies nothing to a changed buffer", () => {
+    expect(r.nes_after_dismiss).toEqual([false, 0, AREA_RENAMED]);
+    expect(r.nes_dismiss_sent).toBeGreaterThanOrEqual(1);
+    expect(r.nes_m_n_after_dismiss).not.toBe("ifai-nes-jump");
+    const [first, second] = r.nes_trigger_ids;
+    expect(r.nes_cancelled_ids).toContain(first);
+    expect(r.nes_cancelled_ids).not.toContain(second);
+    expect(r.nes_stale_accept).toBe(false);
+    expect(r.nes_stale_text).toBe(`${AREA_RENAMED}# x`);
+    expect(r.nes_stale_shown).toBe(false);
+  });
+
+  it("jumps to the next edit with M-n and accepts it with M-RET: exactly the suggested text, and the accept command runs", () => {
+    expect(r.nes_jumped).toEqual([2, 11]);
+    expect(r.nes_accepted).toBe(AREA_DONE);
+    expect(r.nes_accepted_point).toEqual([2, "    return width".length]);
+    expect(r.nes_after_accept).toBe(false);
+    // eglot 1.9 logs the request once, 1.17 names the method on the answer too; that the command
+    // reached the server is shown by its count in the local feedback file (the next test).
+    expect(r.nes_accept_commands).toBeGreaterThanOrEqual(1);
+    expect(r.nes_stats).toMatchObject({ accepted: 1, dismissed: 1, refused: 1 });
+  });
+
+  it("sent what became of its ghost text and next edits; the server kept the counts in the local file", () => {
+    const data = JSON.parse(fs.readFileSync(path.join(cache.path, "feedback.json"), "utf8"));
+    const ghost = data.kinds.completion.python;
+    expect(ghost.shown).toBeGreaterThanOrEqual(2);
+    expect(ghost.accepted).toBeGreaterThanOrEqual(1);
+    expect(ghost.dismissed).toBeGreaterThanOrEqual(1);
+    expect(data.kinds.nextEdit.python).toMatchObject({ accepted: 1, dismissed: 1 });
+    expect(data.kinds.nextEdit.python.shown).toBe(r.nes_stats.shown);
   });
 
   it("shuts the server down with eglot-shutdown", () => {

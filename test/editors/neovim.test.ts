@@ -9,6 +9,8 @@ import { OpenAIFixture, type RecordedRequest } from "../helpers/openaiFixture.js
 
 /** A completion the router sent to the cloud (as a chat prompt, or to /completions). */
 const isCompletion = (body: any): boolean => body.prompt !== undefined || JSON.stringify(body.messages ?? "").includes("code completion engine");
+/** A next-edit request (the instruct format, as a cloud provider gets it). */
+const isNextEdit = (body: any): boolean => JSON.stringify(body.messages ?? "").includes("Editable region");
 import { binPath, nodeBinary, projectRoot } from "../helpers/paths.js";
 
 /**
@@ -26,6 +28,10 @@ const MATH = "export function addNumbers(a: number, b: number): number {\n  retu
 const SCALE = "export function scale(value: number, factor: number): number {\n  const result = val\n  return result;\n}\n";
 const DOC = "/** Adds two numbers and returns their sum. */";
 const RANGE_ANSWER = "It returns the sum of a and b.";
+const AREA = "export function area(w: number, h: number): number {\n  return w * h;\n}\n";
+/** The file after the user renamed `w` to `width` on the first line, and after the suggestion. */
+const AREA_RENAMED = AREA.replace("area(w:", "area(width:");
+const AREA_DONE = AREA_RENAMED.replace("return w *", "return width *");
 
 interface Run {
   code: number | null;
@@ -43,7 +49,7 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
   let child: ChildProcess | undefined;
   let run: Run | undefined;
   /** The chat-API requests of the actions and chats (the ghost text's completion requests left out). */
-  const chats = (): RecordedRequest[] => fixture!.requests.filter((r) => r.path === "/v1/chat/completions" && !isCompletion(r.body));
+  const chats = (): RecordedRequest[] => fixture!.requests.filter((r) => r.path === "/v1/chat/completions" && !isCompletion(r.body) && !isNextEdit(r.body));
   const steps = (): Record<string, any> => {
     if (!run?.result?.ok) {
       throw new Error(`the Neovim driver failed (exit ${run?.code}, signal ${run?.signal}): ${run?.result?.error ?? "no result file"}\n--- nvim stderr ---\n${run?.stderr}\n--- lsp.log (end) ---\n${lspLog().slice(-4000)}`);
@@ -71,6 +77,15 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     // Only the overtaken one: the newer one's prompt has the typed ";" right before the cursor.
     fixture.when((body) => isCompletion(body) && !JSON.stringify(body).includes(";<CURSOR>"), { kind: "hang" });
     fixture.when(isCompletion);
+    // Next edits go to the fixture (router.taskPreference.nextEdit): once the rename is typed
+    // (the cursor right after "width"), the rewrite that renames the use on the next line; any
+    // other state (a request while typing) is answered by the tiny model, which never takes
+    // what was queued for the other requests below.
+    fixture.when(
+      (body) => isNextEdit(body) && JSON.stringify(body).includes("width<|cursor|>"),
+      ...Array.from({ length: 16 }, () => ({ kind: "reply" as const, text: "```typescript\n" + AREA_DONE.trimEnd() + "\n```" })),
+    );
+    fixture.when(isNextEdit);
     fixture.failNext({ kind: "reply", text: `\`\`\`ts\n${DOC}\n${MATH}\`\`\`` });
     fixture.failNext({ kind: "reply", text: "```ts\nexport function addNumbers(a: number, b: number: number {\n```" });
     fixture.failNext({ kind: "stall", text: "One, two, three, four, " });
@@ -80,20 +95,25 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
       bin: binPath,
       result: path.join(scratch.path, "result.json"),
       pidfile: pidFile,
-      files: { math: path.join(workspace.root, "src", "math.ts"), scale: path.join(workspace.root, "src", "scale.ts") },
+      files: { math: path.join(workspace.root, "src", "math.ts"), scale: path.join(workspace.root, "src", "scale.ts"), area: path.join(workspace.root, "src", "area.ts") },
       settings: {
         model: { path: modelPath, threads: 1, batchSize: 32 },
         // A short server-side debounce: a request the plugin cancels right after sending it is
         // then always still waiting when $/cancelRequest arrives, however busy the machine is.
-        completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6 },
+        // The full prompt on every request, so the tiny model's random text does not depend on
+        // how far the background prefill got (the first-prompt lane is tested in completionPrefill).
+        completion: { debounceMs: 50, maxTokens: 6, maxMultilineTokens: 6, firstPrefixTokens: 0 },
         // Greedy sampling.
         chat: { temperature: 0, maxTokens: 400, contextSize: 1024 },
         cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
-        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud" } },
+        router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud", nextEdit: "cloud" } },
         actions: { contextTokens: 0 },
       },
       completion: { line: 1 },
       ghost: { line: 1, accept: "<C-f>", dismiss: "<C-]>", typed: ";", retry: "ue_factor" },
+      // The step writes src/area.ts when it starts, so that the earlier steps' prompts (and with
+      // them the tiny model's answers) do not depend on it.
+      next_edit: { source: AREA, debounce_ms: 100, rename_col: "export function area(".length, typed: "idth", edit_line: 1, jump: "<M-n>", accept: "<M-y>", dismiss: "<M-d>" },
       action: { line: 1, character: 4, title: "AI: Add documentation comment" },
       refused: { title: "AI: Generate unit tests" },
       chat: { question: "@codebase where is addNumbers defined?" },
@@ -164,6 +184,9 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(completion.metrics.source).toBe("model");
     // The plugin told the server about the buffer it entered (ifai/didFocus).
     expect(completion.focus_prefills).toBeGreaterThan(0);
+    // And about the place the cursor rested in normal mode (CursorHold), once per new place.
+    expect(completion.rest_focus).toBe(true);
+    expect(completion.rest_again_prefills).toBe(1);
     expect(completion.metrics.promptTokens).toBeGreaterThan(0);
     for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
   });
@@ -243,6 +266,57 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(ghost.init_without).toBe(true);
   });
 
+  it("after a pause, shows the next edit away from the cursor as a diff (removed text highlighted, the new line as a virtual line)", () => {
+    const { next_edit } = steps();
+    expect(next_edit.before).toEqual(AREA.replace(/\n$/, "").split("\n"));
+    const { shown } = next_edit;
+    expect(shown.lines).toEqual(AREA_RENAMED.replace(/\n$/, "").split("\n"));
+    // The cursor stayed where the user typed (line 1, after "width"); the suggestion is on line 2.
+    expect(shown.cursor).toEqual([1, "export function area(width".length]);
+    expect(shown.params).toMatchObject({ position: { line: 0, character: "export function area(width".length }, context: { triggerKind: 2 } });
+    expect(shown.edits).toEqual([
+      expect.objectContaining({ range: { start: { line: 1, character: 9 }, end: { line: 1, character: 10 } }, text: "width", textDocument: { uri: expect.stringMatching(/area\.ts$/), version: shown.params.textDocument.version } }),
+    ]);
+    // One highlight over the "w" that goes, one block of virtual lines with the line as it would read.
+    const deleted = shown.marks.filter((m: any[]) => m[3].hl_group === "IfaiNextEditDelete");
+    expect(deleted.map((m: any[]) => [m[1], m[2], m[3].end_row, m[3].end_col])).toEqual([[1, 9, 1, 10]]);
+    const added = shown.marks.filter((m: any[]) => m[3].virt_lines);
+    expect(added).toHaveLength(1);
+    expect(added[0][1]).toBe(1);
+    expect(added[0][3].virt_lines.map((l: string[][]) => l.map((c) => c[0]).join(""))).toEqual(["  return width * h;"]);
+    expect(added[0][3].virt_lines[0][0][1]).toBe("IfaiNextEditInsert");
+    expect(next_edit.show_sent).toBe(1);
+  });
+
+  it("dismisses the next edit with its key, asks again with the latest request winning, and never applies it to a changed buffer", () => {
+    const { next_edit } = steps();
+    const renamed = AREA_RENAMED.replace(/\n$/, "").split("\n");
+    expect(next_edit.dismissed).toEqual({ marks: 0, lines: renamed, notified: 1, mode: "i" });
+    expect(next_edit.latest.second).toBeGreaterThan(next_edit.latest.first);
+    // Asked by the user: answered even where next edits would be quiet.
+    expect(next_edit.latest.params.context).toEqual({ triggerKind: 1 });
+    // Accepting after the buffer changed applies nothing and clears the suggestion.
+    expect(next_edit.stale.accepted).toBe(false);
+    expect(next_edit.stale.refused).toBe(1);
+    expect(next_edit.stale.marks).toBe(0);
+    expect(next_edit.stale.lines).toEqual([...renamed.slice(0, 2), "// x}"]);
+  });
+
+  it("jumps to the next edit with its key and accepts it: the buffer is exactly the suggested text, and the accept command runs", () => {
+    const { next_edit } = steps();
+    expect(next_edit.jumped).toEqual({ cursor: [2, 9], visible: true });
+    expect(next_edit.accepted.lines).toEqual(AREA_DONE.replace(/\n$/, "").split("\n"));
+    expect(next_edit.accepted.marks).toBe(0);
+    expect(next_edit.accepted.cursor).toEqual([2, "  return width".length]);
+    const accept = next_edit.commands.filter((c: any) => c.command === "ifai.nextEdit.accepted");
+    expect(accept).toHaveLength(1);
+    expect(accept[0].arguments[0]).toMatchObject({ id: expect.any(String), uri: expect.stringMatching(/area\.ts$/) });
+    // The request after accepting found nothing more to suggest.
+    expect(next_edit.after_accept).toEqual({ visible: false, lines: AREA_DONE.replace(/\n$/, "").split("\n") });
+    expect(next_edit.stats).toMatchObject({ accepted: 1, dismissed: 1, refused: 1 });
+    expect(next_edit.stats.shown).toBeGreaterThanOrEqual(3);
+  });
+
   it("applies a code action picked by title through vim.lsp.buf.code_action and codeAction/resolve", () => {
     const { code_action } = steps();
     expect(code_action.titles).toContain("AI: Add documentation comment");
@@ -315,6 +389,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     expect(s.status.message).toMatch(/model: ready — .*\.gguf/);
     expect(s.status.message).toMatch(/backend: local \(from command\)/);
     expect(s.status.message).toMatch(/index: ready, lexical search, \d+ chunks/);
+    // ifai/status carries what became of the suggestions (the next-edit step accepted one).
+    expect(s.status.message).toMatch(/suggestions: ghost text \d+ of \d+ accepted, next edits 1 of \d+ accepted/);
     expect(s.models.message).toMatch(/^ifai: models in /);
     expect(s.models.message).toContain("qwen2.5-coder-0.5b");
     expect(s.reindex.message).toMatch(/^ifai: reindexing 1 folder/);
@@ -325,6 +401,19 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
   it("offers a status line with backend, model state and tokens/s", () => {
     const { statusline } = steps();
     expect(statusline.text).toMatch(/^ifai: local · ready · \d+ tok\/s$/);
+  });
+
+  it("sent what became of its ghost text and next edits; the server kept the counts in the local file", () => {
+    steps();
+    const data = JSON.parse(fs.readFileSync(path.join(scratch.path, "cache", "feedback.json"), "utf8"));
+    const ghost = data.kinds.completion.typescript;
+    // Shown at least twice (before the dismiss key, and again before <C-f>), dismissed once, accepted once.
+    expect(ghost.shown).toBeGreaterThanOrEqual(2);
+    expect(ghost.accepted).toBeGreaterThanOrEqual(1);
+    expect(ghost.dismissed).toBeGreaterThanOrEqual(1);
+    const next = data.kinds.nextEdit.typescript;
+    expect(next).toMatchObject({ accepted: 1, dismissed: 1 });
+    expect(next.shown).toBe(steps().next_edit.stats.shown);
   });
 
   it("stops the server cleanly, and Neovim exits 0 with no error reported", () => {

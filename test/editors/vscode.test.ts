@@ -26,6 +26,11 @@ const FILE = "src/calc.py";
 const SOURCE = "def add_numbers(a, b):\n    return a + b\n\n\ndef average(values):\n    total = \n";
 const DOCS_REPLY = '```python\ndef add_numbers(a, b):\n    """Return the sum of a and b."""\n    return a + b\n```\n';
 
+const AREA = "def area(w, h):\n    return w * h\n";
+const AREA_RENAMED = AREA.replace("area(w,", "area(width,");
+const AREA_DONE = AREA_RENAMED.replace("return w *", "return width *");
+const isNextEdit = (body: any): boolean => JSON.stringify(body.messages ?? "").includes("Editable region");
+
 const check = findCodeServer();
 
 describeWithEditor("the VS Code extension in code-server with headless Chromium", check, () => {
@@ -46,11 +51,21 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     // The driver's cancelled chat: a stream that stays open until the server closes it, so the
     // answer cannot end before the cancellation token fires, however busy the machine is.
     fixture.failNext({ kind: "stall", text: "Adding numbers is older than writing. " });
+    // Next edits (routed to the fixture): after the rename, the rewrite that renames the use on
+    // the next line; any other state is the tiny model's, which never takes what was queued above.
+    fixture.when(
+      (body) => isNextEdit(body) && JSON.stringify(body).includes("def area(width, h)"),
+      ...Array.from({ length: 8 }, () => ({ kind: "reply" as const, text: "```python\n" + AREA_DONE.trimEnd() + "\n```" })),
+    );
+    fixture.when(isNextEdit);
     const commands = (JSON.parse(fs.readFileSync(path.join(clientDir, "package.json"), "utf8")).contributes.commands as Array<{ command: string }>).map((c) => c.command);
     // The tiny model's greedy answer at the end of the first line is a visible character (at the
     // end of "    total = " it is a line break, which leaves no suggestion); snippets are off below
     // so the prompt, and with it the answer, depends on this file alone.
-    const plan = { file: FILE, source: SOURCE, completionAt: { line: 0, character: 22 }, docsAt: { line: 1, character: 4 }, chatTokens: 40, commands: [...commands, "ifai.modelStatus", "ifai.codeAction"] };
+    // The driver writes the file when its next-edit step starts, so that the earlier steps'
+    // prompts (and with them the tiny model's answers) do not depend on it.
+    const nextEdit = { file: "src/area.py", source: AREA, rename: { range: { start: { line: 0, character: 9 }, end: { line: 0, character: 10 } }, text: "width" } };
+    const plan = { file: FILE, source: SOURCE, completionAt: { line: 0, character: 22 }, docsAt: { line: 1, character: 4 }, chatTokens: 40, nextEdit, commands: [...commands, "ifai.modelStatus", "ifai.codeAction"] };
     bench = new Workbench({ files: { [FILE]: SOURCE, "README.md": "# calc\n\nSmall arithmetic helpers.\n" }, settings: settings(modelPath, fixture.baseUrl), plan });
     await bench.start(check);
     wallMs = Date.now() - started;
@@ -157,6 +172,34 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     expect(commands.checked).toBeGreaterThan(10);
   });
 
+  it("shows a next edit after a pause in editing, away from the cursor, with decorations: the removed text and the new text", () => {
+    const value = step("nextEdit");
+    expect(value.before).toBe(AREA);
+    expect(value.shown.text).toBe(AREA_RENAMED);
+    expect(value.shown.version).toBe(value.shown.docVersion);
+    expect(value.shown.cursor).toEqual({ line: 0, character: "def area(width".length });
+    expect(value.shown.edits).toHaveLength(1);
+    expect(value.shown.edits[0]).toMatchObject({ range: { start: { line: 1, character: 11 }, end: { line: 1, character: 12 } }, text: "width", command: { command: "ifai.nextEdit.accepted" } });
+    expect(value.shown.deleted).toEqual([{ start: { line: 1, character: 11 }, end: { line: 1, character: 12 } }]);
+    expect(value.shown.inserted).toEqual([{ at: { line: 1, character: 12 }, text: "width" }]);
+  });
+
+  it("dismisses the next edit, lets the latest of two requests win, and never applies one to a changed document", () => {
+    const value = step("nextEdit");
+    expect(value.dismissed).toBe(true);
+    expect(value.afterDismiss).toEqual({ shown: null, text: AREA_RENAMED, dismissedAgain: false });
+    expect(value.latest).toEqual({ first: false, second: true, stale: 1, shown: true });
+    expect(value.changed).toEqual({ shown: null, accepted: false, text: `${AREA_RENAMED}# x` });
+  });
+
+  it("jumps to the next edit and accepts it: exactly the suggested text, and the accept command reaches the server", () => {
+    const value = step("nextEdit");
+    expect(value.again).toBe(true);
+    expect(value.jumped).toEqual({ done: true, cursor: { line: 1, character: 11 } });
+    expect(value.accepted).toEqual({ done: true, text: AREA_DONE, cursor: { line: 1, character: "    return width".length }, shown: null });
+    expect(value.stats).toMatchObject({ accepted: 1, dismissed: 1 });
+  });
+
   it("answers a @codebase question in the chat view, whose source links open the file at the lines", async () => {
     const page = bench.page;
     // Another file in front first, so that opening the source is the link's doing.
@@ -240,6 +283,13 @@ describeWithEditor("the VS Code extension in code-server with headless Chromium"
     const log = bench.outputLog(EXTENSION, "ifai-lsp");
     expect(log).toMatch(/\[info\] initialize \{"client":\{"name":"code-server"/);
     expect(log).not.toContain("[error]");
+    // What became of the suggestions reached the server, which wrote the counts to the local file
+    // on shutdown: the ghost text committed in the inline step (its command), the next edit
+    // dismissed and accepted.
+    const data = JSON.parse(fs.readFileSync(path.join(bench.dirs.cache, "feedback.json"), "utf8"));
+    expect(data.kinds.completion.python.accepted).toBeGreaterThanOrEqual(1);
+    expect(data.kinds.completion.python.shown).toBeGreaterThanOrEqual(1);
+    expect(data.kinds.nextEdit.python).toMatchObject({ accepted: 1, dismissed: 1 });
     await bench.close();
     expect(isAlive(value.pid)).toBe(false);
   });

@@ -1,10 +1,10 @@
 /**
  * The settings of the `ifai` section that only the extension reads (how to start the server,
- * protocol tracing). They are kept out of what the server receives, which would otherwise warn
+ * protocol tracing, the extension's own next-edit behaviour). They are kept out of what the server receives, which would otherwise warn
  * about unknown keys. No `vscode` import here, so the tests can check this list against the
  * generated manifest.
  */
-export const CLIENT_ONLY_SECTIONS = ["server", "trace"] as const;
+export const CLIENT_ONLY_SECTIONS = ["server", "trace", "client"] as const;
 
 /** The `ifai` configuration section as the server should see it: a deep copy without client-only keys. */
 export function serverSettingsOf(section: unknown): Record<string, unknown> {

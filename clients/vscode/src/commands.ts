@@ -10,6 +10,7 @@ import {
   type RouteLogResult,
 } from "../../../src/server/protocol.js";
 import { ChatViewProvider } from "./chatView.js";
+import type { NextEditController } from "./nextEdit.js";
 import { listModels, pullModel, removeModel, serverCommand, setModelLoaded } from "./models.js";
 import { pickBackend, type StatusBar } from "./statusBar.js";
 
@@ -33,6 +34,10 @@ export const Commands = {
   explainRoute: "ifai-lsp.explainRoute",
   restartServer: "ifai-lsp.restartServer",
   showOutput: "ifai-lsp.showOutput",
+  nextEditRequest: "ifai-lsp.nextEdit.request",
+  nextEditJump: "ifai-lsp.nextEdit.jump",
+  nextEditAccept: "ifai-lsp.nextEdit.accept",
+  nextEditDismiss: "ifai-lsp.nextEdit.dismiss",
 } as const;
 
 export interface CommandContext {
@@ -40,6 +45,7 @@ export interface CommandContext {
   statusBar: StatusBar;
   chatView: ChatViewProvider;
   output: vscode.OutputChannel;
+  nextEdit: NextEditController;
   restart(): Promise<void>;
 }
 
@@ -52,10 +58,10 @@ async function showReport(value: unknown): Promise<void> {
 }
 
 /** Wraps a command so that a failure reaches the user instead of vanishing in a rejected promise. */
-function guarded(ctx: CommandContext, name: string, run: (...args: unknown[]) => Promise<unknown>): (...args: unknown[]) => Promise<void> {
+function guarded(ctx: CommandContext, name: string, run: (...args: unknown[]) => Promise<unknown>): (...args: unknown[]) => Promise<unknown> {
   return async (...args) => {
     try {
-      await run(...args);
+      return await run(...args);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       ctx.output.appendLine(`[${name}] ${message}`);
@@ -115,6 +121,12 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     },
     [Commands.restartServer]: () => ctx.restart(),
     [Commands.showOutput]: async () => ctx.output.show(),
+    // Next edits: asked for by the user (answered even where automatic ones are quiet), then jumped
+    // to, accepted or dismissed; each returns whether it did something (false: nothing showed).
+    [Commands.nextEditRequest]: async () => (await ctx.nextEdit.request(true)) !== undefined,
+    [Commands.nextEditJump]: async () => ctx.nextEdit.jump(),
+    [Commands.nextEditAccept]: () => ctx.nextEdit.accept(),
+    [Commands.nextEditDismiss]: async () => ctx.nextEdit.dismiss(),
   };
   return Object.entries(handlers).map(([id, run]) => vscode.commands.registerCommand(id, guarded(ctx, id, run)));
 }

@@ -7,13 +7,23 @@ import {
   type Executable,
   type LanguageClientOptions,
 } from "vscode-languageclient/node";
-import { DidFocusNotification, StatusNotification, type ChatParams, type ChatResponse, type DidFocusParams, type StatusParams } from "../../../src/server/protocol.js";
+import {
+  DidFocusNotification,
+  DidShowCompletionNotification,
+  StatusNotification,
+  type ChatParams,
+  type ChatResponse,
+  type DidFocusParams,
+  type StatusParams,
+} from "../../../src/server/protocol.js";
 import { sendChat } from "./chat.js";
 import { ChatViewProvider } from "./chatView.js";
 import { serverSettingsOf } from "./clientSettings.js";
 import { pipeServerLog, pipeServerStdout } from "./serverLog.js";
 import { Commands, registerCommands } from "./commands.js";
 import { StatusBar } from "./statusBar.js";
+import { NextEditController, type RenderedNextEdit, type ShownNextEdit } from "./nextEdit.js";
+import { ShownTracker } from "./shownTracker.js";
 
 /** What `activate` returns: `vscode.extensions.getExtension("ifai.ifai-lsp-vscode").exports`. */
 export interface IfaiExtensionApi {
@@ -26,6 +36,8 @@ export interface IfaiExtensionApi {
   statusText(): string;
   /** Stops the server (shutdown + exit) and resolves when it has stopped. */
   stop(): Promise<void>;
+  /** The next-edit suggestion showing, what its decorations draw, and the controller's counters. */
+  nextEdit: { shown(): ShownNextEdit | undefined; rendered(): RenderedNextEdit | undefined; stats: NextEditController["stats"] };
 }
 
 const SECTION = "ifai";
@@ -51,6 +63,44 @@ function executable(): Executable {
   return { command, args, options: { env, shell } };
 }
 
+/** The extension's own next-edit settings (ifai.client.*). */
+function nextEditOptions(): { enabled: boolean; delayMs: number } {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return { enabled: config.get<boolean>("client.nextEdits") ?? true, delayMs: config.get<number>("client.nextEditDelayMs") ?? 600 };
+}
+
+/**
+ * Tells the server which ghost text VS Code got to show (`textDocument/didShowCompletion`).
+ * VS Code's stable API reports neither an item shown nor one dismissed, so an item handed to
+ * VS Code counts as shown; acceptance comes from the item's command, which VS Code runs.
+ */
+function reportShown(client: () => LanguageClient | undefined, tracker: ShownTracker) {
+  return async (
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+    next: (document: vscode.TextDocument, position: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken) => vscode.ProviderResult<vscode.InlineCompletionItem[] | vscode.InlineCompletionList>,
+  ): Promise<vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined> => {
+    const result = await next(document, position, context, token);
+    const items = Array.isArray(result) ? result : (result?.items ?? []);
+    const first = items[0];
+    const running = client();
+    if (!first || !running || token.isCancellationRequested) return result;
+    const text = typeof first.insertText === "string" ? first.insertText : first.insertText.value;
+    const start = first.range?.start ?? position;
+    const before = document.lineAt(start.line).text.slice(0, start.character);
+    const seen = tracker.note({ uri: document.uri.toString(), line: start.line, before, text, args: first.command?.arguments });
+    // The rest of a suggestion being typed through keeps the id it was shown with.
+    if (first.command) first.command = { ...first.command, arguments: seen.args };
+    if (seen.report && first.command) {
+      const item = { insertText: text, command: { title: first.command.title, command: first.command.command, arguments: seen.args } };
+      void running.sendNotification(DidShowCompletionNotification.method, { item }).catch(() => undefined);
+    }
+    return result;
+  };
+}
+
 function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
   return {
     // The server works for any language, so every file and untitled buffer is synced.
@@ -60,6 +110,7 @@ function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
     stdioOptions: { stdout: pipeServerStdout, stderr: pipeServerLog },
     initializationOptions: () => currentServerSettings(),
     middleware: {
+      provideInlineCompletionItems: reportShown(() => client, new ShownTracker()),
       workspace: {
         // The `workspace/configuration` pull: the server warns about keys it does not know.
         configuration: async (params, token, next) => {
@@ -76,6 +127,9 @@ function clientOptions(output: vscode.LogOutputChannel): LanguageClientOptions {
     },
   };
 }
+
+/** How long the cursor must rest before the server is told where it is. */
+const FOCUS_REST_MS = 1000;
 
 export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
   const output = vscode.window.createOutputChannel("ifai-lsp", { log: true });
@@ -96,9 +150,23 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
     if (newState === State.Stopped) statusBar.showState("stopped", "$(circle-slash)");
   });
 
+  let restTimer: ReturnType<typeof setTimeout> | undefined;
+  let focusedAt = "";
+  const focus = (editor: vscode.TextEditor, onlyIfMoved = false): void => {
+    if (!languageClient.isRunning()) return;
+    const { line, character } = editor.selection.active;
+    const uri = editor.document.uri.toString();
+    const at = `${uri}:${line}:${character}`;
+    if (onlyIfMoved && at === focusedAt) return;
+    focusedAt = at;
+    const params: DidFocusParams = { textDocument: { uri }, position: { line, character } };
+    void languageClient.sendNotification(DidFocusNotification.method, params).catch(() => undefined);
+  };
+
   const chat = (params: ChatParams, onDelta: (delta: string) => void, token?: vscode.CancellationToken): Promise<ChatResponse> =>
     sendChat(languageClient, params, onDelta, token);
   const chatView = new ChatViewProvider(chat, context.extensionUri);
+  const nextEdit = new NextEditController(languageClient, nextEditOptions);
 
   const start = async (): Promise<void> => {
     try {
@@ -118,25 +186,34 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
     output,
     statusBar,
     chatView,
+    nextEdit,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView, { webviewOptions: { retainContextWhenHidden: true } }),
     ...registerCommands({
       client: languageClient,
       statusBar,
       chatView,
       output,
+      nextEdit,
       restart: async () => {
         Object.assign(server, executable());
         if (languageClient.isRunning()) await languageClient.restart();
         else await start();
       },
     }),
-    // The server evaluates the prompt of the file in front of the user ahead of the first keystroke.
+    // The server evaluates the prompt of the file in front of the user ahead of the first
+    // keystroke: when an editor becomes active, and when the cursor rests somewhere new (where
+    // the user stops moving is usually where they are about to type).
     vscode.window.onDidChangeActiveTextEditor((editor) => {
-      if (!editor || !languageClient.isRunning()) return;
-      const { line, character } = editor.selection.active;
-      const params: DidFocusParams = { textDocument: { uri: editor.document.uri.toString() }, position: { line, character } };
-      void languageClient.sendNotification(DidFocusNotification.method, params).catch(() => undefined);
+      if (editor) focus(editor);
     }),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      if (restTimer) clearTimeout(restTimer);
+      restTimer = setTimeout(() => {
+        restTimer = undefined;
+        if (vscode.window.activeTextEditor === event.textEditor) focus(event.textEditor, true);
+      }, FOCUS_REST_MS);
+    }),
+    { dispose: () => restTimer && clearTimeout(restTimer) },
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration(`${SECTION}.server`)) return;
       void vscode.window
@@ -150,6 +227,7 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
     client: languageClient,
     chat,
     statusText: () => statusBar.text(),
+    nextEdit: { shown: () => nextEdit.shown(), rendered: () => nextEdit.rendered(), stats: nextEdit.stats },
     stop: async () => {
       if (languageClient.state !== State.Stopped) await languageClient.stop();
     },

@@ -8,12 +8,14 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { MessageConnection } from "vscode-jsonrpc/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
+import { defaultSettings } from "../../config/schema.js";
 import type { CompletionMetricsRecord, CompletionMetricsResult, PrefillMetricsRecord } from "../../server/protocol.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface FirstRecord {
   firstTokenMs: number;
+  lane: string;
   reusedTokens: number;
   evaluatedTokens: number;
   promptTokens: number;
@@ -75,6 +77,7 @@ async function prefillsOf(connection: MessageConnection, uri: string): Promise<P
 
 const first = (r: CompletionMetricsRecord): FirstRecord => ({
   firstTokenMs: r.firstTokenMs ?? Number.NaN,
+  lane: r.lane ?? "",
   reusedTokens: r.reusedTokens,
   evaluatedTokens: r.evaluatedTokens,
   promptTokens: r.promptTokens,
@@ -87,37 +90,48 @@ const first = (r: CompletionMetricsRecord): FirstRecord => ({
 export const setCompletion = (connection: MessageConnection, completion: Record<string, unknown>): Promise<void> =>
   connection.sendNotification("workspace/didChangeConfiguration", { settings: { ifai: { completion: { maxTokens: 4, maxMultilineTokens: 4, ...completion } } } });
 
-const setPrefill = (connection: MessageConnection, on: boolean): Promise<void> => setCompletion(connection, { prefill: on });
+/** How the open runs differ: the cold cost, a client that sends didOpen only, and one that also names the cursor. */
+export type OpenVariant = "cold" | "open" | "focus";
+
+export interface OpenRecords {
+  /** Prefill off and the full prompt on the first request: what the first suggestion costs without working ahead. */
+  cold: FirstRecord[];
+  /** Defaults, with a client that sends didOpen only (the server prefills the window from the top). */
+  open: FirstRecord[];
+  /** Defaults, with a client that also sends ifai/didFocus at the cursor, as the project's clients do. */
+  focus: FirstRecord[];
+  /** Prompt tokens the prefills evaluated before the request, per run of `open` and `focus`. */
+  prefilledTokens: number[];
+}
 
 /**
  * Opens each file, pauses `pauseMs` (a person looking at the file), then starts a new line in
- * the middle of it and asks for a suggestion. Files alternate between prefill on and off, so the
- * cold cost is measured in the same run on files of the same kind.
+ * the middle of it and asks for a suggestion. Files take the variants in turn (each file is used
+ * once, so no run finds another's KV state), so the cold cost is measured in the same run on files
+ * of the same kind.
  */
-export async function measureOpen(
-  connection: MessageConnection,
-  files: readonly string[],
-  pauseMs: number,
-): Promise<{ warm: FirstRecord[]; cold: FirstRecord[]; prefilledTokens: number[] }> {
-  const warm: FirstRecord[] = [];
-  const cold: FirstRecord[] = [];
-  const prefilledTokens: number[] = [];
+export async function measureOpen(connection: MessageConnection, files: readonly string[], pauseMs: number): Promise<OpenRecords> {
+  const out: OpenRecords = { cold: [], open: [], focus: [], prefilledTokens: [] };
+  const variants: OpenVariant[] = ["cold", "open", "focus"];
   for (const [i, file] of files.entries()) {
-    const prefill = i % 2 === 0;
-    await setPrefill(connection, prefill);
+    const variant = variants[i % variants.length]!;
+    await setCompletion(connection, variant === "cold" ? { prefill: false, firstPrefixTokens: 0 } : { prefill: true, firstPrefixTokens: defaultFirstPrefixTokens });
     const doc = new BenchDocument(connection, file);
     await doc.open();
-    await sleep(pauseMs);
     const at = doc.middleLineEnd();
+    if (variant === "focus") await connection.sendNotification("ifai/didFocus", { textDocument: { uri: doc.uri }, position: doc.doc.positionAt(at) });
+    await sleep(pauseMs);
     const cursor = await doc.insert(at, "\n  c");
     await doc.request(cursor);
-    (prefill ? warm : cold).push(first(await lastRecord(connection)));
-    if (prefill) prefilledTokens.push((await prefillsOf(connection, doc.uri)).reduce((n, p) => n + p.evaluatedTokens, 0));
+    out[variant].push(first(await lastRecord(connection)));
+    if (variant !== "cold") out.prefilledTokens.push((await prefillsOf(connection, doc.uri)).reduce((n, p) => n + p.evaluatedTokens, 0));
     await doc.close();
   }
-  await setPrefill(connection, true);
-  return { warm, cold, prefilledTokens };
+  await setCompletion(connection, { prefill: true, firstPrefixTokens: defaultFirstPrefixTokens });
+  return out;
 }
+
+const defaultFirstPrefixTokens = defaultSettings()["completion.firstPrefixTokens"];
 
 /**
  * Types a line in file A for `keystrokes` keystrokes, then in file B, and so on, `switches`
@@ -156,7 +170,20 @@ export async function measureSwitch(
 /** Real source files of about 1k tokens (pinned by the lockfile), for the open and switch runs. */
 export function benchFiles(root: string): { open: string[]; pair: [string, string] } {
   const common = (pkg: string, name: string): string => path.join(root, "node_modules", pkg, "lib/common", name);
-  const client = ["inlineValue.js", "foldingRange.js", "signatureHelp.js", "documentLink.js", "colorProvider.js", "linkedEditingRange.js", "workspaceSymbol.js", "codeLens.js"];
+  const client = [
+    "inlineValue.js",
+    "foldingRange.js",
+    "signatureHelp.js",
+    "documentLink.js",
+    "colorProvider.js",
+    "linkedEditingRange.js",
+    "workspaceSymbol.js",
+    "codeLens.js",
+    "fileSystemWatcher.js",
+    "inlayHint.js",
+    "typeHierarchy.js",
+    "callHierarchy.js",
+  ];
   return {
     open: client.map((f) => common("vscode-languageclient", f)),
     pair: [common("vscode-jsonrpc", "events.js"), common("vscode-jsonrpc", "cancellation.js")],

@@ -26,6 +26,7 @@ export class LspProcess {
   readonly pollution: string[] = [];
   readonly received: JsonRpcMessage[] = [];
   stderrTail = "";
+  private readonly stderrWaiters: Array<{ pattern: RegExp; resolve: (tail: string) => void }> = [];
   workspaceSettings: unknown = {};
   private stdout = Buffer.alloc(0);
   private readonly waiters = new Map<string, (message: JsonRpcMessage) => void>();
@@ -47,7 +48,21 @@ export class LspProcess {
     this.process.stderr!.setEncoding("utf8");
     this.process.stderr!.on("data", (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-20_000);
+      for (const waiter of [...this.stderrWaiters]) {
+        if (!waiter.pattern.test(this.stderrTail)) continue;
+        this.stderrWaiters.splice(this.stderrWaiters.indexOf(waiter), 1);
+        waiter.resolve(this.stderrTail);
+      }
     });
+  }
+
+  /**
+   * Resolves with the log tail once it matches. stdout and stderr are separate pipes, so a log
+   * line the server wrote before a response may still reach this process after it.
+   */
+  stderrMatching(pattern: RegExp): Promise<string> {
+    if (pattern.test(this.stderrTail)) return Promise.resolve(this.stderrTail);
+    return new Promise((resolve) => this.stderrWaiters.push({ pattern, resolve }));
   }
 
   /** Writes raw bytes to the server's stdin. */

@@ -1,4 +1,4 @@
-import { ActionCommands, ModelCommands, ServerCommands } from "../../server/protocol.js";
+import { ActionCommands, CompletionCommands, ModelCommands, NextEditCommands, ServerCommands } from "../../server/protocol.js";
 import { PARAM_SCHEMAS } from "../../server/transport/paramSchemas.js";
 import { frame } from "./LspProcess.js";
 import type { Rng } from "./Rng.js";
@@ -110,7 +110,11 @@ function validParams(r: Rng, method: string, ctx: CaseContext): Record<string, u
     case "textDocument/inlineCompletion":
       return { textDocument: { uri }, position: position(r), context: { triggerKind: r.int(1, 3) } };
     case "textDocument/copilotInlineEdit":
-      return { textDocument: { uri, version: r.int(0, 20) }, position: position(r) };
+      return { textDocument: { uri, version: r.int(0, 20) }, position: position(r), ...(r.bool() ? { context: { triggerKind: r.int(0, 3) } } : {}) };
+    case "textDocument/didShowCompletion":
+    case "textDocument/didPartiallyAcceptCompletion":
+    case "ifai/didDismissSuggestion":
+      return { item: feedbackItem(r), ...(method.includes("Partially") ? { acceptedLength: r.int(0, 50) } : {}) };
     case "textDocument/codeAction":
       return { textDocument: { uri }, range: range(r), context: { diagnostics: r.bool(0.3) ? [{ range: range(r), message: randomString(r, 10) }] : [] } };
     case "codeAction/resolve":
@@ -134,6 +138,17 @@ function validParams(r: Rng, method: string, ctx: CaseContext): Record<string, u
     default:
       return r.bool() ? {} : { last: randomNumber(r) };
   }
+}
+
+/** A suggestion as a client passes it back: a command whose first argument may name an id. */
+function feedbackItem(r: Rng): unknown {
+  const args = r.weighted<() => unknown>([
+    [3, () => [{ id: r.pick(["", "x", "00000000-1", randomString(r, 8)]) }]],
+    [1, () => [randomString(r, 10)]],
+    [1, () => [randomJson(r)]],
+    [1, () => randomJson(r)],
+  ])();
+  return { insertText: textPiece(r), command: { title: "Accept", command: r.pick(["ifai.completion.accepted", "ifai.nextEdit.accepted", "x"]), arguments: args } };
 }
 
 /** Settings a fuzz case may push: never the keys that choose hosts, paths or local-only mode. */
@@ -371,4 +386,4 @@ export function generateCase(r: Rng, ctx: CaseContext): FuzzCase {
 }
 
 /** Every command a server of this version advertises (the fuzzer uses the live list when it has one). */
-export const KNOWN_COMMANDS: readonly string[] = [...Object.values(ModelCommands), ...Object.values(ServerCommands), ActionCommands.run];
+export const KNOWN_COMMANDS: readonly string[] = [...Object.values(ModelCommands), ...Object.values(ServerCommands), ActionCommands.run, CompletionCommands.accepted, NextEditCommands.accepted];

@@ -1,16 +1,14 @@
 import { abortableDelay } from "../../util/delay.js";
 import type { Logger } from "../../util/logger.js";
-import { ModelUnavailableError, type CompletionBackend, type GenerateResult, type PromptPart } from "../../inference/types.js";
-import { LruCache } from "../../util/LruCache.js";
+import { ModelUnavailableError, type CompletionBackend, type GenerateResult } from "../../inference/types.js";
 import { ABORTED, raceAbort } from "../../util/raceAbort.js";
 import { CompletionCache } from "./CompletionCache.js";
-import { countNewlines, cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } from "./lineEndings.js";
-import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
-import { PrefixWindows, selectSuffix, topWindowEnd } from "./contextWindow.js";
+import { CompletionPrompts, CONTEXT_CHARS } from "./CompletionPrompts.js";
+import { cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } from "./lineEndings.js";
+import { topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
-import { buildFimPrompt } from "./prompt.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
-import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, Snippet } from "./types.js";
+import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane } from "./types.js";
 
 export interface CompletionSettings {
   enabled: boolean;
@@ -25,13 +23,17 @@ export interface CompletionSettings {
   cacheSize: number;
   /** Evaluate a document's prompt in the background when it is opened, focused or paused in. */
   prefill: boolean;
+  /** Prefix budget of a first suggestion whose full prompt is not evaluated yet; 0: always the full prompt. */
+  firstPrefixTokens: number;
 }
+
 
 /** One background prefill, for `ifai/completionMetrics` and tests. */
 export interface PrefillRecord {
   uri: string;
-  /** What started it. */
-  reason: "open" | "focus" | "pause";
+  /** What started it; "upgrade": an answer came from the short first prompt, so the full one is due. */
+  reason: "open" | "focus" | "pause" | "upgrade";
+  lane: PromptLane;
   /** done: the prompt is cached; aborted: a request (or a newer prefill) stopped it; skipped: nothing was evaluated. */
   state: "done" | "aborted" | "skipped";
   promptTokens: number;
@@ -41,20 +43,15 @@ export interface PrefillRecord {
   detail?: string;
 }
 
-interface PreparedPrompt {
-  prompt: PromptPart[];
-  prefix: string;
-  suffix: string;
-  snippets: Snippet[];
-  nearPrefix: string;
-  nearSuffix: string;
-  mode: CompletionMode;
-}
 
 /** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
 const METRICS_KEPT = 500;
-/** Text around the cursor handed to mode detection and post-processing. */
-const CONTEXT_CHARS = 4000;
+/**
+ * After an answer from a document's short first prompt, how long no keystroke must follow before
+ * its full prompt is evaluated in the background: a person's hesitation, longer than the gap
+ * between keystrokes of fast typing.
+ */
+const UPGRADE_AFTER_MS = 250;
 
 /**
  * Code completion: from a document and cursor to a cleaned-up suggestion.
@@ -66,20 +63,13 @@ const CONTEXT_CHARS = 4000;
 export class CompletionService {
   private settings: CompletionSettings;
   private readonly cache: CompletionCache;
-  private readonly prefixWindows = new PrefixWindows();
+  private readonly prompts: CompletionPrompts;
   private inflight: AbortController | undefined;
   /** Model work of requests still running, superseded ones included (they stop within a step). */
   private modelRuns = 0;
   private prefilling: AbortController | undefined;
+  private upgradeTimer: NodeJS.Timeout | undefined;
   private readonly recentPrefills: PrefillRecord[] = [];
-  /**
-   * The snippets a prefill evaluated, per document, kept for the requests on the line of the
-   * first request that follows (`line` unset until then). The snippet sources reconsider their
-   * choice when the cursor changes lines, and the first request is usually on another line than
-   * the one a prefill assumed: without this, the prompt would differ from its first snippet on
-   * and the prefill would be wasted.
-   */
-  private readonly pinnedSnippets = new LruCache<string, { snippets: Snippet[]; line: number | undefined }>(64);
   private nextId = 1;
   private readonly recent: CompletionMetrics[] = [];
   private active = 0;
@@ -93,6 +83,7 @@ export class CompletionService {
   ) {
     this.settings = { ...settings };
     this.cache = new CompletionCache(settings.cacheSize);
+    this.prompts = new CompletionPrompts(backend, snippetSource, () => this.settings);
   }
 
   /**
@@ -127,12 +118,12 @@ export class CompletionService {
   /** Forgets per-document state when a document closes or the model changes. */
   forgetDocument(uri: string): void {
     this.cache.forgetDocument(uri);
-    this.prefixWindows.forget(uri);
-    this.pinnedSnippets.delete(uri);
+    this.prompts.forgetDocument(uri);
   }
 
   clearCache(): void {
     this.cache.clear();
+    this.prompts.clear();
   }
 
   recentMetrics(): CompletionMetrics[] {
@@ -170,6 +161,7 @@ export class CompletionService {
 
     // A real request always goes before background work on the model.
     this.prefilling?.abort();
+    this.cancelUpgrade();
     // Latest request wins, across documents: one completion runs at a time.
     const debounce = this.inflight !== undefined || this.modelRuns > 0;
     this.inflight?.abort(new SupersededError());
@@ -196,6 +188,7 @@ export class CompletionService {
       }
       if (outcome.kind === "unavailable") return done("unavailable", "", outcome.detail);
       this.cache.remember(document.uri, document.text, offset, outcome.text);
+      if (metrics.lane === "first") this.scheduleUpgrade(request, offset);
       return done("model", outcome.text);
     } finally {
       endActivity();
@@ -213,16 +206,15 @@ export class CompletionService {
    * model. A newer prefill replaces an older one.
    */
   async prefill(request: CompletionRequest, reason: PrefillRecord["reason"], where: "cursor" | "top" = "cursor"): Promise<PrefillRecord> {
-    const record: PrefillRecord = { uri: request.document.uri, reason, state: "skipped", promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: 0 };
     const started = performance.now();
-    const finish = (state: PrefillRecord["state"], detail?: string): PrefillRecord => {
-      record.state = state;
-      record.totalMs = performance.now() - started;
-      if (detail) record.detail = detail;
-      this.recentPrefills.push(record);
+    const record = (lane: PromptLane, state: PrefillRecord["state"], detail?: string, counts?: Partial<PrefillRecord>): PrefillRecord => {
+      const r: PrefillRecord = { uri: request.document.uri, reason, lane, state, promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, totalMs: performance.now() - started, ...counts };
+      if (detail) r.detail = detail;
+      this.recentPrefills.push(r);
       if (this.recentPrefills.length > METRICS_KEPT) this.recentPrefills.splice(0, this.recentPrefills.length - METRICS_KEPT);
-      return record;
+      return r;
     };
+    const finish = (state: PrefillRecord["state"], detail?: string): PrefillRecord => record("full", state, detail);
     if (!this.settings.enabled || !this.settings.prefill || !this.backend.prefill) return finish("skipped", "prefill is off");
     if (this.inflight || this.modelRuns > 0) return finish("skipped", "a completion is running");
     if (this.backend.status().state !== "ready") return finish("skipped", "the model is not loaded");
@@ -237,12 +229,16 @@ export class CompletionService {
       const count = (text: string): number => tokenizer.countTokens(text);
       // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
       const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
-      const prepared = this.preparePrompt(request, where === "top" ? restoreOffset(request.document.text, at) : at, count, true);
-      const result = await this.backend.prefill({ prompt: prepared.prompt, slot: request.document.uri }, controller.signal);
-      record.promptTokens = result.promptTokens;
-      record.reusedTokens = result.reusedTokens;
-      record.evaluatedTokens = result.evaluatedTokens;
-      return finish(result.state);
+      const cursor = where === "top" ? restoreOffset(request.document.text, at) : at;
+      const lanes = this.prompts.forPrefill(request, cursor, count, where === "cursor");
+      let last: PrefillRecord | undefined;
+      for (const lane of lanes) {
+        const result = await this.backend.prefill({ prompt: lane.prompt, slot: lane.slot }, controller.signal);
+        if (result.state !== "skipped") this.prompts.record(lane.slot, lane.prompt, result.reusedTokens + result.evaluatedTokens);
+        last = record(lane.lane, result.state, undefined, { promptTokens: result.promptTokens, reusedTokens: result.reusedTokens, evaluatedTokens: result.evaluatedTokens });
+        if (result.state !== "done") break;
+      }
+      return last!;
     } catch (error) {
       if (controller.signal.aborted) return finish("aborted");
       if (error instanceof ModelUnavailableError) return finish("skipped", error.message);
@@ -253,42 +249,30 @@ export class CompletionService {
     }
   }
 
-  recentPrefillRecords(): PrefillRecord[] {
-    return [...this.recentPrefills];
+  /**
+   * After an answer from a document's short first prompt, evaluates its full prompt while the
+   * model is idle: the next keystroke stops that (keeping what was evaluated, which the next
+   * idle moment continues), so the full prompt takes over after a few seconds of typing rather
+   * than at the next pause. It starts only when no keystroke followed for UPGRADE_AFTER_MS
+   * (fast typing is not slowed by a prefill step in flight) and never replaces another prefill.
+   */
+  private scheduleUpgrade(request: CompletionRequest, offset: number): void {
+    this.cancelUpgrade();
+    this.upgradeTimer = setTimeout(() => {
+      this.upgradeTimer = undefined;
+      if (this.inflight || this.modelRuns > 0 || this.prefilling) return;
+      this.prefill({ ...request, offset }, "upgrade").catch((error: unknown) => this.logger.warn({ err: error }, "prefill failed"));
+    }, UPGRADE_AFTER_MS);
+    this.upgradeTimer.unref?.();
   }
 
-  /** The prompt for a cursor, and what mode detection and post-processing need around it. */
-  private preparePrompt(request: CompletionRequest, offset: number, count: (text: string) => number, forPrefill = false): PreparedPrompt {
-    const { document } = request;
-    const text = normalizeLineEndings(document.text, offset);
-    const cursor = text.cursor;
-    const s = this.settings;
+  private cancelUpgrade(): void {
+    if (this.upgradeTimer) clearTimeout(this.upgradeTimer);
+    this.upgradeTimer = undefined;
+  }
 
-    const prefix = this.prefixWindows.select(document.uri, text.value, cursor, s.maxPrefixTokens, count);
-    const suffix = selectSuffix(text.value, cursor, s.maxSuffixTokens, count);
-    const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
-    const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
-    const mode: CompletionMode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
-
-    const cursorLine = countNewlines(text.value, cursor);
-    const pin = forPrefill ? undefined : this.pinnedSnippets.get(document.uri);
-    let snippets: Snippet[];
-    if (pin && (pin.line === undefined || pin.line === cursorLine)) {
-      pin.line = cursorLine;
-      snippets = pin.snippets;
-    } else {
-      if (pin) this.pinnedSnippets.delete(document.uri);
-      snippets = this.snippetSource.select(
-        { uri: document.uri, languageId: document.languageId, prefix: nearPrefix, cursorLine },
-        request.otherDocuments(),
-        s.maxSnippetTokens,
-        count,
-        request.displayPath,
-      );
-      if (forPrefill) this.pinnedSnippets.set(document.uri, { snippets, line: undefined });
-    }
-    const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
-    return { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
+  recentPrefillRecords(): PrefillRecord[] {
+    return [...this.recentPrefills];
   }
 
   private async run(
@@ -314,8 +298,13 @@ export class CompletionService {
     const count = (text: string): number => tokenizer.countTokens(text);
     const { document } = request;
     const s = this.settings;
-    const { prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode } = this.preparePrompt(request, offset, count);
+    const { full, chosen } = this.prompts.choose(request, offset, count);
+    // The local model runs the chosen prompt; a cloud provider (which has no KV cache of ours to
+    // warm) gets the full context, and the router decides by it.
+    const { prompt, nearPrefix, nearSuffix, mode, slot } = chosen;
+    const { prefix, suffix, snippets } = full;
     metrics.mode = mode;
+    metrics.lane = chosen.lane;
 
     const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
     const post = (completion: string): string =>
@@ -344,7 +333,7 @@ export class CompletionService {
           shouldStop,
           fim: { prefix, suffix, snippets, filePath: request.relativePath, language: document.languageId, repoName: request.repoName },
           routing: { task: "completion", contextTokens, countContextTokens, uri: document.uri },
-          slot: document.uri,
+          slot,
         },
         signal,
       );
@@ -352,6 +341,11 @@ export class CompletionService {
       if (error instanceof ModelUnavailableError) return { kind: "unavailable", detail: error.message };
       throw error;
     }
+    // What the slot's KV cache holds now: the whole prompt, or (stopped early, or served
+    // elsewhere) at least what it held of it before.
+    const local = result.backend === undefined || result.backend === "local";
+    const evaluated = result.stopReason !== "aborted" && result.promptTokens > 0 ? result.reusedTokens + result.evaluatedTokens : undefined;
+    if (local) this.prompts.record(slot, prompt, evaluated ?? chosen.cachedTokens ?? 0);
     if (result.backend) metrics.backend = result.backend;
     if (result.reason) metrics.reason = result.reason;
     metrics.promptTokens = result.promptTokens;

@@ -40,6 +40,12 @@ export type CompletionSource =
   | "disabled"
   | "skipped";
 
+/**
+ * Which prompt a request or prefill used: the document's full prompt, or its short first prompt
+ * (a small prefix window and no snippets) while the full one is not evaluated yet.
+ */
+export type PromptLane = "full" | "first";
+
 export interface CompletionMetrics {
   requestId: number;
   uri: string;
@@ -54,6 +60,8 @@ export interface CompletionMetrics {
   evaluatedTokens: number;
   generatedTokens: number;
   stopReason?: string;
+  /** Which prompt it used (model requests only). */
+  lane?: PromptLane;
   /** Why a request was skipped or unavailable. */
   detail?: string;
   /** Which backend served it ("local" or "cloud:<provider>"), when a routing backend is in use. */

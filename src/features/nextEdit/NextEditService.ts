@@ -124,7 +124,11 @@ export class NextEditService {
       if (result.stopReason === "aborted" || running.aborted) return empty(this.abortReason(signal, mine.signal), result, format);
       if (request.currentVersion() !== request.version) return empty("stale", result, format);
       const finished = result.stopReason === "end-of-generation" || result.stopReason === "stop-token" || result.stopReason === "should-stop";
-      const rewrite = result.backend?.startsWith("cloud:") ? parseChatAnswer(result.text) : prompt.parse(result.text, finished);
+      const parsed = result.backend?.startsWith("cloud:") ? parseChatAnswer(result.text) : prompt.parse(result.text, finished);
+      // A region at the end of a file ends with its final line break, which an answer's code block
+      // naturally leaves out; read literally, that would rewrite everything from the first change
+      // to the end of the file (dropping the break alone is whitespace, never suggested anyway).
+      const rewrite = parsed !== undefined && region.endsWith("\n") && !parsed.endsWith("\n") ? `${parsed}\n` : parsed;
       if (rewrite === undefined) return empty(finished ? "unparsable" : "cut-off", result, format);
       if (rewrite.length > region.length * MAX_GROWTH + 2000) return empty("too-large", result, format);
       const useful = keepUseful(region, input.originalRegion, minimalEdits(region, rewrite));

@@ -55,6 +55,13 @@ export class ReadOnlyStoreError extends Error {
 
 export class MissingIndexError extends Error {}
 
+/**
+ * Columns with a B-tree index: the merge key and the column every per-file write filters on. At
+ * 1.3M rows, replacing one file's rows scanned both columns whole, ~450 MB and 0.6 s per saved
+ * file; with the indexes, ~10 MB and 0.46 s (bench:scale's table).
+ */
+const KEY_COLUMNS = ["id", "path"] as const;
+
 /** The fields with a full-text index, in the order their clauses are built. */
 const LEXICAL_FIELDS: readonly LexicalField[] = ["body", "name", "signature", "symbols"];
 
@@ -88,6 +95,8 @@ export class IndexStore {
   private chunks: LanceDB.Table | undefined;
   private files: LanceDB.Table | undefined;
   private ftsReady = false;
+  /** Whether `id` and `path` have their scalar indexes (see KEY_COLUMNS). */
+  private keysIndexed = false;
   private ftsStale = false;
   private readonly writes = new Mutex();
   /** Why the tables could not be opened for reading; the writer rebuilds them in prepareWrites. */
@@ -176,6 +185,7 @@ export class IndexStore {
     if (!this.chunks) return;
     const indices = await this.chunks.listIndices();
     this.ftsReady = LEXICAL_FIELDS.every((field) => indices.some((i) => i.columns.includes(field)));
+    this.keysIndexed = KEY_COLUMNS.every((column) => indices.some((i) => i.columns.includes(column)));
   }
 
   /**
@@ -411,22 +421,27 @@ export class IndexStore {
 
   /** Creates the full-text indexes once the table has rows (LanceDB refuses full-text search without them). */
   async ensureFtsIndex(): Promise<void> {
-    if (this.options.readOnly || this.ftsReady || !this.chunks) return;
+    if (this.options.readOnly || (this.ftsReady && this.keysIndexed) || !this.chunks) return;
     const release = await this.writes.acquire();
     try {
-      if (this.ftsReady) return;
+      if (this.ftsReady && this.keysIndexed) return;
       const { chunks } = this.tables();
       // Another process may have made them already.
       await this.refreshFtsState();
-      if (this.ftsReady) return;
+      if (this.ftsReady && this.keysIndexed) return;
       if ((await chunks.countRows()) === 0) return;
       // One index per field (lexicalFields.ts); identifier fields are not stemmed.
-      for (const field of LEXICAL_FIELDS) {
+      for (const field of this.ftsReady ? [] : LEXICAL_FIELDS) {
         const config = (): LanceDB.Index =>
           lancedb.Index.fts({ baseTokenizer: "simple", lowercase: true, stem: STEMMED_FIELDS.has(field), language: "English", removeStopWords: false, asciiFolding: true, withPosition: false });
         await withConflictRetry(this.logger, "full-text index", () => chunks.createIndex(field, { config: config(), replace: true }));
       }
+      // Tables written by an earlier version get their key indexes at the end of the next pass.
+      for (const column of this.keysIndexed ? [] : KEY_COLUMNS) {
+        await withConflictRetry(this.logger, "key index", () => chunks.createIndex(column, { config: lancedb.Index.btree(), replace: true }));
+      }
       this.ftsReady = true;
+      this.keysIndexed = true;
       this.ftsStale = false;
       await this.sole.committed(this.chunks, this.files);
     } finally {
@@ -434,8 +449,9 @@ export class IndexStore {
     }
   }
 
+  /** Whether the full-text and key indexes exist (rows written since are searched without them until compaction). */
   get ftsIndexed(): boolean {
-    return this.ftsReady;
+    return this.ftsReady && this.keysIndexed;
   }
 
   /**

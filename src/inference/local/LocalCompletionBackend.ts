@@ -15,7 +15,6 @@ import {
 } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { Mutex } from "../../util/Mutex.js";
-import { runExclusive } from "./runExclusive.js";
 import { generateOnSequence, prefillSequence } from "./generateOnSequence.js";
 import { SequencePool } from "./SequencePool.js";
 import { resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
@@ -41,8 +40,11 @@ export const PREFILL_STEP = 32;
  * superseded request stops within one step; and only one request uses the sequence at a time.
  */
 export class LocalCompletionBackend implements CompletionBackend {
-  private readonly lock = new Mutex();
   private readonly pool = new SequencePool<LlamaContextSequence>();
+  /** One lock per sequence: requests on different sequences run at once (see onSequence). */
+  private readonly locks = new WeakMap<LlamaContextSequence, Mutex>();
+  /** Requests holding or waiting for each sequence, so a new slot takes an idle one. */
+  private readonly users = new Map<LlamaContextSequence, number>();
   private specials: { model: LlamaModel; ids: Map<SpecialToken, Token>; stop: Set<Token> } | undefined;
 
   constructor(
@@ -76,7 +78,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       totalMs: performance.now() - started,
     });
     try {
-      return await runExclusive(this.lock, this.localModel, signal, aborted, (loaded, running) => this.run(loaded, request, running, started, answerLater));
+      return await this.onSequence(request.slot, signal, aborted, (loaded, sequence, running) => this.run(loaded, sequence, request, running, started, answerLater));
     } catch (error) {
       // A completion cut short by an unload is as good as superseded: the next keystroke reloads.
       if (error instanceof ModelUnloadedError) return aborted();
@@ -100,10 +102,9 @@ export class LocalCompletionBackend implements CompletionBackend {
     });
     if (this.localModel.status().state !== "ready") return result("skipped");
     try {
-      return await runExclusive(this.lock, this.localModel, signal, () => result("aborted"), async (loaded, running) => {
+      return await this.onSequence(request.slot, signal, () => result("aborted"), async (loaded, sequence, running) => {
         const specials = this.specialTokens(loaded.model);
         const tokens = tokenizeParts(loaded.model, specials.ids, request.prompt, FIX);
-        const sequence = this.pool.take(loaded.sequences, request.slot ?? DEFAULT_SLOT);
         if (tokens.length === 0 || tokens.length >= sequence.contextSize) return result("skipped", tokens.length);
         const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
         this.logger.debug({ slot: request.slot, promptTokens: tokens.length, reused: outcome.reusedTokens, evaluated: outcome.evaluatedTokens, aborted: outcome.aborted }, "prompt prefilled");
@@ -115,6 +116,48 @@ export class LocalCompletionBackend implements CompletionBackend {
     }
   }
 
+  /**
+   * Runs `work` on the slot's sequence while holding that sequence alone. Requests on different
+   * sequences (two editor windows on the shared engine, or a prefill beside a request in another
+   * document) run at the same time, and node-llama-cpp evaluates their tokens in the same batches:
+   * on a CPU, decoding one token for each of two sequences costs little more than for one, so
+   * neither waits for the other's whole answer. A request cancelled before or while it waits gets
+   * `aborted()` at once; one cancelled while it runs gets it too, unless the model itself is
+   * unavailable (that error is the user's to see). Work cut short by an unload rejects with
+   * ModelUnloadedError (see LocalModel.use).
+   */
+  private async onSequence<T>(
+    slot: string | undefined,
+    signal: AbortSignal,
+    aborted: () => T,
+    work: (loaded: LoadedModel, sequence: LlamaContextSequence, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (signal.aborted) return aborted();
+    try {
+      return await this.localModel.use(signal, async (loaded, running) => {
+        const sequence = this.pool.take(loaded.sequences, slot ?? DEFAULT_SLOT, (s) => (this.users.get(s) ?? 0) > 0);
+        this.users.set(sequence, (this.users.get(sequence) ?? 0) + 1);
+        try {
+          let lock = this.locks.get(sequence);
+          if (!lock) this.locks.set(sequence, (lock = new Mutex()));
+          const release = await lock.acquire(running);
+          try {
+            return await work(loaded, sequence, running);
+          } finally {
+            release();
+          }
+        } finally {
+          const left = (this.users.get(sequence) ?? 1) - 1;
+          if (left > 0) this.users.set(sequence, left);
+          else this.users.delete(sequence);
+        }
+      });
+    } catch (error) {
+      if (signal.aborted && !(error instanceof ModelUnavailableError)) return aborted();
+      throw error;
+    }
+  }
+
   /** The slots whose KV state the sequences hold, most recently used first. */
   warmSlots(): string[] {
     return this.pool.slots();
@@ -122,6 +165,7 @@ export class LocalCompletionBackend implements CompletionBackend {
 
   private async run(
     loaded: LoadedModel,
+    sequence: LlamaContextSequence,
     request: GenerateRequest,
     signal: AbortSignal,
     started: number,
@@ -130,7 +174,6 @@ export class LocalCompletionBackend implements CompletionBackend {
     const { model } = loaded;
     const specials = this.specialTokens(model);
     const tokens = tokenizeParts(model, specials.ids, request.prompt, FIX);
-    const sequence = this.pool.take(loaded.sequences, request.slot ?? DEFAULT_SLOT);
     const room = sequence.contextSize - request.maxTokens - 1;
     if (tokens.length > room) {
       throw new Error(`prompt of ${tokens.length} tokens does not fit the ${sequence.contextSize}-token context; lower the completion budgets`);

@@ -1,4 +1,4 @@
-import { InputLookupTokenPredictor, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import type { InputLookupTokenPredictor, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { Logger } from "../../util/logger.js";
 import { Mutex } from "../../util/Mutex.js";
 import {
@@ -79,6 +79,9 @@ export class LocalNextEditBackend implements CompletionBackend {
     // A match of two tokens at least, and three predicted tokens at a time: on stories260K (its
     // retelling copies ~18% of the tokens) six at a time cost 47% more time than no prediction,
     // three 20% (bench:nextedit); a model that copies most of the region gains from either.
+    // Imported here, not at the top: a language server whose model runs in the shared engine never
+    // loads node-llama-cpp (about 10 MB of heap and 30 MB of resident memory per window).
+    const { InputLookupTokenPredictor } = await import("node-llama-cpp");
     const predictor = wantPredictor ? new InputLookupTokenPredictor({ patternLength: { min: 2 }, predictionLength: { max: 3 } }) : undefined;
     const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
     this.held = { context, sequence, predictor };

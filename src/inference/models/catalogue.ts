@@ -20,8 +20,8 @@ import { DEFAULT_MODEL_FILE } from "../../config/paths.js";
 
 export type ModelFormat = "gguf" | "onnx";
 
-/** What a model is for: fill-in-the-middle completion, chat, or embeddings for the index. */
-export type ModelRole = "fim" | "chat" | "embedding";
+/** What a model is for: fill-in-the-middle completion, chat, next-edit suggestions, or embeddings for the index. */
+export type ModelRole = "fim" | "chat" | "nextEdit" | "embedding";
 
 export interface CatalogueFile {
   /** Path of the file inside the hub repository (the part after /resolve/<revision>/). */
@@ -41,8 +41,8 @@ export interface CatalogueEntry {
   name: string;
   format: ModelFormat;
   roles: readonly ModelRole[];
-  /** "base" models are the ones Qwen recommends for FIM; "instruct" ones for chat. */
-  variant: "base" | "instruct" | "embedding";
+  /** "base" models are the ones Qwen recommends for FIM; "instruct" ones for chat; "next-edit" ones are fine-tuned to rewrite the region around the cursor. */
+  variant: "base" | "instruct" | "next-edit" | "embedding";
   /** Parameter count as published, e.g. "0.5B". */
   parameters: string;
   /** Quantization of the weights, e.g. "Q4_K_M" or "int8". */
@@ -67,8 +67,8 @@ export const CATALOGUE_FIELD_DESCRIPTIONS: Readonly<Record<keyof CatalogueEntry,
   id: "The id users type (`ifai-lsp models pull <id>`, ifai.models.pull); matched case-insensitively. Embedding ids equal those of src/index/embedding/catalog.ts, which holds how each is run.",
   name: "A human-readable name for listings.",
   format: "gguf (llama.cpp, the completion and chat models) or onnx (onnxruntime, the embedding models).",
-  roles: "What the model is for: fim (fill-in-the-middle completion), chat, embedding.",
-  variant: "base (pre-trained; Qwen recommends it for FIM), instruct (tuned for chat) or embedding.",
+  roles: "What the model is for: fim (fill-in-the-middle completion), chat, nextEdit (next-edit suggestions in the model's own prompt format), embedding.",
+  variant: "base (pre-trained; Qwen recommends it for FIM), instruct (tuned for chat), next-edit (a Qwen2.5-Coder fine-tune for next-edit suggestions) or embedding.",
   parameters: "Parameter count as published.",
   quantization: "Weight format of the files downloaded (Q4_K_M by default for GGUF, int8 for ONNX).",
   licence: "SPDX id (or the publisher's licence name) of the weights; Qwen2.5-Coder 3B is under the Qwen Research licence, not Apache-2.0.",
@@ -168,6 +168,66 @@ export const CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
     files: [{ path: "qwen2.5-coder-3b-instruct-q4_k_m.gguf", localPath: "qwen2.5-coder-3b-instruct-q4_k_m.gguf", approxBytes: 2_100 * MB }],
     approxRamBytes: 2_800 * MB,
     description: "Chat model for machines with a GPU and 16 GB of memory or more. Qwen Research licence.",
+  }),
+  /*
+   * Next-edit models: Qwen2.5-Coder fine-tunes with prompt formats of their own (src/features/
+   * nextEdit/formats). Set model.path to the file; nextEdit.format "auto" picks the format from
+   * the file name ("sweep" / "zeta" in it), and the same model serves completions.
+   *
+   * Sweep's 1.5B and 0.5B: the file names are the ones Sweep's own tooling and several independent
+   * clients download from these repositories (sweep-autocomplete's MODEL_FILENAME, editor
+   * plugins). Not verified from the hub here: the revision (one client pins
+   * 409016591c6c1a94f545f22328a85a3516118f34 for the 1.5B), the licence (no source found states it),
+   * the 0.5B's size (estimated from the Q8_0 size of the Qwen2.5-Coder-0.5B shape, 529 MB measured
+   * here), and the SHA-256s (two independent third-party sources agree on
+   * 1321ea5e5d7529e60f9770c6a0b3a965f89542d16cf4ae51bab267f6a88150da for the 1.5B file, one gives
+   * 2d2f5ca856765a086d4ee3d0dc4d30358e9d562e36480e0c754240e9cf45ed64 for the 0.5B): so they stay on
+   * "main" and unpinned, checked against the hash the hub publishes at download. Sweep's 7B
+   * (sweep-next-edit-v2-7B) uses a newer format (line ranges in the section headers, a cursor
+   * marker, a prefilled answer) that formats/sweep.ts does not write, so it is not listed.
+   */
+  gguf({
+    id: "sweep-next-edit-1.5b",
+    name: "Sweep Next-Edit 1.5B Q8_0",
+    roles: ["nextEdit", "fim"],
+    variant: "next-edit",
+    parameters: "1.5B",
+    quantization: "Q8_0",
+    licence: "unverified (see the model card)",
+    hubRepo: "sweepai/sweep-next-edit-1.5B",
+    files: [{ path: "sweep-next-edit-1.5b.q8_0.v2.gguf", localPath: "sweep-next-edit-1.5b-q8_0.gguf", approxBytes: 1_537 * MB }],
+    approxRamBytes: 2_200 * MB,
+    description: "Sweep's next-edit model (format \"sweep\"): far better next edits than a general model of its size; wants 4+ cores or a GPU.",
+  }),
+  gguf({
+    id: "sweep-next-edit-0.5b",
+    name: "Sweep Next-Edit 0.5B Q8_0",
+    roles: ["nextEdit", "fim"],
+    variant: "next-edit",
+    parameters: "0.5B",
+    quantization: "Q8_0",
+    licence: "unverified (see the model card)",
+    hubRepo: "sweepai/sweep-next-edit-0.5B",
+    files: [{ path: "sweep-next-edit-0.5b.q8_0.gguf", localPath: "sweep-next-edit-0.5b-q8_0.gguf", approxBytes: 530 * MB }],
+    approxRamBytes: 900 * MB,
+    description: "The small Sweep next-edit model (format \"sweep\"), for machines where 1.5B is too slow.",
+  }),
+  // Zed's Zeta (zed-industries/zeta, a Qwen2.5-Coder-7B fine-tune, Apache-2.0) publishes no GGUF
+  // itself; bartowski's quantization is the one LM Studio's community repository mirrors. The
+  // revision and size are read from the hub's file listing at that commit.
+  gguf({
+    id: "zeta",
+    name: "Zed Zeta 7B Q4_K_M",
+    roles: ["nextEdit", "fim"],
+    variant: "next-edit",
+    parameters: "7B",
+    quantization: "Q4_K_M",
+    licence: "Apache-2.0",
+    hubRepo: "bartowski/zed-industries_zeta-GGUF",
+    revision: "24b9f7eaf9bad4b9cce7913f3758beb703f982d9",
+    files: [{ path: "zed-industries_zeta-Q4_K_M.gguf", localPath: "zed-industries_zeta-Q4_K_M.gguf", approxBytes: 4_680 * MB }],
+    approxRamBytes: 5_600 * MB,
+    description: "Zed's edit-prediction model (format \"zeta\"); 7B, so a GPU and 8 GB of memory or more.",
   }),
   {
     id: "jina-embeddings-v2-base-code",

@@ -66,6 +66,10 @@ export class RoutedCompletionBackend implements CompletionBackend {
    * Warms the local model's cache, unless completions go to the cloud by preference (then the
    * local KV state would never be used). Nothing here leaves the machine.
    */
+  warmSlots(): string[] {
+    return this.local.warmSlots?.() ?? [];
+  }
+
   async prefill(request: PrefillRequest, signal: AbortSignal): Promise<PrefillResult> {
     const { preference } = this.router.preferenceFor("completion");
     const cloudOnly = preference === "cloud" && !this.router.cloudBlocked({ task: "completion" });

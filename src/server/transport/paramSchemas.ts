@@ -63,6 +63,7 @@ const range = obj({ start: position, end: position });
 const documentId = obj({ uri: str });
 const positionParams = obj({ textDocument: documentId, position }, { workDoneToken: oneOf(int, str) });
 const id = oneOf(int, str);
+const feedbackItem = obj({}, { command: obj({ command: str }, { title: str, arguments: arr(any) }) });
 
 /** Params shapes by method; a method absent here is passed through unchecked (its handler guards it). */
 export const PARAM_SCHEMAS: Record<string, Check> = {
@@ -94,7 +95,11 @@ export const PARAM_SCHEMAS: Record<string, Check> = {
   "workspace/didChangeConfiguration": optionalObject,
   "workspace/didChangeWatchedFiles": obj({ changes: arr(obj({ uri: str, type: int })) }),
   "workspace/didChangeWorkspaceFolders": obj({ event: obj({ added: arr(obj({ uri: str, name: str })), removed: arr(obj({ uri: str, name: str })) }) }),
-  "textDocument/copilotInlineEdit": obj({ textDocument: obj({ uri: str, version: int }), position }, { workDoneToken: id }),
+  "textDocument/copilotInlineEdit": obj({ textDocument: obj({ uri: str, version: int }), position }, { context: obj({ triggerKind: int }), workDoneToken: id }),
+  // Acceptance feedback: the item as the server sent it; only its command's arguments are read.
+  "textDocument/didShowCompletion": obj({ item: feedbackItem }),
+  "textDocument/didPartiallyAcceptCompletion": obj({ item: feedbackItem, acceptedLength: uint }),
+  "ifai/didDismissSuggestion": obj({ item: feedbackItem }),
   "ifai/completionMetrics": (v, p) => (v === undefined || v === null ? undefined : obj({}, { last: uint })(v, p)),
   "ifai/routeLog": (v, p) => (v === undefined || v === null ? undefined : obj({}, { last: uint })(v, p)),
   "ifai/indexStatus": (v, p) => (v === undefined || v === null ? undefined : obj()(v, p)),

@@ -111,6 +111,21 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
                        (json-serialize (ifai-ghost--options '((completion.maxTokens . 9))))
                        (json-serialize (ifai-ghost--options '(:ifai (:completion (:maxTokens 9)))))
                        (json-serialize (let ((ifai-ghost-text nil)) (ifai-ghost--options '(:a 1))))))
+  ;; Point resting somewhere new is named to the server (the idle timer's function, called as
+  ;; the timer would); resting again in the same place names nothing new.
+  ;; The timer itself stays out of the way: the driver moves point all the time.
+  (when ifai-ghost--focus-timer (cancel-timer ifai-ghost--focus-timer))
+  (let ((focus-count (lambda ()
+                       (length (seq-filter (lambda (p) (equal (plist-get p :reason) "focus"))
+                                           (plist-get (jsonrpc-request server :ifai/completionMetrics nil) :prefills))))))
+    (let ((before (funcall focus-count)))
+      (goto-char (point-min))
+      (forward-line 1)
+      (setq ifai-ghost--focused-at nil)
+      (ifai-ghost--focus-if-moved)
+      (driver-wait "the prefill of the place point rested" (lambda () (> (funcall focus-count) before)) 20)
+      (ifai-ghost--focus-if-moved)
+      (driver-note 'rest_focus_prefills (- (funcall focus-count) before))))
   ;; Typing the colon at the end of a line: post-command-hook, the delay's timer, the request.
   ;; (The tiny model's greedy answer there is non-empty and has a word and a non-word.)
   (goto-char (point-max))
@@ -196,6 +211,78 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
     (driver-metrics server)
     (driver-note 'requests_when_off (- (driver-events-count server "textDocument/inlineCompletion") requests))))
 
+;;;; Next edits
+
+(defun driver-nes-wait (what)
+  "Wait for the next-edit request in flight to be answered, naming WHAT."
+  (driver-wait what (lambda () (and (null ifai-nes--timer) (null ifai-nes--inflight))) 20))
+
+(defun driver-overlay-texts (face)
+  "The texts under this buffer's overlays with FACE."
+  (vconcat (mapcar (lambda (o) (buffer-substring-no-properties (overlay-start o) (overlay-end o)))
+                   (cl-remove-if-not (lambda (o) (eq (overlay-get o 'face) face)) ifai-nes--overlays))))
+
+(defun driver-nes (server)
+  "Next edits in area.py, managed by SERVER: shown after a rename, dismissed,
+asked again twice (the latest wins), refused on a changed buffer, jumped to
+and accepted."
+  (let* ((file (expand-file-name "area.py" (getenv "IFAI_WORKSPACE")))
+         (buffer (progn (with-temp-file file (insert (getenv "IFAI_NES_SOURCE")))
+                        (find-file-noselect file))))
+    (switch-to-buffer buffer)
+    (driver-wait "eglot to manage area.py" (lambda () (eglot-managed-p)) 10)
+    (setq ifai-nes-delay 0.1)
+    (customize-set-variable 'ifai-next-edits t)
+    (driver-note 'nes_mode (if ifai-nes-mode t :json-false))
+    (driver-note 'nes_before (buffer-string))
+    ;; The user renames the parameter; after the pause the suggestion shows on the next line.
+    (goto-char (point-min))
+    (search-forward "area(w")
+    (execute-kbd-macro "idth")
+    (driver-wait "the next edit to show" (lambda () (ifai-nes-current)) 20)
+    (driver-note 'nes_shown_point (vector (line-number-at-pos) (current-column)))
+    (driver-note 'nes_shown_text (buffer-string))
+    (driver-note 'nes_edits (vconcat (ifai-nes-current)))
+    (driver-note 'nes_deleted (driver-overlay-texts 'ifai-nes-delete-face))
+    (driver-note 'nes_after_string
+                 (vconcat (delq nil (mapcar (lambda (o) (let ((s (overlay-get o 'ifai-nes-text))) (and s (substring-no-properties s))))
+                                            ifai-nes--overlays))))
+    (driver-note 'nes_show_sent (driver-events-count server "didShowCompletion"))
+    ;; C-g dismisses it (called as the command loop would: C-g in a keyboard macro quits).
+    (driver-note 'nes_c_g (symbol-name (key-binding (kbd "C-g"))))
+    (driver-note 'nes_m_n (symbol-name (key-binding (kbd "M-n"))))
+    (call-interactively (key-binding (kbd "C-g")))
+    (driver-note 'nes_after_dismiss (vector (if (ifai-nes-current) t :json-false) (length ifai-nes--overlays) (buffer-string)))
+    (driver-note 'nes_dismiss_sent (driver-events-count server "ifai/didDismissSuggestion"))
+    (driver-note 'nes_m_n_after_dismiss (symbol-name (key-binding (kbd "M-n"))))
+    ;; Asked twice at once: the first request is cancelled, the second shown.
+    (let* ((first (ifai-nes--request-id (ifai-nes-request)))
+           (second (ifai-nes--request-id (ifai-nes-request))))
+      (driver-wait "the suggestion asked for" (lambda () (ifai-nes-current)) 20)
+      (driver-note 'nes_trigger_ids (vector first second))
+      (driver-note 'nes_cancelled_ids (vconcat (driver-cancelled-ids server))))
+    ;; The buffer changes under the suggestion (not by a command): accepting applies nothing.
+    (save-excursion (goto-char (point-max)) (insert "# x"))
+    (driver-note 'nes_stale_accept (if (ifai-nes-accept) t :json-false))
+    (driver-note 'nes_stale_text (buffer-string))
+    (driver-note 'nes_stale_shown (if (ifai-nes-current) t :json-false))
+    (save-excursion (goto-char (point-max)) (delete-char -3))
+    (ifai-nes-request)
+    (driver-wait "the suggestion again" (lambda () (ifai-nes-current)) 20)
+    ;; M-n jumps to it, M-RET accepts it: the buffer is exactly the suggested text.
+    (execute-kbd-macro (kbd "M-n"))
+    (driver-note 'nes_jumped (vector (line-number-at-pos) (current-column)))
+    (let ((commands (driver-events-count server "workspace/executeCommand")))
+      (execute-kbd-macro (kbd "M-RET"))
+      (driver-note 'nes_accepted (buffer-string))
+      (driver-note 'nes_accepted_point (vector (line-number-at-pos) (current-column)))
+      ;; Accepting is a change: after the pause the plugin asks again; nothing more is suggested.
+      (driver-nes-wait "the request after accepting")
+      (driver-note 'nes_after_accept (if (ifai-nes-current) t :json-false))
+      (driver-note 'nes_accept_commands (- (driver-events-count server "workspace/executeCommand") commands)))
+    (driver-note 'nes_stats ifai-nes-stats)
+    (customize-set-variable 'ifai-next-edits nil)))
+
 (defun driver-request-id (request)
   "REQUEST's jsonrpc id."
   (and request (ifai-ghost--request-id request)))
@@ -207,6 +294,9 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
 (defun driver-run ()
   "The scenario."
   (setq eglot-sync-connect nil)
+  ;; Automatic next edits only in the step that tests them (elsewhere they would ask the
+  ;; fixture after every command).
+  (customize-set-variable 'ifai-next-edits nil)
   ;; eglot 1.9 names the confirmation variable differently from 1.17; neither may ask on stdin.
   (setq eglot-confirm-server-initiated-edits nil)
   (defvar eglot-confirm-server-edits)
@@ -383,6 +473,8 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
 
       (driver-ghost server)
       (driver-log "ghost text done")
+      (driver-nes server)
+      (driver-log "next edits done")
 
       ;; Shut down: the server process must be gone.
       (eglot-shutdown server)

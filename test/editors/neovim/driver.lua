@@ -114,6 +114,8 @@ local function main()
   ifai.setup({
     cmd = { spec.node, spec.bin, '--stdio' },
     settings = spec.settings,
+    -- Automatic next edits are turned on by the step that tests them.
+    next_edit = false,
     on_exit = function(code, signal)
       result.server_exit = { code = code, signal = signal }
     end,
@@ -178,8 +180,37 @@ local function main()
         focus_prefills = focus_prefills + 1
       end
     end
+    -- The cursor rests on another line in normal mode: the plugin names the new position.
+    local function focus_count()
+      local n = 0
+      local result = vim.lsp.buf_request_sync(buf, 'ifai/completionMetrics', { last = 500 }, 5000)
+      for _, p in ipairs(result[client.id].result.prefills or {}) do
+        if p.reason == 'focus' and p.uri == vim.uri_from_bufnr(buf) then
+          n = n + 1
+        end
+      end
+      return n
+    end
+    local before_rest = focus_count()
+    -- (Not the first line: entering the buffer named that one already.)
+    api.nvim_win_set_cursor(0, { row + 1, 0 })
+    vim.cmd('doautocmd <nomodeline> CursorHold')
+    -- (No vim.wait around focus_count: it waits itself, and vim.wait does not nest.)
+    local rested = false
+    for _ = 1, 400 do
+      if focus_count() > before_rest then
+        rested = true
+        break
+      end
+      vim.wait(50)
+    end
+    -- Resting again where it already was names nothing new.
+    vim.cmd('doautocmd <nomodeline> CursorHold')
+    local after_same = focus_count()
     return {
       focus_prefills = focus_prefills,
+      rest_focus = rested,
+      rest_again_prefills = after_same - before_rest,
       position = params.position,
       isIncomplete = response.result.isIncomplete,
       items = response.result.items,
@@ -361,6 +392,114 @@ local function main()
     client.request = request
     api.nvim_del_augroup_by_id(group)
     -- Back to the file as it is on disk, for the steps that follow.
+    vim.cmd('edit!')
+    return out
+  end)
+
+  step('next_edit', function()
+    local nes = require('ifai.nes')
+    local options = require('ifai.config').options
+    vim.fn.writefile(vim.split((spec.next_edit.source:gsub('\n$', '')), '\n', { plain = true }), spec.files.area)
+    vim.cmd('edit ' .. vim.fn.fnameescape(spec.files.area))
+    local buf = api.nvim_get_current_buf()
+    wait_for('area.ts to attach', 5000, function()
+      return vim.lsp.buf_is_attached(buf, client.id)
+    end)
+    local function marks()
+      return api.nvim_buf_get_extmarks(buf, nes.ns, 0, -1, { details = true })
+    end
+    local function lines()
+      return api.nvim_buf_get_lines(buf, 0, -1, false)
+    end
+    -- What the plugin sent, recorded on the way through.
+    local sent = {}
+    local request, notify = client.request, client.notify
+    client.request = function(...)
+      local args = { ... }
+      local method = type(args[1]) == 'string' and args[1] or args[2]
+      local params = type(args[1]) == 'string' and args[2] or args[3]
+      table.insert(sent, { method = method, params = params })
+      return request(...)
+    end
+    client.notify = function(...)
+      local args = { ... }
+      local method = type(args[1]) == 'string' and args[1] or args[2]
+      local params = type(args[1]) == 'string' and args[2] or args[3]
+      table.insert(sent, { method = method, params = params })
+      return notify(...)
+    end
+    local function sent_of(method)
+      return vim.tbl_filter(function(m)
+        return m.method == method
+      end, sent)
+    end
+    -- Automatic next edits on for this step only (the others would ask the fixture after every change).
+    options.next_edit = true
+    options.next_edit_debounce_ms = spec.next_edit.debounce_ms
+    local keys = spec.next_edit
+    api.nvim_win_set_cursor(0, { 1, keys.rename_col })
+    local out = in_insert_mode('a', function(wait, feed)
+      local r = { before = lines() }
+      -- The user renames the parameter; after the pause the plugin asks, and the suggestion (the
+      -- use of the old name on the next line) is shown away from the cursor.
+      feed(keys.typed)
+      wait('the next edit to show after the pause', 20000, function()
+        return nes.visible(buf)
+      end)
+      local auto = sent_of('textDocument/copilotInlineEdit')
+      r.shown = { cursor = api.nvim_win_get_cursor(0), marks = marks(), lines = lines(), edits = nes.edits(buf), params = auto[#auto].params }
+      r.show_sent = #sent_of('textDocument/didShowCompletion')
+
+      -- Dismissed with its key: gone, nothing applied, the server told.
+      feed(keys.dismiss)
+      wait('the dismissed suggestion to go', 5000, function()
+        return not nes.visible(buf)
+      end)
+      r.dismissed = { marks = #marks(), lines = lines(), notified = #sent_of('ifai/didDismissSuggestion'), mode = api.nvim_get_mode().mode }
+
+      -- Asked for twice at once (as :IfaiNextEdit does): the first request is cancelled, the second shown.
+      local first = nes.request(buf, true)
+      local second = nes.request(buf, true)
+      wait('the suggestion asked for to show', 20000, function()
+        return nes.visible(buf)
+      end)
+      r.latest = { first = first, second = second, params = sent_of('textDocument/copilotInlineEdit')[#sent_of('textDocument/copilotInlineEdit')].params }
+
+      -- The buffer changes under the suggestion: accepting it now applies nothing.
+      local tick = api.nvim_buf_get_changedtick(buf)
+      api.nvim_buf_set_text(buf, 2, 0, 2, 0, { '// x' })
+      r.stale = { accepted = nes.accept(buf), refused = nes.stats.refused, marks = #marks(), lines = lines() }
+      api.nvim_buf_set_text(buf, 2, 0, 2, 4, { '' })
+      -- The change restarts the pause; the suggestion comes back for the new state.
+      wait('the suggestion after the change', 20000, function()
+        return nes.visible(buf) and api.nvim_buf_get_changedtick(buf) > tick + 1
+      end)
+
+      -- Jump to it, then accept it: the buffer is exactly the suggested text.
+      feed(keys.jump)
+      wait('the cursor on the suggestion', 5000, function()
+        return api.nvim_win_get_cursor(0)[1] == keys.edit_line + 1
+      end)
+      r.jumped = { cursor = api.nvim_win_get_cursor(0), visible = nes.visible(buf) }
+      local requests = nes.stats.requests
+      feed(keys.accept)
+      wait('the accepted edit in the buffer', 5000, function()
+        return nes.stats.accepted == 1
+      end)
+      r.accepted = { lines = lines(), marks = #marks(), cursor = api.nvim_win_get_cursor(0) }
+      -- Accepting is a change too: the plugin asks again after the pause, and nothing more is suggested.
+      wait('the request after accepting to be answered', 20000, function()
+        return nes.stats.requests > requests and not nes.busy(buf)
+      end)
+      r.after_accept = { visible = nes.visible(buf), lines = lines() }
+      r.commands = vim.tbl_map(function(m)
+        return m.params
+      end, sent_of('workspace/executeCommand'))
+      return r
+    end)
+    options.next_edit = false
+    client.request, client.notify = request, notify
+    out.stats = vim.deepcopy(nes.stats)
     vim.cmd('edit!')
     return out
   end)

@@ -354,6 +354,8 @@ export function settings(modelPath: string, cloudUrl: string): Record<string, un
     "ifai.completion.maxTokens": 6,
     "ifai.completion.maxMultilineTokens": 6,
     "ifai.completion.maxSnippetTokens": 0,
+    // The full prompt on every request (see the Emacs and Neovim tests): the tiny model's text must not depend on how far the background prefill got.
+    "ifai.completion.firstPrefixTokens": 0,
     "ifai.chat.temperature": 0,
     "ifai.chat.maxTokens": 400,
     "ifai.chat.contextSize": 1024,
@@ -361,6 +363,10 @@ export function settings(modelPath: string, cloudUrl: string): Record<string, un
     "ifai.router.fallback": false,
     "ifai.router.taskPreference.docs": "cloud",
     "ifai.router.taskPreference.unitTests": "cloud",
+    // Next edits go to the fixture, whose scripted rewrite makes the suggestion known; the
+    // driver turns automatic ones on only in its next-edit step.
+    "ifai.router.taskPreference.nextEdit": "cloud",
+    "ifai.client.nextEdits": false,
     "ifai.cloud.providers": { fx: { baseUrl: cloudUrl, model: "fixture-model" } },
     "ifai.cloud.maxRetries": 0,
     "security.workspace.trust.enabled": false,

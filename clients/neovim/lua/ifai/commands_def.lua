@@ -36,6 +36,17 @@ function M.define()
     end,
     desc = 'ifai: ghost text on, off or toggle',
   })
+  create('IfaiNextEdit', function(cmd)
+    require('ifai.nes').command(cmd.args)
+  end, {
+    nargs = '?',
+    complete = function(lead)
+      return vim.tbl_filter(function(arg)
+        return arg:sub(1, #lead) == lead
+      end, { 'request', 'jump', 'accept', 'dismiss' })
+    end,
+    desc = 'ifai: ask for a next edit now, or jump to, accept or dismiss the one shown',
+  })
   create('IfaiStatus', function()
     require('ifai.commands').status()
   end, { nargs = 0, desc = 'ifai: model, backend and index status' })

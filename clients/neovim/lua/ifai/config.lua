@@ -37,6 +37,13 @@ M.defaults = {
     inline_dismiss = '<C-]>',
     --- Insert mode, Neovim 0.12+: show the next suggestion (false: no mapping).
     inline_next = '<M-]>',
+    --- Normal and insert mode: move the cursor to the next-edit suggestion shown (false: no
+    --- mapping). With none shown, each of these keys does its usual work.
+    next_edit_jump = '<M-n>',
+    --- Normal and insert mode: apply the next-edit suggestion shown.
+    next_edit_accept = '<M-y>',
+    --- Normal and insert mode: hide the next-edit suggestion shown (the server counts it dismissed).
+    next_edit_dismiss = '<M-d>',
   },
   --- Inline completion (ghost text): Neovim's own where it has it (0.12+), the plugin's elsewhere.
   inline_completion = true,
@@ -46,6 +53,11 @@ M.defaults = {
   ghost_text = 'auto',
   --- Wait this long after a keystroke before asking for ghost text (the server debounces too).
   ghost_text_debounce_ms = 75,
+  --- Next-edit suggestions (`textDocument/copilotInlineEdit`) after a pause in editing, shown as
+  --- a diff with extmarks; false: only when asked (:IfaiNextEdit).
+  next_edit = true,
+  --- The pause after a change before asking for a next edit.
+  next_edit_debounce_ms = 600,
   --- Neovim 0.11+ without inline completion: show the server's items as you type through
   --- `vim.lsp.completion` (off by default, as completion plugins such as nvim-cmp do this themselves).
   autocomplete = false,

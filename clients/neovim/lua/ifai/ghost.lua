@@ -142,8 +142,18 @@ local function expand_tabs(bufnr, text)
   return (text:gsub('\t', string.rep(' ', vim.bo[bufnr].tabstop)))
 end
 
---- Draws `text` as ghost text at (row, col) (0-based, byte column) and remembers it.
-local function render(bufnr, row, col, text, end_col)
+--- Tells the server what became of the item shown (acceptance feedback, kept on the user's machine).
+local function feedback(shown, method, params)
+  local client = shown and shown.client_id and vim.lsp.get_client_by_id(shown.client_id)
+  if client and shown.item then
+    params.item = shown.item
+    pcall(util.call, client, 'notify', method, params)
+  end
+end
+
+--- Draws `text` as ghost text at (row, col) (0-based, byte column) and remembers it, with `meta`:
+--- the item it comes from, its client, and how much of it was accepted so far.
+local function render(bufnr, row, col, text, end_col, meta)
   api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
   local lines = vim.split(text, '\n', { plain = true })
   local opts = { hl_mode = 'combine' }
@@ -160,7 +170,8 @@ local function render(bufnr, row, col, text, end_col)
     end
   end
   api.nvim_buf_set_extmark(bufnr, M.ns, row, col, opts)
-  state(bufnr).shown = { row = row, col = col, text = text, end_col = end_col or col }
+  meta = meta or {}
+  state(bufnr).shown = { row = row, col = col, text = text, end_col = end_col or col, item = meta.item, client_id = meta.client_id, accepted_len = meta.accepted_len or 0 }
 end
 
 --- The part of an item to show after the cursor at (row, col), and the byte column its range ends
@@ -229,9 +240,10 @@ local function on_response(bufnr, id, err, result)
   for _, item in ipairs(items) do
     local text, end_col = after_cursor(bufnr, item, pending.row, pending.col, encoding)
     if text then
-      render(bufnr, pending.row, pending.col, text, end_col)
+      render(bufnr, pending.row, pending.col, text, end_col, { item = item, client_id = pending.client_id })
       M.stats.shown = M.stats.shown + 1
       M.last_item = item
+      feedback(buffers[bufnr].shown, 'textDocument/didShowCompletion', {})
       return
     end
   end
@@ -289,7 +301,7 @@ local function typed_through(bufnr, row, col)
   if typed == '' or shown.text:sub(1, #typed) ~= typed or #typed >= #shown.text then
     return col == shown.col and typed == ''
   end
-  render(bufnr, row, col, shown.text:sub(#typed + 1), math.max(col, shown.end_col))
+  render(bufnr, row, col, shown.text:sub(#typed + 1), math.max(col, shown.end_col), shown)
   return true
 end
 
@@ -349,7 +361,16 @@ function M.accept(bufnr, what)
   M.stats.accepted = M.stats.accepted + 1
   if rest ~= '' then
     -- The rest stays in view; the events of this change find it typed through.
-    render(bufnr, row, col, rest, col)
+    local accepted_len = shown.accepted_len + util.line_length(part, 'utf-16')
+    render(bufnr, row, col, rest, col, { item = shown.item, client_id = shown.client_id, accepted_len = accepted_len })
+    feedback(shown, 'textDocument/didPartiallyAcceptCompletion', { acceptedLength = accepted_len })
+  else
+    -- The item's command tells the server it was accepted (Copilot's items carry one too).
+    local client = shown.client_id and vim.lsp.get_client_by_id(shown.client_id)
+    local command = type(shown.item) == 'table' and shown.item.command
+    if client and type(command) == 'table' then
+      pcall(util.call, client, 'request', 'workspace/executeCommand', { command = command.command, arguments = command.arguments }, function() end, bufnr)
+    end
   end
   return true
 end
@@ -361,9 +382,12 @@ function M.dismiss(bufnr)
   if not s or (not s.shown and not s.pending) then
     return false
   end
-  local was_shown = s.shown ~= nil
+  local shown = s.shown
   M.reset(bufnr)
-  return was_shown
+  if shown then
+    feedback(shown, 'ifai/didDismissSuggestion', {})
+  end
+  return shown ~= nil
 end
 
 --- A buffer-local insert-mode mapping that runs `fn` and, when it did nothing, the key's own work.
@@ -394,20 +418,38 @@ function M.attach(client, bufnr)
       M.on_change(bufnr)
     end,
   })
-  -- The server evaluates the prompt of the buffer in front of the user ahead of the first keystroke.
-  api.nvim_create_autocmd('BufEnter', {
+  -- The server evaluates the prompt of the buffer in front of the user ahead of the first
+  -- keystroke: when the buffer is entered, and when the cursor rests somewhere new in normal mode
+  -- (CursorHold, after 'updatetime'), where the user is about to type.
+  local focused_at
+  local function focus(event)
+    local row, col = unpack(api.nvim_win_get_cursor(0))
+    if event == 'CursorHold' and focused_at and focused_at[1] == row and focused_at[2] == col then
+      return
+    end
+    focused_at = { row, col }
+    local line = api.nvim_get_current_line()
+    pcall(util.call, client, 'notify', 'ifai/didFocus', {
+      textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+      position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
+    })
+  end
+  api.nvim_create_autocmd({ 'BufEnter', 'CursorHold' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function(args)
+      focus(args.event)
+    end,
+  })
+  -- Leaving insert mode with ghost text shown dismisses it.
+  api.nvim_create_autocmd('InsertLeave', {
     group = group,
     buffer = bufnr,
     callback = function()
-      local row, col = unpack(api.nvim_win_get_cursor(0))
-      local line = api.nvim_get_current_line()
-      pcall(util.call, client, 'notify', 'ifai/didFocus', {
-        textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-        position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
-      })
+      M.dismiss(bufnr)
     end,
   })
-  api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave', 'CompleteChanged' }, {
+  api.nvim_create_autocmd({ 'BufLeave', 'CompleteChanged' }, {
     group = group,
     buffer = bufnr,
     callback = function()

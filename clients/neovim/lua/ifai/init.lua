@@ -51,6 +51,8 @@ function M.on_attach(client, bufnr)
       pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = true })
     end
   end
+  -- Next edits on every version: Neovim has no rendering of its own for them.
+  require('ifai.nes').attach(client, bufnr)
   if options.on_attach then
     options.on_attach(client, bufnr)
   end

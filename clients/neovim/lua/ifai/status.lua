@@ -197,6 +197,18 @@ function M.describe(s)
     end
     table.insert(lines, c)
   end
+  if s.feedback then
+    -- Counted on this machine only (`ifai-lsp stats`): accepted of shown, per kind.
+    local function share(c)
+      c = c or {}
+      return string.format('%d of %d accepted', (c.accepted or 0) + (c.partial or 0), c.shown or 0)
+    end
+    local f = string.format('suggestions: ghost text %s, next edits %s', share(s.feedback.completion), share(s.feedback.nextEdit))
+    for _, q in ipairs(s.feedback.quiet or {}) do
+      f = f .. string.format('; %s quiet in %s until %s', q.kind == 'nextEdit' and 'next edits' or 'ghost text', q.languageId, q['until'])
+    end
+    table.insert(lines, f)
+  end
   return lines
 end
 
