@@ -9,6 +9,7 @@ import { compactionDelay } from "../src/index/CompactionScheduler.js";
 import { discoverFiles } from "../src/index/discovery.js";
 import { IgnoreRules } from "../src/index/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../src/index/IndexService.js";
+import { chunkId, IndexStore, type ChunkRow } from "../src/index/store/IndexStore.js";
 import { silentLogger } from "../src/util/logger.js";
 import { makeWorkspace, waitForIndex } from "./helpers/indexWorkspace.js";
 import { startStdioServer } from "./helpers/lspClient.js";
@@ -248,5 +249,50 @@ describe("indexes for per-file writes", () => {
     expect(await paths(second, "keyIndexedEdited")).toEqual(["src/a.ts"]);
     expect(await paths(second, "keyIndexed")).toEqual(["src/a.ts"]);
     expect((await second.folderIndexes()[0]!.chunksOf("src/a.ts")).map((c) => c.text)).toEqual(["export function keyIndexedEdited() { return 1; }"]);
+  });
+});
+
+describe("replacing a file's rows in a large table", () => {
+  const row = (file: string, line: number, text: string): ChunkRow => ({
+    id: chunkId(file, line, 0, `h-${text}`),
+    path: file,
+    start_line: line,
+    start_col: 0,
+    end_line: line,
+    end_col: text.length,
+    language: "typescript",
+    symbol: "",
+    kind: "block",
+    text,
+    symbols: "",
+    body: text,
+    name: "",
+    signature: "",
+    hash: `h-${text}`,
+    model: "",
+  });
+  const record = (file: string, chunks: number) => ({ path: file, size: chunks, mtime: chunks, hash: `f-${chunks}`, chunks, status: chunks > 0 ? "indexed" : "empty" });
+
+  it.each([0, Number.MAX_SAFE_INTEGER])("ends with exactly the new rows and records (two steps from %s rows)", async (twoStepFromRows) => {
+    const base = tempBase();
+    const store = await IndexStore.open({ location: path.join(base, "index"), readOnly: false, logger: silentLogger(), twoStepFromRows });
+    cleanups.push(() => store.close());
+    await store.prepareWrites();
+    await store.replaceFiles([
+      { record: record("a.ts", 2), chunks: [row("a.ts", 0, "alpha one"), row("a.ts", 5, "alpha two")], fresh: true },
+      { record: record("b.ts", 1), chunks: [row("b.ts", 0, "beta one")], fresh: true },
+    ]);
+    // a.ts keeps one chunk and changes the other; b.ts becomes empty.
+    await store.replaceFiles([
+      { record: record("a.ts", 2), chunks: [row("a.ts", 0, "alpha one"), row("a.ts", 5, "alpha changed")] },
+      { record: record("b.ts", 0), chunks: [] },
+    ]);
+    expect((await store.snapshot()).map((r) => r.text).sort()).toEqual(["alpha changed", "alpha one"]);
+    const files = await store.loadFiles();
+    expect([...files.values()].map((f) => [f.path, f.chunks]).sort()).toEqual([
+      ["a.ts", 2],
+      ["b.ts", 0],
+    ]);
+    expect(await store.counts()).toMatchObject({ chunks: 2, files: 2, indexedFiles: 1 });
   });
 });

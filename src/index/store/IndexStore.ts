@@ -45,6 +45,11 @@ export interface StoreOptions {
    * was taken over), so a stalled writer stops instead of racing the new one.
    */
   beforeWrite?: () => void;
+  /**
+   * From this many rows on, a file's rows are replaced by a delete and an append (two commits)
+   * instead of one merge-insert (default 200,000; see replaceFiles).
+   */
+  twoStepFromRows?: number;
 }
 
 export class ReadOnlyStoreError extends Error {
@@ -61,6 +66,15 @@ export class MissingIndexError extends Error {}
  * file; with the indexes, ~10 MB and 0.46 s (bench:scale's table).
  */
 const KEY_COLUMNS = ["id", "path"] as const;
+
+/**
+ * A merge-insert that deletes the rows its source no longer has (whenNotMatchedBySourceDelete)
+ * joins the whole table: at 1.3M rows it took 0.8 s and ~800 MB to replace one saved file's rows,
+ * where a delete by path and an append took 50 ms and nothing (bench:scale's table). Below this
+ * size the single commit costs little and keeps a file's old rows or its new ones visible at
+ * every moment.
+ */
+const TWO_STEP_FROM_ROWS = 200_000;
 
 /** The fields with a full-text index, in the order their clauses are built. */
 const LEXICAL_FIELDS: readonly LexicalField[] = ["body", "name", "signature", "symbols"];
@@ -321,8 +335,21 @@ export class IndexStore {
     const release = await this.writes.acquire();
     try {
       const { chunks, files } = this.tables();
-      const append = this.sole.sole ? updates.filter((u) => u.fresh) : [];
-      const merge = append.length > 0 ? updates.filter((u) => !u.fresh) : updates;
+      const fresh = this.sole.sole ? updates.filter((u) => u.fresh) : [];
+      let merge = fresh.length > 0 ? updates.filter((u) => !u.fresh) : updates;
+      let replaced: typeof updates = [];
+      if (merge.length > 0 && (await chunks.countRows()) >= (this.options.twoStepFromRows ?? TWO_STEP_FROM_ROWS)) {
+        // A large table: the files' rows go first (the path index finds them), and the new ones
+        // are appended with the fresh files'. A reader may find these files without rows for that
+        // moment; a crash in between leaves records that do not match the rows, which the next
+        // start repairs.
+        for (const part of inLists(merge.map((u) => u.record.path))) {
+          this.options.beforeWrite?.();
+          await withConflictRetry(this.logger, "replace chunks", () => chunks.delete(`path IN (${part})`));
+        }
+        replaced = merge;
+        merge = [];
+      }
       for (let i = 0; i < merge.length; i += 400) {
         const group = merge.slice(i, i + 400);
         const list = group.map((u) => sqlString(u.record.path)).join(", ");
@@ -334,7 +361,7 @@ export class IndexStore {
         if (rows.length > 0) this.ftsStale = true;
         this.rowsSinceCompaction += rows.length;
       }
-      const appended = this.arrowRows(append);
+      const appended = this.arrowRows([...fresh, ...replaced]);
       if (appended.length > 0) {
         this.options.beforeWrite?.();
         await chunks.add(appended);
@@ -342,8 +369,8 @@ export class IndexStore {
         this.rowsSinceCompaction += appended.length;
       }
       await this.upsertFiles(
-        merge.map((u) => u.record),
-        append.map((u) => u.record),
+        [...merge, ...replaced].map((u) => u.record),
+        fresh.map((u) => u.record),
       );
       this.writesSinceCompaction += 2;
       await this.sole.committed(chunks, files);
