@@ -9,19 +9,18 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
+import { missingTuning, tuningFor } from "./tuning.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const major = Number(process.versions.node.split(".")[0]);
 const args = process.argv.slice(2);
 
-// The language server and the engine live as long as the editor and hold little JavaScript data,
-// but V8 sizes the young generation for throughput: after a burst of allocation (reading the
-// model's vocabulary) it keeps up to 48 MB of it committed for good. A 1 MB semi-space halves a
-// server's memory (PSS 132 → 67 MB measured) at the cost of more, smaller scavenges. These flags
-// must be given when Node starts, so a long-lived process replaces itself with one started with
-// them (process.execve: same pid, same stdio, no second process) where Node can.
-const LONG_LIVED_FLAGS = ["--max-semi-space-size=1"];
-const longLived = args[0] === "engine" || args.includes("--stdio") || args.some((a) => a.startsWith("--socket") || a.startsWith("--pipe"));
+// Long-running processes (the server, the engine, `ifai-lsp index`) need Node flags and
+// environment variables that only take effect when a process starts (bin/tuning.js says which and
+// why: young generation, malloc arenas, WebAssembly compiler), so such a process replaces itself
+// with one started with them (process.execve: same pid, same stdio, no second process) where
+// Node can. IFAI_LSP_NODE_FLAGS=0 skips it.
+const tuning = process.env.IFAI_LSP_NODE_FLAGS === "0" ? undefined : tuningFor(args);
 
 if (major < 22) {
   const own = [fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url)), fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url))].find(
@@ -38,9 +37,9 @@ if (major < 22) {
     process.exit(1);
   }
   // stdio is inherited: in --stdio mode the editor's pipes go straight to the child, byte for byte.
-  const child = spawn(own, [...(longLived ? LONG_LIVED_FLAGS : []), fileURLToPath(import.meta.url), ...args], {
+  const child = spawn(own, [...(tuning?.flags ?? []), fileURLToPath(import.meta.url), ...args], {
     stdio: "inherit",
-    env: { ...process.env, IFAI_LSP_HANDED_OVER: "1" },
+    env: { ...(tuning?.env ?? {}), ...process.env, IFAI_LSP_HANDED_OVER: "1" },
   });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("error", (error) => {
@@ -56,10 +55,10 @@ if (major < 22) {
     process.stderr.write(`ifai-lsp: ${root}dist/ is missing; in a clone of the repository run \`npm run build\` first.\n`);
     process.exit(1);
   }
-  const missing = LONG_LIVED_FLAGS.filter((flag) => !process.execArgv.includes(flag));
-  if (longLived && missing.length > 0 && typeof process.execve === "function" && process.platform !== "win32" && process.env.IFAI_LSP_NODE_FLAGS !== "0") {
+  const missing = tuning ? missingTuning(tuning, process.execArgv, process.env) : undefined;
+  if (missing?.any && typeof process.execve === "function" && process.platform !== "win32") {
     try {
-      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing, fileURLToPath(import.meta.url), ...args], process.env);
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missing.flags, fileURLToPath(import.meta.url), ...args], { ...process.env, ...missing.env });
     } catch {
       // Where the process cannot be replaced, it runs as it is: only its memory differs.
     }

@@ -17,7 +17,7 @@ async function pathsWith(s: IndexService, word: string): Promise<string[]> {
   return (await s.search(word, { k: 50 })).filter((h) => h.text.includes(word)).map((h) => h.path).sort();
 }
 
-describe("live updates from the file watcher (chokidar)", () => {
+describe("live updates from the file watcher", () => {
   it("follows edits, new files, renames and deletes of real files", async () => {
     const ws = makeWorkspace({
       "src/alpha.ts": "export function alphaOriginal() { return 1; }\n",
@@ -95,4 +95,60 @@ describe("live updates from the file watcher (chokidar)", () => {
     });
     expect(events.filter((e) => e.startsWith("node_modules") || e.startsWith("dist"))).toEqual([]);
   });
+
+  it.skipIf(process.platform !== "linux")("watches folders, not files: one inotify watch per folder, whatever the number of files", async () => {
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 4; d++) for (let f = 0; f < 60; f++) files[`pkg${d}/src/file${f}.ts`] = `export const value${d}x${f} = ${f};\n`;
+    files["pkg0/node_modules/dep/index.js"] = "1;\n";
+    const ws = makeWorkspace(files);
+    cleanups.push(ws.cleanup);
+    const before = inotifyWatches();
+    const watcher = new FolderWatcher(new IgnoreRules(ws.root, { maxFileBytes: 1_000_000 }), () => undefined, silentLogger());
+    cleanups.push(() => watcher.close());
+    await watcher.ready;
+    // The root, pkg0..3 and their src folders: 9 folders for 240 files (node_modules is excluded).
+    expect(inotifyWatches() - before).toBeLessThanOrEqual(9);
+    expect(watcher.watchedFolders).toBe(9);
+  });
+
+  it("follows folders created, filled and renamed after it started, and stops at newly ignored ones", async () => {
+    const ws = makeWorkspace({ "src/a.ts": "export const firstFile = 1;\n" });
+    cleanups.push(ws.cleanup);
+    const { service: s } = await startService(ws, { watch: true });
+    cleanups.push(() => s.dispose());
+    await s.watchersReady();
+    const file = (rel: string): string => path.join(ws.root, rel);
+    // A new folder tree, then a file written into it after it was created.
+    fs.mkdirSync(file("lib/deep/er"), { recursive: true });
+    fs.writeFileSync(file("lib/deep/er/one.ts"), "export const deepFileOne = 1;\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileOne")).length === 1);
+    fs.writeFileSync(file("lib/deep/er/two.ts"), "export const deepFileTwo = 2;\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileTwo")).length === 1);
+    // Renamed: edits at the new place are followed, nothing is left at the old one.
+    fs.renameSync(file("lib/deep"), file("lib/moved"));
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileOne")).join() === "lib/moved/er/one.ts");
+    fs.writeFileSync(file("lib/moved/er/two.ts"), "export const editedAfterMove = 2;\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "editedAfterMove")).join() === "lib/moved/er/two.ts");
+    expect(await pathsWith(s, "deepFileTwo")).toEqual([]);
+    // A nested .gitignore excludes a folder: its files leave the index; re-included, they come back.
+    fs.writeFileSync(file("lib/.gitignore"), "moved/\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileOne")).length === 0);
+    fs.writeFileSync(file("lib/.gitignore"), "# nothing ignored\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileOne")).join() === "lib/moved/er/one.ts");
+    fs.writeFileSync(file("lib/moved/er/three.ts"), "export const deepFileThree = 3;\n");
+    await waitForIndex(s, async () => (await pathsWith(s, "deepFileThree")).length === 1);
+  });
 });
+
+/** inotify watches this process holds (Linux): one "inotify wd:" line per watch in the fdinfo of its inotify descriptors. */
+function inotifyWatches(): number {
+  let watches = 0;
+  for (const fd of fs.readdirSync("/proc/self/fdinfo")) {
+    try {
+      watches += fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8").split("\n").filter((l) => l.startsWith("inotify wd:")).length;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return watches;
+}

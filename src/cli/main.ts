@@ -51,7 +51,8 @@ export async function main(args: string[]): Promise<number> {
   }
   if (args[0] === "index") {
     const { runIndex } = await import("../index/cli.js");
-    return runIndex(args.slice(1));
+    // The script that runs this process, so `index` can continue in a fresh process image.
+    return runIndex(args.slice(1), process.argv[1] ? { script: process.argv[1] } : {});
   }
   if (args[0] === "search") {
     const { runSearch } = await import("../index/cli.js");

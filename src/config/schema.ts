@@ -554,17 +554,18 @@ export const settingsSchema = {
   }),
   "index.maxFiles": setting({
     type: "number",
-    default: 50000,
+    default: 200000,
     integer: true,
     minimum: 1,
     maximum: 10000000,
-    description: "Most files indexed per workspace folder (a guard against opening a home directory); the rest are left out with a message.",
+    description:
+      "Most files indexed per workspace folder (a guard against opening a home directory); the rest are left out with a message. docs/index.md gives the time and memory a large tree takes.",
   }),
   "index.watch": setting({
     type: "boolean",
     default: true,
     description:
-      "Watch the workspace folders for changes (chokidar). Off: the index follows the editor's workspace/didChangeWatchedFiles notifications (registered with the editor when it allows) and saved buffers.",
+      "Watch the workspace folders for changes (one watch per folder). Off: the index follows the editor's workspace/didChangeWatchedFiles notifications (registered with the editor when it allows) and saved buffers.",
   }),
   "index.completionSnippets": setting({
     type: "boolean",

@@ -2,9 +2,9 @@ import type { Logger } from "../util/logger.js";
 import { Mutex } from "../util/Mutex.js";
 import { contentHash } from "./chunking/chunkFile.js";
 import { CompactionScheduler } from "./CompactionScheduler.js";
-import { discoverFiles } from "./discovery.js";
+import { discoverFiles, type DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
-import { collectChanges, diffScan } from "./folderChanges.js";
+import { changedSinceRead, collectChanges, diffScan } from "./folderChanges.js";
 import { IgnoreRules } from "./ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
@@ -25,6 +25,8 @@ export interface FolderIndexOptions {
   /** LanceDB URI of this folder's index. */
   location: string;
   readOnly: boolean;
+  /** False: start() opens the store without a pass (a process that only compacts). Default true. */
+  passOnStart?: boolean;
   maxFileBytes: number;
   maxFiles: number;
   logger: Logger;
@@ -143,7 +145,7 @@ export class FolderIndex {
   /** Opens the store and brings the index up to date with the folder. */
   async start(): Promise<PassStats> {
     await this.openStore();
-    if (this.options.readOnly) {
+    if (this.options.readOnly || this.options.passOnStart === false) {
       await this.refreshCounts();
       this.setState("ready");
       return emptyStats();
@@ -199,6 +201,9 @@ export class FolderIndex {
     this.chunkCount = await store.countChunks();
     const fresh = this.files.size === 0 && this.chunkCount === 0;
     const found = await discoverFiles(this.rules, { maxFiles: this.options.maxFiles, signal: this.signal });
+    // The ignore library remembers its answer for every path it was asked about (~14 MB per 35k
+    // files); the walk is over, so they go, and the rules are read again on the next question.
+    this.rules.invalidate();
     if (found.truncated) {
       this.options.onProblem?.(`ifai: ${this.options.root} has more than ${this.options.maxFiles} indexable files; only the first ${this.options.maxFiles} are indexed (setting index.maxFiles).`);
     }
@@ -209,6 +214,7 @@ export class FolderIndex {
     if (changed.length > 0) {
       this.setState("indexing");
       await indexFiles(this.host, changed, stats);
+      await this.catchUp(changed, stats);
     }
     if (removed.length > 0) {
       await this.options.activity.idle(this.signal);
@@ -230,6 +236,26 @@ export class FolderIndex {
     this.setState("ready");
     this.options.logger.info({ ...stats, ms: Math.round(stats.ms) }, "index pass done");
     return stats;
+  }
+
+  /**
+   * Reads again the files that changed on disk after this pass read them, and removes those
+   * deleted meanwhile, until what was written matches the disk (a few rounds at most: a file
+   * rewritten all the time is left to the watcher and the next pass).
+   */
+  private async catchUp(written: readonly DiscoveredFile[], stats: PassStats): Promise<void> {
+    for (let round = 0; round < 3 && written.length > 0; round++) {
+      const moved = await changedSinceRead(this.rules, () => this.files, written, this.signal);
+      if (moved.removed.length > 0) {
+        await this.options.activity.idle(this.signal);
+        await this.store!.removePaths(moved.removed);
+        for (const p of moved.removed) this.files.delete(p);
+        stats.removed += moved.removed.length;
+        stats.scanned = this.scanned = Math.max(0, this.scanned - moved.removed.length);
+      }
+      if (moved.changed.length > 0) await indexFiles(this.host, moved.changed, stats);
+      written = moved.changed;
+    }
   }
 
   /** Queues files (or folders, with a trailing "/") that changed on disk. */
@@ -390,7 +416,7 @@ export class FolderIndex {
 
   private scheduleCompaction(): void {
     if (!this.store || this.options.readOnly || this.disposed) return;
-    this.compaction.schedule(this.store.writesSinceCompaction);
+    this.compaction.schedule({ writes: this.store.writesSinceCompaction, newRows: this.store.rowsSinceCompaction, tableRows: this.chunkCount });
   }
 
   /** Counts from the tables themselves (every process's writes), for status. */

@@ -22,7 +22,7 @@ export interface IndexSettings {
   readOnly: boolean;
   maxFileBytes: number;
   maxFiles: number;
-  /** Watch the folders with chokidar (else rely on workspace/didChangeWatchedFiles). */
+  /** Watch the folders (else rely on workspace/didChangeWatchedFiles). */
   watch: boolean;
   /** Embedding model folder; empty: full-text search only. */
   embeddingModelDir: string;
@@ -41,7 +41,7 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = Object.freeze({
   uri: "",
   readOnly: false,
   maxFileBytes: 1_000_000,
-  maxFiles: 50_000,
+  maxFiles: 200_000,
   watch: true,
   embeddingModelDir: "",
   embeddingModel: "",
@@ -71,6 +71,8 @@ export interface IndexServiceOptions {
   writerLabel?: string;
   /** A folder's index is being written by another process, and this one waits for it. */
   onWaitForWriter?: (root: string, holder: LeaseHolder | undefined) => void;
+  /** False: folders open their index without a pass (`ifai-lsp index`'s compaction process). Default true. */
+  passOnStart?: boolean;
 }
 
 export type IndexEvent = { uri: string; type: "created" | "changed" | "deleted" };
@@ -152,6 +154,13 @@ export class IndexService {
       logger: this.logger.child({ part: "chunker" }),
     });
     const count = this.folderRefs.length;
+    const roots = this.folderRefs.flatMap((ref) => {
+      try {
+        return [fileURLToPath(ref.uri)];
+      } catch {
+        return [];
+      }
+    });
     for (const ref of this.folderRefs) {
       let root: string;
       try {
@@ -163,8 +172,9 @@ export class IndexService {
       const index = new FolderIndex({
         uri: ref.uri,
         root,
-        location: indexLocation(root, { uri: this.settings.uri ? expandHome(this.settings.uri) : "", folderCount: count, ...(this.options.env ? { env: this.options.env } : {}) }),
+        location: indexLocation(root, { uri: this.settings.uri ? expandHome(this.settings.uri) : "", folderCount: count, folders: roots, ...(this.options.env ? { env: this.options.env } : {}) }),
         readOnly: this.settings.readOnly,
+        ...(this.options.passOnStart === false ? { passOnStart: false } : {}),
         maxFileBytes: this.settings.maxFileBytes,
         maxFiles: this.settings.maxFiles,
         logger: folderLogger,
@@ -180,7 +190,12 @@ export class IndexService {
       const entry: FolderEntry = { uri: ref.uri, root, index, started: Promise.resolve() };
       if (this.settings.watch && !this.settings.readOnly) {
         try {
-          entry.watcher = new FolderWatcher(index.rules, (rels) => index.enqueue(rels), folderLogger);
+          entry.watcher = new FolderWatcher(index.rules, (rels) => index.enqueue(rels), folderLogger, {
+            onLimit: (unwatched) =>
+              this.options.onProblem?.(
+                `ifai: the system's limit on watched folders is reached (fs.inotify.max_user_watches on Linux); ${unwatched} folders of ${root} are not watched, so changes there reach the index only through the editor's file events. Raise the limit (sysctl fs.inotify.max_user_watches=524288) or exclude folders in .ifaiignore.`,
+              ),
+          });
         } catch (error) {
           folderLogger.warn({ err: error }, "cannot watch the folder; relying on editor file events");
         }
@@ -193,6 +208,9 @@ export class IndexService {
     for (const entry of this.folders) {
       chain = chain.then(async () => {
         if (generation !== this.generation) return;
+        // The pass starts once the folder is watched, so a change made while it runs is seen
+        // (the scan may already have passed that file) and indexed after it.
+        await entry.watcher?.ready;
         await entry.index.start().then(
           () => undefined,
           (error: unknown) => {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../util/logger.js";
 import { cliWorkers, DEFAULT_INDEX_SETTINGS, IndexService, type IndexSettings } from "./IndexService.js";
-import type { SearchHit } from "./types.js";
+import type { PassStats, SearchHit } from "./types.js";
 
 export const INDEX_HELP = `ifai-lsp index [DIR] — build or update the code index of DIR (default: the current folder)
 
@@ -13,6 +13,7 @@ Options:
   --embedding-model-dir DIR    ONNX embedding model folder: hybrid search (default: full-text only)
   --embedding-model ID         its catalogue id (default: recognised from the folder)
   --max-file-bytes N           skip larger files (default ${DEFAULT_INDEX_SETTINGS.maxFileBytes})
+  --max-files N                index at most N files (default ${DEFAULT_INDEX_SETTINGS.maxFiles})
   --json                       print the result as one JSON line
   --quiet                      no progress bar
 `;
@@ -56,29 +57,46 @@ function str(flags: Parsed["flags"], name: string): string {
   return typeof v === "string" ? v : "";
 }
 
-const VALUED = ["uri", "embedding-model-dir", "embedding-model", "max-file-bytes", "k", "dir"];
+const VALUED = ["uri", "embedding-model-dir", "embedding-model", "max-file-bytes", "max-files", "k", "dir"];
 
 function settingsFrom(flags: Parsed["flags"], readOnly: boolean): IndexSettings {
   const maxBytes = Number(str(flags, "max-file-bytes") || DEFAULT_INDEX_SETTINGS.maxFileBytes);
+  const maxFiles = Number(str(flags, "max-files") || DEFAULT_INDEX_SETTINGS.maxFiles);
   return {
     ...DEFAULT_INDEX_SETTINGS,
     uri: str(flags, "uri"),
     readOnly,
     watch: false,
     maxFileBytes: Number.isFinite(maxBytes) && maxBytes > 0 ? maxBytes : DEFAULT_INDEX_SETTINGS.maxFileBytes,
+    maxFiles: Number.isInteger(maxFiles) && maxFiles > 0 ? maxFiles : DEFAULT_INDEX_SETTINGS.maxFiles,
     embeddingModelDir: str(flags, "embedding-model-dir"),
     embeddingModel: str(flags, "embedding-model"),
   };
 }
 
-/** `ifai-lsp index [dir]`: a full incremental pass with a progress bar on stderr. */
-export async function runIndex(args: readonly string[]): Promise<number> {
+/** What the pass hands to the process image that compacts (see runIndex). */
+interface PassHandover {
+  started: number;
+  stats: PassStats | undefined;
+  waitedFor?: { pid: number; label: string };
+}
+
+/**
+ * `ifai-lsp index [dir]`: a full incremental pass with a progress bar on stderr, then the
+ * full-text index update (compaction). Where the platform can (`process.execve`) and `script`
+ * names the program, the update runs in a fresh image of this same process: LanceDB's full-text
+ * index build takes memory in proportion to the table (~650 MB at 1.3M chunks, bench:scale), and
+ * started fresh it does not come on top of what the pass left in use (~600 MB), so the run's peak
+ * is the larger of the two rather than their sum. Same pid, same output.
+ */
+export async function runIndex(args: readonly string[], restart: { script?: string } = {}): Promise<number> {
   const { positional, flags } = parseArgs(args, VALUED);
   if (flags.has("help") || flags.has("h")) {
     process.stdout.write(INDEX_HELP);
     return 0;
   }
   const dir = path.resolve(positional[0] ?? ".");
+  const handover = flags.has("compact-after-pass") ? (JSON.parse(str(flags, "compact-after-pass")) as PassHandover) : undefined;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     process.stderr.write(`ifai-lsp index: ${dir} is not a folder\n`);
     return 2;
@@ -86,8 +104,9 @@ export async function runIndex(args: readonly string[]): Promise<number> {
   const logger = createLogger({ level: process.env.IFAI_LOG_LEVEL ? "info" : "warn", file: "" });
   const problems: string[] = [];
   const bar = flags.has("quiet") || flags.has("json") ? undefined : new ProgressBar(process.stderr);
-  let waitedFor: { pid: number; label: string } | undefined;
+  let waitedFor: { pid: number; label: string } | undefined = handover?.waitedFor;
   const service = new IndexService({
+    ...(handover ? { passOnStart: false } : {}),
     logger,
     workers: cliWorkers(),
     onProblem: (m) => problems.push(m),
@@ -102,24 +121,37 @@ export async function runIndex(args: readonly string[]): Promise<number> {
     },
   });
   service.onChange(() => bar?.update(service.status()));
-  const started = performance.now();
+  const started = handover?.started ?? Date.now();
   try {
     await service.configure(settingsFrom(flags, false));
     await service.setFolders([{ uri: pathToFileURL(dir).href }]);
     await service.whenIdle();
+    const failed = service.status().folders.some((f) => f.state === "error") || problems.length > 0;
+    if (!handover && !failed && restart.script && typeof process.execve === "function") {
+      const passed: PassHandover = { started, stats: service.folderIndexes()[0]?.lastPass, ...(waitedFor ? { waitedFor } : {}) };
+      const next = [...args, `--compact-after-pass=${JSON.stringify(passed)}`];
+      bar?.clear();
+      await service.dispose();
+      try {
+        process.execve(process.execPath, [process.execPath, ...process.execArgv, restart.script, "index", ...next], process.env);
+      } catch {
+        // The image could not be replaced: the update runs here, with a new service.
+        return runIndex(next);
+      }
+    }
     bar?.update(service.status(), "updating the full-text index");
     for (const folder of service.folderIndexes()) await folder.compact();
     bar?.clear();
     // Counts from the tables: another process may have written part of them.
     const status = await service.freshStatus();
     const folder = status.folders[0];
-    const stats = service.folderIndexes()[0]?.lastPass;
+    const stats = handover ? (handover.stats ?? undefined) : service.folderIndexes()[0]?.lastPass;
     for (const p of problems) process.stderr.write(`${p}\n`);
     if (!folder || folder.state === "error") {
       process.stderr.write(`ifai-lsp index: ${folder?.message ?? "indexing failed"}\n`);
       return 1;
     }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (Date.now() - started) / 1000;
     if (flags.has("json")) {
       process.stdout.write(
         `${JSON.stringify({ folder: dir, location: folder.location, table: folder.table, mode: status.mode, files: folder.files, indexedFiles: folder.indexedFiles, skippedFiles: folder.skippedFiles, chunks: folder.chunks, pass: stats, seconds: Number(seconds.toFixed(2)), ...(waitedFor ? { waitedFor } : {}) })}\n`,

@@ -81,3 +81,35 @@ class SubtreeRules extends IgnoreRules {
     return this.base.ignores(rel, isDir);
   }
 }
+
+/** Files stat'ed at once when a pass looks at its files again. */
+const RESTAT_CONCURRENCY = 64;
+
+/**
+ * The files of a pass that changed on disk after the pass read them: each recorded file is
+ * compared with its record again (size and mtime), so an edit or a deletion made while the pass
+ * ran is not left for a watcher to report; `ifai-lsp index` has none, and a watcher may not have
+ * seen the file's folder yet. Files the pass did not record (unreadable) are left alone.
+ */
+export async function changedSinceRead(
+  rules: IgnoreRules,
+  records: () => ReadonlyMap<string, FileRecord>,
+  files: readonly DiscoveredFile[],
+  signal: AbortSignal,
+): Promise<FolderChanges> {
+  const changed: DiscoveredFile[] = [];
+  const removed: string[] = [];
+  for (let i = 0; i < files.length; i += RESTAT_CONCURRENCY) {
+    signal.throwIfAborted();
+    const part = files.slice(i, i + RESTAT_CONCURRENCY);
+    const now = await Promise.all(part.map((f) => statIndexable(rules, f.rel)));
+    part.forEach((f, j) => {
+      const record = records().get(f.rel);
+      if (!record) return;
+      const stat = now[j]!;
+      if (typeof stat === "string") removed.push(f.rel);
+      else if (changedFrom(record, stat)) changed.push(stat);
+    });
+  }
+  return { changed, removed };
+}

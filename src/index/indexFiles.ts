@@ -126,7 +126,7 @@ export async function indexFiles(host: IndexingHost, files: ReadonlyArray<Discov
 export async function writeBatch(host: IndexingHost, batch: readonly Processed[], stats: PassStats): Promise<void> {
   const { logger, embedder } = host.options;
   const store = host.store();
-  const replace: Array<{ record: FileRecord; chunks: ChunkRow[] }> = [];
+  const replace: Array<{ record: FileRecord; chunks: ChunkRow[]; fresh: boolean }> = [];
   const touched: FileRecord[] = [];
   const embedQueue: Array<{ rows: ChunkRow[]; chunks: HashedChunk[] }> = [];
   const known = host.files();
@@ -139,7 +139,7 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
       stats.skipped++;
       // Not recorded: it is tried again on the next pass. Its old rows, if any, go.
       if (previous) {
-        replace.push({ record: { ...previous, status: "unreadable", chunks: 0, hash: "", mtime: -2 }, chunks: [] });
+        replace.push({ record: { ...previous, status: "unreadable", chunks: 0, hash: "", mtime: -2 }, chunks: [], fresh: false });
       }
       continue;
     }
@@ -160,7 +160,8 @@ export async function writeBatch(host: IndexingHost, batch: readonly Processed[]
     stats.changed++;
     const rows = outcome.status === "indexed" ? outcome.chunks.map((c) => toRow(file.rel, c, embedder?.modelId ?? "")) : [];
     if (outcome.status === "indexed" && embedder) embedQueue.push({ rows, chunks: outcome.chunks });
-    replace.push({ record, chunks: rows });
+    // A file with no record has no rows to replace: the store may append them.
+    replace.push({ record, chunks: rows, fresh: previous === undefined });
   }
   const embedStarted = performance.now();
   if (embedQueue.length > 0) await embedRows(host, embedQueue, stats);
