@@ -236,7 +236,7 @@ export const settingsSchema = {
     minimum: 1,
     maximum: 16,
     description:
-      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048); with completion.firstPrefixTokens on there is one more, for short first prompts. Applies from the next model load.",
+      "Documents whose prompt the local model keeps evaluated (one context sequence each, least recently used out), so switching back to a file is as fast as a keystroke. Each costs a KV cache of model.contextSize tokens (24 MiB for the 0.5B model at 2048); there is one more, for short first prompts (completion.firstPrefixTokens). Applies from the next model load.",
   }),
   "completion.prefill": setting({
     type: "boolean",

@@ -21,6 +21,8 @@ import { benchFiles, measureOpen, measureSwitch, setCompletion, type FirstRecord
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
+/** `--first-only`: only the first-suggestion runs (open a file, pause, type), after the model loads. */
+const firstOnly = process.argv.includes("--first-only");
 /** `--threads N` overrides the server's automatic thread count (to compare settings). */
 const threadsArg = process.argv.indexOf("--threads");
 const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
@@ -120,6 +122,22 @@ async function main(): Promise<void> {
   await pending!.done;
   const coldMs = sent[0]!.clientMs ?? Number.NaN;
   memoryAt.push(["model loaded, first suggestion", (await metrics()).memory]);
+
+  if (firstOnly) {
+    // Only issue 15's runs (open, switch), a few minutes instead of the whole benchmark.
+    const files = benchFiles(root);
+    const opened = await measureOpen(connection, quick ? files.open.slice(0, 6) : files.open, 1000);
+    const ms = (r: FirstRecord[]): ReturnType<typeof summarize> => summarize(r.map((x) => x.firstTokenMs).filter(Number.isFinite));
+    const tok = (r: FirstRecord[]): ReturnType<typeof summarize> => summarize(r.map((x) => x.evaluatedTokens), 0);
+    await connection.sendRequest("shutdown");
+    await connection.sendNotification("exit");
+    connection.dispose();
+    log(formatSummary("open, pause 1 s, type → first token (didOpen only)", ms(opened.open), "ms") + `  evaluated p50 ${tok(opened.open).p50}`);
+    log(formatSummary("  the same, client sends ifai/didFocus at the cursor", ms(opened.focus), "ms") + `  evaluated p50 ${tok(opened.focus).p50}`);
+    log(formatSummary("  cold: no prefill, full prompt", ms(opened.cold), "ms") + `  evaluated p50 ${tok(opened.cold).p50}`);
+    log(JSON.stringify({ bench: "completion", part: "first", openPauseFirstTokenMs: ms(opened.open), openFocusFirstTokenMs: ms(opened.focus), openColdFirstTokenMs: ms(opened.cold), evaluated: { open: tok(opened.open), focus: tok(opened.focus), cold: tok(opened.cold) } }));
+    return;
+  }
 
   const trace = buildTrace(region, { keyIntervalMs: 110, pauseMs: 450 });
   let typedThrough = 0;

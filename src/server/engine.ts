@@ -35,8 +35,9 @@ export function modelOptions(settings: Settings): LocalModelOptions {
     contextSize: settings["model.contextSize"],
     batchSize: settings["model.batchSize"],
     // One more for the short first prompts, so a document's first prompt never takes the
-    // sequence of another document's full prompt when switching between files.
-    sequences: settings["completion.warmDocuments"] + (settings["completion.firstPrefixTokens"] > 0 ? 1 : 0),
+    // sequence of another document's full prompt when switching between files. Always one more:
+    // turning first prompts on or off must not reload the model.
+    sequences: settings["completion.warmDocuments"] + 1,
     idleUnloadMs: settings["model.idleUnloadMinutes"] * 60_000,
     keepLoaded: settings["model.keepLoaded"],
     memoryCheck: settings["model.memoryCheck"],

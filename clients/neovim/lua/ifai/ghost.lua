@@ -392,14 +392,7 @@ end
 
 --- A buffer-local insert-mode mapping that runs `fn` and, when it did nothing, the key's own work.
 local function map(bufnr, lhs, fn, desc)
-  if not lhs or lhs == '' then
-    return
-  end
-  vim.keymap.set('i', lhs, function()
-    if not fn() then
-      api.nvim_feedkeys(api.nvim_replace_termcodes(lhs, true, false, true), 'ni', false)
-    end
-  end, { buffer = bufnr, desc = desc })
+  util.map_or_pass(bufnr, 'i', lhs, fn, desc, 'ni')
 end
 
 --- Sets ghost text up for a buffer the server attached to (autocommands and keys).
@@ -411,13 +404,9 @@ function M.attach(client, bufnr)
   s.attached = true
   vim.cmd('highlight default link IfaiGhostText Comment')
   local group = api.nvim_create_augroup('ifai_ghost_' .. bufnr, { clear = true })
-  api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.on_change(bufnr)
-    end,
-  })
+  util.autocmd(group, bufnr, { 'InsertEnter', 'TextChangedI', 'CursorMovedI' }, function()
+    M.on_change(bufnr)
+  end)
   -- The server evaluates the prompt of the buffer in front of the user ahead of the first
   -- keystroke: when the buffer is entered, and when the cursor rests somewhere new in normal mode
   -- (CursorHold, after 'updatetime'), where the user is about to type.
@@ -434,41 +423,24 @@ function M.attach(client, bufnr)
       position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
     })
   end
-  api.nvim_create_autocmd({ 'BufEnter', 'CursorHold' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function(args)
-      focus(args.event)
-    end,
-  })
+  util.autocmd(group, bufnr, { 'BufEnter', 'CursorHold' }, function(args)
+    focus(args.event)
+  end)
   -- Leaving insert mode with ghost text shown dismisses it.
-  api.nvim_create_autocmd('InsertLeave', {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.dismiss(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd({ 'BufLeave', 'CompleteChanged' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.reset(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd({ 'BufUnload', 'BufWipeout' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.reset(bufnr)
-      local st = buffers[bufnr]
-      if st and st.timer then
-        st.timer:close()
-      end
-      buffers[bufnr] = nil
-      pcall(api.nvim_del_augroup_by_id, group)
-    end,
-  })
+  util.autocmd(group, bufnr, 'InsertLeave', function()
+    M.dismiss(bufnr)
+  end)
+  util.autocmd(group, bufnr, { 'BufLeave', 'CompleteChanged' }, function()
+    M.reset(bufnr)
+  end)
+  util.on_buffer_gone(group, bufnr, function()
+    M.reset(bufnr)
+    local st = buffers[bufnr]
+    if st and st.timer then
+      st.timer:close()
+    end
+    buffers[bufnr] = nil
+  end)
   local keys = config.options.keymaps or {}
   map(bufnr, keys.inline_accept, function()
     return M.accept(bufnr, 'all')

@@ -342,14 +342,7 @@ end
 --- A buffer-local mapping in normal and insert mode that runs `fn` and, when it did nothing, the
 --- key's own work.
 local function map(bufnr, lhs, fn, desc)
-  if not lhs or lhs == '' then
-    return
-  end
-  vim.keymap.set({ 'n', 'i' }, lhs, function()
-    if not fn() then
-      api.nvim_feedkeys(api.nvim_replace_termcodes(lhs, true, false, true), 'n', false)
-    end
-  end, { buffer = bufnr, desc = desc })
+  util.map_or_pass(bufnr, { 'n', 'i' }, lhs, fn, desc, 'n')
 end
 
 --- Sets next edits up for a buffer the server attached to.
@@ -363,33 +356,20 @@ function M.attach(client, bufnr)
   vim.cmd('highlight default link IfaiNextEditInsert DiffAdd')
   vim.cmd('highlight default link IfaiNextEditHint Comment')
   local group = api.nvim_create_augroup('ifai_next_edit_' .. bufnr, { clear = true })
-  api.nvim_create_autocmd({ 'TextChanged', 'TextChangedI' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.on_change(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd('BufLeave', {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.reset(bufnr)
-    end,
-  })
-  api.nvim_create_autocmd({ 'BufUnload', 'BufWipeout' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      M.reset(bufnr)
-      local st = buffers[bufnr]
-      if st and st.timer then
-        st.timer:close()
-      end
-      buffers[bufnr] = nil
-      pcall(api.nvim_del_augroup_by_id, group)
-    end,
-  })
+  util.autocmd(group, bufnr, { 'TextChanged', 'TextChangedI' }, function()
+    M.on_change(bufnr)
+  end)
+  util.autocmd(group, bufnr, 'BufLeave', function()
+    M.reset(bufnr)
+  end)
+  util.on_buffer_gone(group, bufnr, function()
+    M.reset(bufnr)
+    local st = buffers[bufnr]
+    if st and st.timer then
+      st.timer:close()
+    end
+    buffers[bufnr] = nil
+  end)
   local keys = config.options.keymaps or {}
   map(bufnr, keys.next_edit_jump, function()
     return M.jump(bufnr)

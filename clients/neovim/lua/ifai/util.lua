@@ -123,4 +123,30 @@ function M.bytes(n)
   return string.format('%d B', n)
 end
 
+--- A buffer-local mapping for `modes` that runs `fn` and, when it did nothing, the key's own work
+--- (fed back with `feed_mode`, as nvim_feedkeys takes it).
+function M.map_or_pass(bufnr, modes, lhs, fn, desc, feed_mode)
+  if not lhs or lhs == '' then
+    return
+  end
+  vim.keymap.set(modes, lhs, function()
+    if not fn() then
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(lhs, true, false, true), feed_mode, false)
+    end
+  end, { buffer = bufnr, desc = desc })
+end
+
+--- A buffer-local autocommand in `group` that calls `fn` with the event's arguments.
+function M.autocmd(group, bufnr, events, fn)
+  vim.api.nvim_create_autocmd(events, { group = group, buffer = bufnr, callback = fn })
+end
+
+--- Calls `cleanup` when the buffer is unloaded or wiped out, then removes the buffer's group.
+function M.on_buffer_gone(group, bufnr, cleanup)
+  M.autocmd(group, bufnr, { 'BufUnload', 'BufWipeout' }, function()
+    cleanup()
+    pcall(vim.api.nvim_del_augroup_by_id, group)
+  end)
+end
+
 return M
