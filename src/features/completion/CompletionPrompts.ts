@@ -1,7 +1,7 @@
 import { FIRST_LANE_MARK, type CompletionBackend, type PromptPart } from "../../inference/types.js";
 import { LruCache } from "../../util/LruCache.js";
 import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
-import { PrefixWindows, selectSuffix } from "./contextWindow.js";
+import { PrefixWindows, selectSuffix, type CountTokens as Count } from "./contextWindow.js";
 import { countNewlines, normalizeLineEndings } from "./lineEndings.js";
 import { buildFimPrompt } from "./prompt.js";
 import { SlotLedger } from "./SlotLedger.js";
@@ -31,8 +31,6 @@ export interface PreparedPrompt {
   nearSuffix: string;
   mode: CompletionMode;
 }
-
-type Count = (text: string) => number;
 
 /**
  * Builds a document's completion prompts and chooses which one a request runs: the full prompt

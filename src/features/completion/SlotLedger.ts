@@ -1,7 +1,6 @@
 import type { PromptPart } from "../../inference/types.js";
 import { LruCache } from "../../util/LruCache.js";
-
-export type CountTokens = (text: string) => number;
+import type { CountTokens } from "./contextWindow.js";
 
 /** What a slot's KV cache holds, as far as this side knows: a prompt and how many of its tokens. */
 interface Held {
