@@ -134,12 +134,14 @@ interface Score {
 }
 
 /**
- * Fusion settings compared on each hybrid index: the configured defaults, and what hybrid search
- * did before (equal weights, k candidates per side, no agreement guard).
+ * Fusion settings compared on each hybrid index: the configured defaults, the vector side alone,
+ * the vector weight a user with a strong model would set, and what hybrid search did before (equal weights, k candidates per side, no agreement guard).
  */
 const FUSION_VARIANTS: Array<[string, SearchOptions["fusion"]]> = [
   ["", {}],
   ["-vectorOnly", { lexical: 0, minVectorShare: 1 }],
+  // What a user with a strong model is told to do: raise the vector weight (the guard stays on).
+  ["-vector1", { vector: 1 }],
   ["-equalRrf", { lexical: 1, vector: 1, rankConstant: 60, candidates: 10, minVectorShare: 1 }],
 ];
 
