@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { discoverFiles } from "../src/index/discovery.js";
-import { IgnoreRules, isSecretPath } from "../src/index/ignoreRules.js";
+import { IgnoreRules, isSecretPath } from "../src/privacy/ignoreRules.js";
 import { indexLocation } from "../src/index/store/location.js";
 import { makeWorkspace } from "./helpers/indexWorkspace.js";
 

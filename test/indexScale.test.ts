@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateMonorepo } from "../src/devtools/generateMonorepo.js";
 import { compactionDelay } from "../src/index/CompactionScheduler.js";
 import { discoverFiles } from "../src/index/discovery.js";
-import { IgnoreRules } from "../src/index/ignoreRules.js";
+import { IgnoreRules } from "../src/privacy/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../src/index/IndexService.js";
 import { chunkId, IndexStore, type ChunkRow } from "../src/index/store/IndexStore.js";
 import { silentLogger } from "../src/util/logger.js";

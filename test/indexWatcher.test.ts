@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { IgnoreRules } from "../src/index/ignoreRules.js";
+import { IgnoreRules } from "../src/privacy/ignoreRules.js";
 import type { IndexService } from "../src/index/IndexService.js";
 import { FolderWatcher } from "../src/index/watcher.js";
 import { silentLogger } from "../src/util/logger.js";

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { IgnoreRules, isSecretPath as indexSecretPath } from "../src/index/ignoreRules.js";
+import { IgnoreRules, isSecretPath as indexSecretPath } from "../src/privacy/ignoreRules.js";
 import { ContextGate } from "../src/privacy/context.js";
 import { assertEgress, configureEgress, egressRefusal, EgressRefusedError, gatedFetch, isLoopbackHost } from "../src/privacy/egress.js";
 import { redactForCloud, redactSecrets } from "../src/privacy/redact.js";

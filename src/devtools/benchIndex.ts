@@ -25,7 +25,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import { looksGenerated, looksMinified } from "../index/chunking/chunkFile.js";
 import { loadGrammar } from "../index/chunking/grammars.js";
 import { discoverFiles } from "../index/discovery.js";
-import { hasSecretContent, IgnoreRules, DEFAULT_EXCLUDED_DIRS } from "../index/ignoreRules.js";
+import { hasSecretContent, IgnoreRules, DEFAULT_EXCLUDED_DIRS } from "../privacy/ignoreRules.js";
 import { cliWorkers, DEFAULT_INDEX_SETTINGS, IndexService } from "../index/IndexService.js";
 import { detectLanguage, type GrammarId } from "../index/languages.js";
 import type { CompletionMetricsResult, IndexStatusResult } from "../server/protocol.js";

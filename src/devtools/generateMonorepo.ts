@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_EXCLUDED_DIRS, IgnoreRules } from "../index/ignoreRules.js";
+import { DEFAULT_EXCLUDED_DIRS, IgnoreRules } from "../privacy/ignoreRules.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

@@ -5,7 +5,7 @@ import { CompactionScheduler } from "./CompactionScheduler.js";
 import { discoverFiles, type DiscoveredFile } from "./discovery.js";
 import type { Embedder } from "./embedding/types.js";
 import { changedSinceRead, collectChanges, diffScan } from "./folderChanges.js";
-import { IgnoreRules } from "./ignoreRules.js";
+import { IgnoreRules } from "../privacy/ignoreRules.js";
 import { EmbedderDimensionError, indexFiles, writeBatch, type IndexingHost } from "./indexFiles.js";
 import type { ForegroundActivity } from "./priority.js";
 import { IndexStore, MissingIndexError, type FileRecord, type StoredHit, type StoreSearchOptions } from "./store/IndexStore.js";

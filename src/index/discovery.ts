@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { IgnoreRules } from "./ignoreRules.js";
+import type { IgnoreRules } from "../privacy/ignoreRules.js";
 
 export interface DiscoveredFile {
   /** Relative to the folder root, "/"-separated. */

@@ -1,5 +1,5 @@
 import { discoverFiles, statIndexable, type DiscoveredFile } from "./discovery.js";
-import { IgnoreRules } from "./ignoreRules.js";
+import { IgnoreRules } from "../privacy/ignoreRules.js";
 import type { FileRecord } from "./store/IndexStore.js";
 
 /*

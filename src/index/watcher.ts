@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../util/logger.js";
-import { IgnoreRules } from "./ignoreRules.js";
+import { IgnoreRules } from "../privacy/ignoreRules.js";
 
 /**
  * Watches a workspace folder and reports changed paths relative to it, already filtered by the

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { IgnoreRules } from "../index/ignoreRules.js";
+import { IgnoreRules } from "./ignoreRules.js";
 import { sensitiveFileReason } from "./secretFiles.js";
 
 /** A workspace folder as the gate needs it: its path on disk, when it is a file: folder. */

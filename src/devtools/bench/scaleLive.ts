@@ -11,7 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { discoverFiles } from "../../index/discovery.js";
-import { IgnoreRules } from "../../index/ignoreRules.js";
+import { IgnoreRules } from "../../privacy/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../../index/IndexService.js";
 import { createLogger } from "../../util/logger.js";
 import { summarize } from "./stats.js";

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { Parser } from "web-tree-sitter";
-import { hasSecretContent } from "../ignoreRules.js";
+import { hasSecretContent } from "../../privacy/ignoreRules.js";
 import { detectLanguage, type GrammarId } from "../languages.js";
 import { lineTokenSums } from "../tokens.js";
 import type { HashedChunk } from "../types.js";

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import ignore from "ignore";
-import { isSecretPath, SECRET_DIRS } from "../privacy/secretFiles.js";
+import { isSecretPath, SECRET_DIRS } from "./secretFiles.js";
 
 type Ignore = ignore.Ignore;
 
@@ -120,7 +120,7 @@ export const DEFAULT_EXCLUDED_FILES = [
 ];
 
 // The secret-file list is the privacy gate's: what the index never reads is what never goes to a cloud API.
-export { hasSecretContent, isSecretPath } from "../privacy/secretFiles.js";
+export { hasSecretContent, isSecretPath } from "./secretFiles.js";
 
 export interface IgnoreRulesOptions {
   /** Files larger than this are not indexed. */
