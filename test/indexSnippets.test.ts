@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { OpenDocumentSnippets, type SnippetQuery } from "../src/features/completion/snippets.js";
 import type { DocumentSnapshot } from "../src/features/completion/types.js";
-import { CombinedSnippetSource, IndexSnippetSource, type ContextProvider } from "../src/index/completionSnippets.js";
+import { CombinedSnippetSource, IndexSnippetSource, type ContextProvider } from "../src/features/completion/indexSnippets.js";
 import type { BuildContextParams, ContextChunk, ContextResult } from "../src/index/types.js";
 import { makeWorkspace, startService } from "./helpers/indexWorkspace.js";
 

@@ -6,7 +6,7 @@ import { defaultSettings, type Settings } from "../config/schema.js";
 import { applySettings } from "../config/validate.js";
 import { ChatInputError, ChatService } from "../features/chat/ChatService.js";
 import { TextDeltas } from "../features/chat/TextDeltas.js";
-import { indexChatContext } from "../index/chatContext.js";
+import { indexChatContext } from "../features/chat/indexContext.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../index/IndexService.js";
 import { CloudRegistry } from "../inference/cloud/CloudRegistry.js";
 import { LocalChatBackend } from "../inference/local/LocalChatBackend.js";

@@ -5,7 +5,7 @@ import { CloudRegistry } from "../inference/cloud/CloudRegistry.js";
 import { routerConfig } from "../inference/router/config.js";
 import { Router } from "../inference/router/Router.js";
 import { routerSummary } from "../inference/router/summary.js";
-import { isTaskType, TASK_TYPES } from "../inference/router/tasks.js";
+import { isTaskType, TASK_TYPES } from "../config/tasks.js";
 import type { ModelStatus } from "../inference/types.js";
 import { silentLogger } from "../util/logger.js";
 

@@ -1,5 +1,5 @@
-import { PRESET_NAMES, type CompletionApi, type PresetName } from "../inference/cloud/presets.js";
-import { TASK_TYPES, isTaskType, type TaskType } from "../inference/router/tasks.js";
+import { PRESET_NAMES, type CompletionApi, type PresetName } from "./cloudPresets.js";
+import { TASK_TYPES, isTaskType, type TaskType } from "./tasks.js";
 
 /** One entry of the `cloud.providers` setting, as the user writes it. */
 export interface ProviderSetting {

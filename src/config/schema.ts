@@ -5,7 +5,7 @@
  */
 
 import { parseProviders, parseTaskList, type ProvidersSetting } from "./cloudSettings.js";
-import { TASK_TYPES } from "../inference/router/tasks.js";
+import { TASK_TYPES } from "./tasks.js";
 
 export type SettingType = "boolean" | "number" | "string" | "object";
 

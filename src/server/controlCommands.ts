@@ -1,5 +1,5 @@
 import { routerSummary } from "../inference/router/summary.js";
-import { isTaskType } from "../inference/router/tasks.js";
+import { isTaskType } from "../config/tasks.js";
 import type { Preference } from "../inference/router/types.js";
 import { ModelUnavailableError, type ModelControl } from "../inference/types.js";
 import type { CommandHandler, CommandsApi } from "./commands.js";

@@ -15,7 +15,7 @@ import {
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { Settings } from "../config/schema.js";
 import { OpenDocumentSnippets, type SnippetSource } from "../features/completion/snippets.js";
-import { CombinedSnippetSource, IndexSnippetSource } from "../index/completionSnippets.js";
+import { CombinedSnippetSource, IndexSnippetSource } from "../features/completion/indexSnippets.js";
 import { IndexService, type IndexSettings } from "../index/IndexService.js";
 import type { Logger } from "../util/logger.js";
 import { guardNotification } from "./guard.js";

@@ -19,7 +19,7 @@ import { registerActionHandlers } from "./actionHandlers.js";
 import { registerChatHandlers } from "./chatHandlers.js";
 import { registerCommands } from "./commands.js";
 import { registerControlCommands } from "./controlCommands.js";
-import { indexChatContext } from "../index/chatContext.js";
+import { indexChatContext } from "../features/chat/indexContext.js";
 import { registerEngine, type EngineApi } from "./engine.js";
 import { registerIndexHandlers, type IndexApi } from "./indexHandlers.js";
 import { createDocuments } from "./documents.js";
@@ -37,7 +37,7 @@ import { registerFeedbackHandlers, type FeedbackApi } from "./feedbackHandlers.j
 import { registerRouter } from "./routerHandlers.js";
 import { registerSettings } from "./settings.js";
 import { registerWorkspace } from "./workspace.js";
-import { memorySnapshot } from "../util/memory.js";
+import { memorySnapshot } from "./memory.js";
 
 export function completionSettings(settings: Settings): CompletionSettings {
   return {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "../../util/logger.js";
-import type { TaskType } from "../../inference/router/tasks.js";
+import type { TaskType } from "../../config/tasks.js";
 import type { ContextChunk } from "../../index/types.js";
 import { extractCode } from "./extractCode.js";
 import { actionPrompt } from "./prompts.js";

@@ -1,6 +1,6 @@
 import type { ChatTurn, StopReason } from "../../inference/types.js";
 import type { ContextResult, BuildContextParams } from "../../index/types.js";
-import type { TaskType } from "../../inference/router/tasks.js";
+import type { TaskType } from "../../config/tasks.js";
 
 /** The AI code actions, by what they do to the code. */
 export type ActionKind = "rewrite" | "docs" | "extract" | "tests" | "fix" | "explain";

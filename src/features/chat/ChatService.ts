@@ -1,4 +1,4 @@
-import { isTaskType, type TaskType } from "../../inference/router/tasks.js";
+import { isTaskType, type TaskType } from "../../config/tasks.js";
 import type { BackendKind } from "../../inference/router/types.js";
 import type { ChatTurn, StopReason } from "../../inference/types.js";
 import type { Logger } from "../../util/logger.js";

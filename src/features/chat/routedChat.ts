@@ -4,7 +4,7 @@ import type { ChatMessage } from "../../inference/cloud/fimPrompts.js";
 import type { Router } from "../../inference/router/Router.js";
 import { runRouted } from "../../inference/router/runRouted.js";
 import { redactForCloud } from "../../privacy/redact.js";
-import type { TaskType } from "../../inference/router/tasks.js";
+import type { TaskType } from "../../config/tasks.js";
 import type { BackendKind, RouteDecision } from "../../inference/router/types.js";
 import type { ChatBackend, ChatRequest, ChatResult, ChatTurn } from "../../inference/types.js";
 

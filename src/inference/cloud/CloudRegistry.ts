@@ -1,7 +1,7 @@
 import type { Settings } from "../../config/schema.js";
 import type { ProvidersSetting } from "../../config/cloudSettings.js";
 import type { Logger } from "../../util/logger.js";
-import type { TaskType } from "../router/tasks.js";
+import type { TaskType } from "../../config/tasks.js";
 import { CloudClient, type CloudOptions } from "./CloudClient.js";
 import { resolveProviders } from "./providers.js";
 

@@ -1,6 +1,6 @@
 import type { ProviderSetting, ProvidersSetting } from "../../config/cloudSettings.js";
 import { checkHttpUrl } from "../../config/cloudSettings.js";
-import { PROVIDER_PRESETS, type CompletionApi } from "./presets.js";
+import { PROVIDER_PRESETS, type CompletionApi } from "../../config/cloudPresets.js";
 
 /** A provider with its preset applied: everything a request needs except the key's value. */
 export interface ResolvedProvider {

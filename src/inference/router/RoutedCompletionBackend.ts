@@ -16,7 +16,7 @@ import {
 import type { Router } from "./Router.js";
 import { runRouted } from "./runRouted.js";
 import { redactForCloud, sensitiveFileReason } from "../../privacy/index.js";
-import { isTaskType } from "./tasks.js";
+import { isTaskType } from "../../config/tasks.js";
 
 /** Characters per token assumed when no local tokenizer is at hand (code averages 3–4). */
 const CHARS_PER_TOKEN = 3;

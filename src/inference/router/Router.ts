@@ -3,7 +3,7 @@ import type { ModelStatus } from "../types.js";
 import { formatCount, matchRules } from "./rules.js";
 import { RouteLog, type RouteLogEntry, type RouteLogSnapshot } from "./RouteLog.js";
 import { sensitiveFileReason } from "../../privacy/secretFiles.js";
-import { TASK_LABELS, type TaskType } from "./tasks.js";
+import { TASK_LABELS, type TaskType } from "../../config/tasks.js";
 import type { BackendKind, Preference, RouteDecision, RouteOutcome, RouteRequest, RouterConfig } from "./types.js";
 
 /** The live facts a decision depends on; every method answers from memory (no I/O per keystroke). */

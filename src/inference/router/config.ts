@@ -2,7 +2,7 @@ import type { Settings } from "../../config/schema.js";
 import { localOnlyMode } from "../../privacy/localOnly.js";
 import { taskList } from "../../config/cloudSettings.js";
 import { defaultRules } from "./rules.js";
-import { TASK_TYPES, type TaskType } from "./tasks.js";
+import { TASK_TYPES, type TaskType } from "../../config/tasks.js";
 import type { Preference, RouterConfig } from "./types.js";
 
 /** The router's configuration from the settings (router.*, privacy.localOnly, cloud.cooldownSeconds). */

@@ -1,4 +1,4 @@
-import { TASK_LABELS, type TaskType } from "./tasks.js";
+import { TASK_LABELS, type TaskType } from "../../config/tasks.js";
 import type { Rule } from "./types.js";
 
 export interface RuleThresholds {

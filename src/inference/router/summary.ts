@@ -1,6 +1,6 @@
 import type { CloudRegistry } from "../cloud/CloudRegistry.js";
 import { formatCount } from "./rules.js";
-import { TASK_LABELS, TASK_TYPES } from "./tasks.js";
+import { TASK_LABELS, TASK_TYPES } from "../../config/tasks.js";
 import type { RouterConfig } from "./types.js";
 
 /** The router's current settings in words, for `ifai/routeLog` and `ifai-lsp route`. */

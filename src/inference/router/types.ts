@@ -1,4 +1,4 @@
-import type { TaskType } from "./tasks.js";
+import type { TaskType } from "../../config/tasks.js";
 
 export type Preference = "auto" | "local" | "cloud";
 export type BackendKind = "local" | "cloud";

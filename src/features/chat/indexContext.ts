@@ -1,5 +1,5 @@
-import type { ChatContextSource } from "../features/chat/ChatService.js";
-import type { IndexService } from "./IndexService.js";
+import type { ChatContextSource } from "./ChatService.js";
+import type { IndexService } from "../../index/IndexService.js";
 
 /** The index as chat's context source: the context builder, and why it cannot answer when it cannot. */
 export function indexChatContext(service: IndexService): ChatContextSource {

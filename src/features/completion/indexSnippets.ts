@@ -1,7 +1,7 @@
-import type { CountTokens } from "../features/completion/contextWindow.js";
-import { identifierSet, jaccard, type SnippetQuery, type SnippetSource } from "../features/completion/snippets.js";
-import type { DocumentSnapshot, Snippet } from "../features/completion/types.js";
-import type { BuildContextParams, ContextChunk, ContextResult } from "./types.js";
+import type { CountTokens } from "./contextWindow.js";
+import { identifierSet, jaccard, type SnippetQuery, type SnippetSource } from "./snippets.js";
+import type { DocumentSnapshot, Snippet } from "./types.js";
+import type { BuildContextParams, ContextChunk, ContextResult } from "../../index/types.js";
 
 /** What the index-backed snippet source needs from the index. */
 export interface ContextProvider {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import type { MemorySnapshot } from "../server/protocol.js";
+import type { MemorySnapshot } from "./protocol.js";
 
 /** The process's memory now: RSS split into anonymous and file-backed (Linux), and V8's figures. */
 export function memorySnapshot(): MemorySnapshot {
