@@ -9,15 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getArray, getNumber, getString, readGgufSync, readTensorBytes, type GgufFile } from "../src/devtools/gguf/ggufReader.js";
 import {
   GgufValueType,
-  float16BitsToFloat32,
-  float32ToFloat16Bits,
   gguf,
-  randomTensorData,
   tensorByteSize,
   writeGgufFile,
   type GgufKeyValue,
   type GgufTensorSpec,
 } from "../src/devtools/gguf/ggufWriter.js";
+import { float16BitsToFloat32, float32ToFloat16Bits, randomTensorData } from "../src/devtools/gguf/randomTensors.js";
 import {
   QWEN25_CODER_05B_SHAPE,
   QWEN_SPECIAL_TOKENS,

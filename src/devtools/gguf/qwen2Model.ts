@@ -10,14 +10,13 @@ import path from "node:path";
 import { getArray, readGgufSync } from "./ggufReader.js";
 import {
   GgufTokenType,
-  deriveSeed,
   gguf,
-  randomTensorData,
   writeGgufFile,
   type GgmlTypeName,
   type GgufKeyValue,
   type GgufTensorSpec,
 } from "./ggufWriter.js";
+import { deriveSeed, randomTensorData } from "./randomTensors.js";
 
 export type GgmlQuant = "F32" | "F16" | "Q8_0" | "Q4_0";
 
