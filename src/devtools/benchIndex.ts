@@ -25,6 +25,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import { looksGenerated, looksMinified } from "../index/chunking/chunkFile.js";
 import { loadGrammar } from "../index/chunking/grammars.js";
 import { discoverFiles } from "../index/discovery.js";
+import { untilSearchable } from "./bench/untilSearchable.js";
 import { hasSecretContent, IgnoreRules, DEFAULT_EXCLUDED_DIRS } from "../privacy/ignoreRules.js";
 import { cliWorkers, DEFAULT_INDEX_SETTINGS, IndexService } from "../index/IndexService.js";
 import { detectLanguage, type GrammarId } from "../index/languages.js";
@@ -291,24 +292,7 @@ async function savedToSearchable(service: IndexService, corpus: string, samples:
     await service.whenIdle();
     const started = performance.now();
     fs.appendFileSync(file.abs, comment);
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      const timeout = setTimeout(() => finish(new Error(`not searchable after 30 s: ${file.rel}`)), 30_000);
-      const finish = (error?: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timeout);
-        off();
-        if (error) reject(error);
-        else resolve();
-      };
-      const check = async (): Promise<void> => {
-        const hits = await service.search(token, { k: 3 });
-        if (hits.some((h) => h.text.includes(token))) finish();
-      };
-      const off = service.onChange(() => void check());
-      void check();
-    });
+    await untilSearchable(service, token, file.rel, 30_000);
     out.push(performance.now() - started);
   }
   return out;

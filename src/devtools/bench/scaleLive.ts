@@ -11,6 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { discoverFiles } from "../../index/discovery.js";
+import { untilSearchable } from "./untilSearchable.js";
 import { IgnoreRules } from "../../privacy/ignoreRules.js";
 import { DEFAULT_INDEX_SETTINGS, IndexService } from "../../index/IndexService.js";
 import { createLogger } from "../../util/logger.js";
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     await service.whenIdle();
     const t = performance.now();
     fs.appendFileSync(file.abs, file.rel.endsWith(".py") ? `\n# ${token}\n` : `\n// ${token}\n`);
-    await untilFound(service, token, file.rel);
+    await untilSearchable(service, token, file.rel, 60_000);
     saved.push(performance.now() - t);
   }
   const rssEndMiB = process.memoryUsage().rss / 2 ** 20;
@@ -110,28 +111,6 @@ async function main(): Promise<void> {
     })}\n`,
   );
   await service.dispose();
-}
-
-/** Resolves when a search finds `token` in `rel`; re-checks on every index change, gives up after 60 s. */
-function untilFound(service: IndexService, token: string, rel: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (error?: Error): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timeout);
-      off();
-      if (error) reject(error);
-      else resolve();
-    };
-    const timeout = setTimeout(() => finish(new Error(`not searchable after 60 s: ${rel}`)), 60_000);
-    const check = async (): Promise<void> => {
-      const hits = await service.search(token, { k: 3, fusion: { vector: 0 } });
-      if (hits.some((h) => h.text.includes(token))) finish();
-    };
-    const off = service.onChange(() => void check());
-    void check();
-  });
 }
 
 main().catch((error: unknown) => {
