@@ -181,6 +181,15 @@ export const settingsSchema = {
     description:
       "Token budget for the text after the cursor (the rest of the line, then whole lines). Every suffix token is evaluated again on each keystroke (about 5 ms each for the 0.5B model on 2 CPU cores), so this is the main knob for latency on a CPU; raise it on a GPU.",
   }),
+  "completion.middleLines": setting({
+    type: "number",
+    default: 8,
+    integer: true,
+    minimum: 0,
+    maximum: 64,
+    description:
+      "Text typed since the cursor came to rest (its line, and up to this many new lines after it) goes into the local model's prompt after the fill-in-the-middle marker, as text the model has begun to write, instead of before the suffix. The model reads the same text, but a keystroke then changes only the end of the prompt, so the suffix is not evaluated again on every keystroke (llama.vim lays out the cursor's line the same way). 0: the whole prefix before the suffix.",
+  }),
   "completion.firstPrefixTokens": setting({
     type: "number",
     default: 128,

@@ -53,6 +53,7 @@ export function completionSettings(settings: Settings): CompletionSettings {
     cacheSize: settings["completion.cacheSize"],
     prefill: settings["completion.prefill"],
     firstPrefixTokens: settings["completion.firstPrefixTokens"],
+    middleLines: settings["completion.middleLines"],
   };
 }
 

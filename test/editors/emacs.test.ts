@@ -120,7 +120,10 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
       // The full prompt on every request: which prompt serves a first suggestion depends on how far
       // the background prefill got, and the tiny model's random text differs between the two
       // (it may be empty for one). The first-prompt lane has tests of its own (completionPrefill).
-      completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6, firstPrefixTokens: 0 },
+      // The whole prefix before the suffix, too: with the cursor's line after the middle marker
+      // the tiny model's random answer at the ghost text's position is empty. The Neovim and
+      // VS Code tests run that layout (the default); middleAnchors.test.ts tests it.
+      completion: { debounceMs: 200, maxTokens: 6, maxMultilineTokens: 6, firstPrefixTokens: 0, middleLines: 0 },
       chat: { temperature: 0, maxTokens: 2000, contextSize: 4096 },
       cloud: { providers: { fx: { baseUrl: fixture.baseUrl, model: "fixture-model" } }, maxRetries: 0, cooldownSeconds: 0 },
       router: { preference: "local", fallback: false, taskPreference: { docs: "cloud", unitTests: "cloud", nextEdit: "cloud" } },

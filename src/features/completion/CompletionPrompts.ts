@@ -1,5 +1,6 @@
 import { FIRST_LANE_MARK, type CompletionBackend, type PromptPart } from "../../inference/types.js";
 import { LruCache } from "../../util/LruCache.js";
+import { MiddleAnchors } from "./MiddleAnchors.js";
 import { decideCompletionMode, type CompletionMode } from "./completionMode.js";
 import { PrefixWindows, selectSuffix, type CountTokens as Count } from "./contextWindow.js";
 import { countNewlines, normalizeLineEndings } from "./lineEndings.js";
@@ -17,6 +18,8 @@ export interface PromptBudgets {
   maxSuffixTokens: number;
   maxSnippetTokens: number;
   firstPrefixTokens: number;
+  /** Typed lines kept after the middle marker (MiddleAnchors); 0: the whole prefix before the suffix. */
+  middleLines: number;
 }
 
 export interface PreparedPrompt {
@@ -41,6 +44,8 @@ export interface PreparedPrompt {
  */
 export class CompletionPrompts {
   private readonly prefixWindows = new PrefixWindows();
+  /** Where each slot's prompt cuts its prefix, so keystrokes do not re-evaluate the suffix. */
+  private readonly anchors = new MiddleAnchors();
   /** What each slot's KV cache holds, to choose between a document's full and first prompt. */
   private readonly ledger = new SlotLedger();
   /**
@@ -66,6 +71,7 @@ export class CompletionPrompts {
   forgetDocument(uri: string): void {
     for (const slot of [uri, uri + FIRST_LANE_MARK]) {
       this.prefixWindows.forget(slot);
+      this.anchors.forget(slot);
       this.ledger.forget(slot);
     }
     this.pinnedSnippets.delete(uri);
@@ -135,13 +141,14 @@ export class CompletionPrompts {
     // Each lane keeps its own window start, so each keeps its KV cache while the user types.
     const prefix = this.prefixWindows.select(slot, text.value, cursor, lane === "first" ? b.firstPrefixTokens : b.maxPrefixTokens, count);
     const suffix = selectSuffix(text.value, cursor, b.maxSuffixTokens, count);
+    const { head, middle } = this.anchors.split(slot, prefix, b.middleLines);
     const nearPrefix = text.value.slice(Math.max(0, cursor - CONTEXT_CHARS), cursor);
     const nearSuffix = text.value.slice(cursor, cursor + CONTEXT_CHARS);
     const mode = decideCompletionMode({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId });
 
     if (lane === "first") {
       // No snippets: they come before the file in the prompt and would double its cold cost.
-      const prompt = buildFimPrompt({ prefix, suffix, snippets: [], repoName: request.repoName, filePath: request.relativePath });
+      const prompt = buildFimPrompt({ prefix: head, middle, suffix, snippets: [], repoName: request.repoName, filePath: request.relativePath });
       return { lane, slot, prompt, prefix, suffix, snippets: [], nearPrefix, nearSuffix, mode };
     }
     const cursorLine = countNewlines(text.value, cursor);
@@ -161,7 +168,7 @@ export class CompletionPrompts {
       );
       if (forPrefill) this.pinnedSnippets.set(document.uri, { snippets, line: undefined });
     }
-    const prompt = buildFimPrompt({ prefix, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
+    const prompt = buildFimPrompt({ prefix: head, middle, suffix, snippets, repoName: request.repoName, filePath: request.relativePath });
     return { lane, slot, prompt, prefix, suffix, snippets, nearPrefix, nearSuffix, mode };
   }
 }

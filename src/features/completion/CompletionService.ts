@@ -25,6 +25,8 @@ export interface CompletionSettings {
   prefill: boolean;
   /** Prefix budget of a first suggestion whose full prompt is not evaluated yet; 0: always the full prompt. */
   firstPrefixTokens: number;
+  /** Typed lines kept after the fill-in-the-middle marker, so keystrokes reuse the suffix's KV cache; 0: off. */
+  middleLines: number;
 }
 
 

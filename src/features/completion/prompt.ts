@@ -4,6 +4,8 @@ import type { Snippet } from "./types.js";
 export interface FimPromptInput {
   prefix: string;
   suffix: string;
+  /** Typed text that goes after the middle marker (MiddleAnchors); the prefix ends where it starts. */
+  middle?: string;
   /** Cross-file snippets; when present the repository-level format is used. */
   snippets: readonly Snippet[];
   repoName: string;
@@ -13,7 +15,7 @@ export interface FimPromptInput {
 /**
  * Builds a Qwen2.5-Coder fill-in-the-middle prompt.
  *
- * Without snippets: `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>`.
+ * Without snippets: `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>{middle}`.
  * With snippets, the repository-level form puts other files first and the current file last:
  * `<|repo_name|>{repo}\n<|file_sep|>{path}\n{snippet}\n…<|file_sep|>{path}\n<|fim_prefix|>…`.
  * Everything before the prefix stays byte-identical while the user types, so its KV cache is reused.
@@ -34,6 +36,7 @@ export function buildFimPrompt(input: FimPromptInput): PromptPart[] {
     { kind: "text", text: input.suffix },
     { kind: "special", token: "fim_middle" },
   );
+  if (input.middle) parts.push({ kind: "text", text: input.middle });
   return parts;
 }
 
