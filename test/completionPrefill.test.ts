@@ -3,7 +3,7 @@ import { defaultSettings } from "../src/config/schema.js";
 import { CompletionService, type PrefillRecord } from "../src/features/completion/CompletionService.js";
 import { topWindowEnd } from "../src/features/completion/contextWindow.js";
 import type { SnippetSource } from "../src/features/completion/snippets.js";
-import type { CompletionRequest } from "../src/features/completion/types.js";
+import { completionRequest } from "./helpers/completionRequest.js";
 import type { CompletionBackend, PrefillRequest, PromptPart } from "../src/inference/types.js";
 import { SequencePool } from "../src/inference/local/SequencePool.js";
 import { completionSettings } from "../src/server/server.js";
@@ -17,17 +17,7 @@ function moduleText(name: string, lines: number): string {
   return Array.from({ length: lines }, (_, i) => `export const ${name}${i} = compute(${i}, "${name}-${i}");`).join("\n") + "\n";
 }
 
-function request(uri: string, text: string, offset: number): CompletionRequest {
-  return {
-    document: { uri, languageId: "typescript", version: 1, text },
-    offset,
-    trigger: "automatic",
-    relativePath: uri.replace("file:///p/", ""),
-    repoName: "p",
-    displayPath: (u) => u.replace("file:///p/", ""),
-    otherDocuments: () => [],
-  };
-}
+const request = (uri: string, text: string, offset: number) => completionRequest(uri, text, offset);
 
 describe("sequence pool", () => {
   it("keeps a sequence per slot and gives the least recently used one away", () => {

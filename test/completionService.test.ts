@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings } from "../src/config/schema.js";
 import { CompletionService, cutAtJunk } from "../src/features/completion/CompletionService.js";
 import type { CompletionRequest, DocumentSnapshot } from "../src/features/completion/types.js";
+import { completionRequest } from "./helpers/completionRequest.js";
 import { completionSettings } from "../src/server/server.js";
 import { silentLogger } from "../src/util/logger.js";
 import { createEngine, tinyModel } from "./helpers/models.js";
@@ -9,15 +10,7 @@ import { createEngine, tinyModel } from "./helpers/models.js";
 const never = new AbortController().signal;
 
 function request(text: string, offset: number, others: DocumentSnapshot[] = [], uri = "file:///p/a.ts"): CompletionRequest {
-  return {
-    document: { uri, languageId: "typescript", version: 1, text },
-    offset,
-    trigger: "automatic",
-    relativePath: "a.ts",
-    repoName: "p",
-    displayPath: (u) => u.replace("file:///p/", ""),
-    otherDocuments: () => others,
-  };
+  return completionRequest(uri, text, offset, others);
 }
 
 describe("completion service on the tiny model", () => {

@@ -9,9 +9,9 @@ import { CompletionService } from "../src/features/completion/CompletionService.
 import { selectSuffix } from "../src/features/completion/contextWindow.js";
 import { MAX_MIDDLE_CHARS, MiddleAnchors } from "../src/features/completion/MiddleAnchors.js";
 import { buildFimPrompt, renderPrompt } from "../src/features/completion/prompt.js";
-import type { CompletionRequest } from "../src/features/completion/types.js";
 import { completionSettings } from "../src/server/server.js";
 import { silentLogger } from "../src/util/logger.js";
+import { completionRequest } from "./helpers/completionRequest.js";
 import { createEngine, tinyModel } from "./helpers/models.js";
 
 const never = new AbortController().signal;
@@ -77,18 +77,6 @@ describe("MiddleAnchors", () => {
   });
 });
 
-function request(uri: string, text: string, offset: number): CompletionRequest {
-  return {
-    document: { uri, languageId: "typescript", version: 1, text },
-    offset,
-    trigger: "automatic",
-    relativePath: "k.ts",
-    repoName: "p",
-    displayPath: (u) => u,
-    otherDocuments: () => [],
-  };
-}
-
 describe("keystrokes on the tiny model", () => {
   let engine: ReturnType<typeof createEngine>;
   beforeAll(async () => {
@@ -110,7 +98,7 @@ describe("keystrokes on the tiny model", () => {
     const evaluated: number[] = [];
     for (let i = 0; i <= typed.length; i++) {
       const text = before + typed.slice(0, i) + after;
-      const outcome = await service.complete(request(`file:///p/k${middleLines}.ts`, text, before.length + i), never);
+      const outcome = await service.complete(completionRequest(`file:///p/k${middleLines}.ts`, text, before.length + i), never);
       expect(outcome.metrics.source).toBe("model");
       if (i > 0) evaluated.push(outcome.metrics.evaluatedTokens);
     }
