@@ -179,7 +179,7 @@ export const settingsSchema = {
     minimum: 0,
     maximum: 8192,
     description:
-      "Token budget for the text after the cursor (the rest of the line, then whole lines). Every suffix token is evaluated again on each keystroke (about 5 ms each for the 0.5B model on 2 CPU cores), so this is the main knob for latency on a CPU; raise it on a GPU.",
+      "Token budget for the text after the cursor (the rest of the line, then whole lines). Every suffix token is evaluated again when the cursor moves to a new place (about 5 ms each for the 0.5B model on 2 CPU cores), and on every keystroke when completion.middleLines is 0; raise it on a GPU.",
   }),
   "completion.middleLines": setting({
     type: "number",

@@ -26,6 +26,9 @@ const firstOnly = process.argv.includes("--first-only");
 /** `--threads N` overrides the server's automatic thread count (to compare settings). */
 const threadsArg = process.argv.indexOf("--threads");
 const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
+/** `--middle-lines N` sets completion.middleLines (0: the whole prefix before the suffix, as before). */
+const middleArg = process.argv.indexOf("--middle-lines");
+const middleLines = middleArg > 0 ? Number(process.argv[middleArg + 1]) : undefined;
 /** `--no-index` turns the codebase index off, to separate its cost from the completion engine's. */
 const indexEnabled = !process.argv.includes("--no-index");
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
     capabilities: { textDocument: { inlineCompletion: {} } },
     // The model in the server itself, so its memory figures are the whole cost of one window;
     // bench:engine compares this with the shared engine across windows.
-    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled } },
+    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled }, ...(middleLines !== undefined ? { completion: { middleLines } } : {}) },
   });
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});
@@ -285,6 +288,7 @@ async function main(): Promise<void> {
     cores: os.cpus().length,
     threads: threads || "auto",
     index: indexEnabled,
+    middleLines: middleLines ?? "default",
     keystrokes: sent.length,
     initializeMs: Math.round(initializeMs),
     coldFirstSuggestionMs: Math.round(coldMs),
