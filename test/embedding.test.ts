@@ -96,7 +96,11 @@ describe("ONNX embedder on the tiny model", () => {
     aborted.abort();
     await expect(embedder.embed(["x"], "document", aborted.signal)).rejects.toMatchObject({ name: "AbortError" });
 
-    const first = embedder.embed(Array.from({ length: 40 }, (_, i) => `first ${i}`), "document");
+    // The worker runs on its own thread: the first request must be long enough (200 batches of 4)
+    // that it is still busy with it when the cancel is posted, even if the machine stalls this
+    // thread between the two statements (with 10 batches, a loaded machine let the worker finish
+    // the cancelled request's batches too before the cancel arrived).
+    const first = embedder.embed(Array.from({ length: 800 }, (_, i) => `first ${i}`), "document");
     const controller = new AbortController();
     const second = embedder.embed(Array.from({ length: 40 }, (_, i) => `second ${i}`), "document", controller.signal);
     controller.abort();
@@ -106,8 +110,8 @@ describe("ONNX embedder on the tiny model", () => {
     // been dropped or (at most the one in flight) discarded.
     expect(await embedder.embed(["third"], "document")).toHaveLength(1);
     const after = embedder.stats;
-    expect(after.texts - before.texts).toBe(41);
-    expect(after.batches - before.batches).toBe(10 + 1);
+    expect(after.texts - before.texts).toBe(801);
+    expect(after.batches - before.batches).toBe(200 + 1);
     expect(after.discardedBatches - before.discardedBatches).toBeLessThanOrEqual(1);
   });
 });

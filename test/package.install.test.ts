@@ -138,7 +138,8 @@ describe("the installed package", () => {
     try {
       const init = await client.initialize(INLINE_CLIENT, {
         model: { path: modelPath, threads: 1 },
-        completion: { debounceMs: 0, maxTokens: 8 },
+        // The whole prefix before the suffix: see package.env.test.ts (the tiny model's answer).
+        completion: { debounceMs: 0, maxTokens: 8, middleLines: 0 },
         index: { enabled: false },
       });
       expect(init.serverInfo).toEqual({ name: "ifai-lsp", version: VERSION });
