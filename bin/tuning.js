@@ -11,16 +11,25 @@
 // - MALLOC_ARENA_MAX=2 (the processes that write the index): LanceDB's native threads each get a
 //   glibc malloc arena (up to 8 per core) that keeps what it freed; indexing a 50k-file tree grew
 //   the process by ~250 MB that way. Other C libraries ignore the variable.
+// - MALLOC_MMAP_THRESHOLD_=65536 and MALLOC_TRIM_THRESHOLD_=131072 (the server and the engine,
+//   which hold the model): glibc raises both thresholds as a process frees large blocks, after
+//   which freed memory stays in the heap; llama.cpp's buffers during model load and decoding made
+//   the server keep ~60 MB that a malloc_trim gave back. Fixed thresholds give large blocks back
+//   when freed: RSS after bench:completion's trace 945 → 894 MiB (with MALLOC_ARENA_MAX=1 in that
+//   run; MALLOC_ARENA_MAX=2 kept for LanceDB's writers: see README), the keystroke as fast.
 // - --liftoff-only (the processes that parse with tree-sitter): V8's optimizing compiler took
 //   ~500 MB for a moment to compile the grammars' huge WebAssembly lexer functions once they got
 //   hot (chunking llama.cpp's sources peaked at 750 MB RSS, 350–400 MB with the baseline compiler
 //   only, which parses ~12% slower).
 
+/** glibc malloc settings of the processes that hold the model (see above). */
+const MODEL_MALLOC = { MALLOC_MMAP_THRESHOLD_: "65536", MALLOC_TRIM_THRESHOLD_: "131072" };
+
 /** The settings for a command line (the arguments after the script), or undefined for a short command. */
 export function tuningFor(args) {
   const server = !args.includes("--node-ipc") && (args.includes("--stdio") || args.some((a) => a.startsWith("--socket") || a.startsWith("--pipe")));
-  if (server) return { flags: ["--max-semi-space-size=1", "--liftoff-only"], env: { MALLOC_ARENA_MAX: "2" } };
-  if (args[0] === "engine") return { flags: ["--max-semi-space-size=1"], env: {} };
+  if (server) return { flags: ["--max-semi-space-size=1", "--liftoff-only"], env: { MALLOC_ARENA_MAX: "2", ...MODEL_MALLOC } };
+  if (args[0] === "engine") return { flags: ["--max-semi-space-size=1"], env: { MALLOC_ARENA_MAX: "2", ...MODEL_MALLOC } };
   if (args[0] === "index") return { flags: ["--max-semi-space-size=4", "--liftoff-only"], env: { MALLOC_ARENA_MAX: "2" } };
   return undefined;
 }

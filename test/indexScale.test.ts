@@ -164,15 +164,17 @@ describe("files that change during a pass", () => {
 });
 
 describe.skipIf(process.platform !== "linux")("the memory settings of long-running processes", () => {
-  it("the server the editor starts runs with bin/tuning.js's malloc arenas, young generation and WebAssembly compiler, in the same process", async () => {
+  it("the server the editor starts runs with bin/tuning.js's malloc arenas and thresholds, young generation and WebAssembly compiler, in the same process", async () => {
     const base = tempBase();
-    const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), MALLOC_ARENA_MAX: undefined });
+    const client = startStdioServer({ IFAI_CACHE_DIR: path.join(base, "cache"), MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined, MALLOC_TRIM_THRESHOLD_: undefined });
     try {
       await client.initialize({}, { index: { enabled: false } });
       const pid = client.process!.pid!;
       const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
       expect(environ).toContain("MALLOC_ARENA_MAX=2");
+      expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=65536");
+      expect(environ).toContain("MALLOC_TRIM_THRESHOLD_=131072");
       expect(cmdline).toContain("--liftoff-only");
       expect(await client.shutdownAndExit()).toBe(0);
     } finally {
@@ -188,6 +190,8 @@ describe.skipIf(process.platform !== "linux")("the memory settings of long-runni
     };
     const index = tuningFor(["index", "."])!;
     expect(index.flags).toContain("--max-semi-space-size=4");
+    // The engine holds the model as a server does: the same malloc settings.
+    expect(tuningFor(["engine"])!.env).toEqual(tuningFor(["--stdio"])!.env);
     expect(tuningFor(["search", "x"])).toBeUndefined();
     expect(tuningFor(["--node-ipc"])).toBeUndefined();
     const mine = missingTuning(index, ["--max-semi-space-size=16"], { MALLOC_ARENA_MAX: "8" });

@@ -249,7 +249,7 @@ describe("configuration", () => {
     const client = start();
     await client.initialize(ITEMS_CLIENT, { completion: { debounceMs: "soon" } });
     const message = (await client.waitForNotification("window/showMessage")) as { message: string };
-    expect(message.message).toMatch(/"completion\.debounceMs": expected a number, got "soon"; keeping 40/);
+    expect(message.message).toMatch(/"completion\.debounceMs": expected a number, got "soon"; keeping 0/);
   });
 
   it("pulls workspace/configuration and applies didChangeConfiguration", async () => {

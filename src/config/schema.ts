@@ -157,12 +157,12 @@ export const settingsSchema = {
   }),
   "completion.debounceMs": setting({
     type: "number",
-    default: 40,
+    default: 0,
     integer: true,
     minimum: 0,
     maximum: 2000,
     description:
-      "While the model is still working on an earlier keystroke, wait this long before running it for a new request (a newer request in the meantime supersedes it). An idle model starts at once: latest-wins cancellation stops it within one evaluation step if another keystroke follows.",
+      "While the model is still working on an earlier keystroke, wait this long before running it for a new request (a newer request in the meantime supersedes it). An idle model starts at once: latest-wins cancellation stops it within one evaluation step if another keystroke follows. 0 by default: a keystroke costs the local model only the tokens it changed (completion.middleLines), so starting at once is cheaper than waiting (bench:completion: first token p50 75 → 54 ms). Set 40–75 when completions go to a cloud provider, to send fewer requests while typing fast.",
   }),
   "completion.maxPrefixTokens": setting({
     type: "number",

@@ -29,6 +29,10 @@ const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
 /** `--middle-lines N` sets completion.middleLines (0: the whole prefix before the suffix, as before). */
 const middleArg = process.argv.indexOf("--middle-lines");
 const middleLines = middleArg > 0 ? Number(process.argv[middleArg + 1]) : undefined;
+/** `--debounce-ms N` sets completion.debounceMs (to compare with the default). */
+const debounceArg = process.argv.indexOf("--debounce-ms");
+const debounceMs = debounceArg > 0 ? Number(process.argv[debounceArg + 1]) : undefined;
+const completionOptions = { ...(middleLines !== undefined ? { middleLines } : {}), ...(debounceMs !== undefined ? { debounceMs } : {}) };
 /** `--no-index` turns the codebase index off, to separate its cost from the completion engine's. */
 const indexEnabled = !process.argv.includes("--no-index");
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
     capabilities: { textDocument: { inlineCompletion: {} } },
     // The model in the server itself, so its memory figures are the whole cost of one window;
     // bench:engine compares this with the shared engine across windows.
-    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled }, ...(middleLines !== undefined ? { completion: { middleLines } } : {}) },
+    initializationOptions: { engine: { mode: "in-process" }, model: { path: modelPath, keepLoaded: true, threads }, index: { enabled: indexEnabled }, ...(Object.keys(completionOptions).length > 0 ? { completion: completionOptions } : {}) },
   });
   const initializeMs = performance.now() - t0;
   await connection.sendNotification("initialized", {});
@@ -289,6 +293,7 @@ async function main(): Promise<void> {
     threads: threads || "auto",
     index: indexEnabled,
     middleLines: middleLines ?? "default",
+    debounceMs: debounceMs ?? "default",
     keystrokes: sent.length,
     initializeMs: Math.round(initializeMs),
     coldFirstSuggestionMs: Math.round(coldMs),
