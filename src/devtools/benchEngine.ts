@@ -21,6 +21,9 @@ const quick = process.argv.includes("--quick");
 const KEYSTROKES = quick ? 8 : 20;
 /** `--index-only`: only the index part (three windows on one folder), without a model. */
 const indexOnly = process.argv.includes("--index-only");
+/** `--debounce-ms N` sets completion.debounceMs in every window (to compare with the default). */
+const debounceArg = process.argv.indexOf("--debounce-ms");
+const debounce = debounceArg > 0 ? { debounceMs: Number(process.argv[debounceArg + 1]) } : {};
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 
 /** Real source files (pinned by the lockfile), one per window, each cut to about 1k tokens. */
@@ -122,7 +125,7 @@ interface ModeFigures {
 }
 
 async function runMode(mode: "in-process" | "shared", modelPath: string, engineDir: string): Promise<ModeFigures> {
-  const settings = { engine: { mode }, model: { path: modelPath }, index: { enabled: false }, completion: { maxTokens: 12, cacheSize: 0 } };
+  const settings = { engine: { mode }, model: { path: modelPath }, index: { enabled: false }, completion: { maxTokens: 12, cacheSize: 0, ...debounce } };
   const env = { ...process.env, IFAI_ENGINE_DIR: engineDir, IFAI_ENGINE_IDLE_MS: "1000", IFAI_CACHE_DIR: path.join(engineDir, "cache") };
   const open = async (source: string): Promise<Window> => {
     const proc = spawn(process.execPath, [path.join(root, "bin", "ifai-lsp.js"), "--stdio"], { stdio: ["pipe", "pipe", "ignore"], env });
