@@ -15,8 +15,8 @@
 //   which hold the model): glibc raises both thresholds as a process frees large blocks, after
 //   which freed memory stays in the heap; llama.cpp's buffers during model load and decoding made
 //   the server keep ~60 MB that a malloc_trim gave back. Fixed thresholds give large blocks back
-//   when freed: RSS after bench:completion's trace 945 → 894 MiB (with MALLOC_ARENA_MAX=1 in that
-//   run; MALLOC_ARENA_MAX=2 kept for LanceDB's writers: see README), the keystroke as fast.
+//   when freed: RSS after bench:completion's quick trace 945 → 903 MiB, the keystroke as fast (894
+//   with MALLOC_ARENA_MAX=1 as well; 2 is kept for LanceDB's writer threads in the server).
 // - --liftoff-only (the processes that parse with tree-sitter): V8's optimizing compiler took
 //   ~500 MB for a moment to compile the grammars' huge WebAssembly lexer functions once they got
 //   hot (chunking llama.cpp's sources peaked at 750 MB RSS, 350–400 MB with the baseline compiler

@@ -17,6 +17,7 @@ import { buildTrace, type TraceEvent } from "./bench/typingTrace.js";
 import { formatSummary, summarize } from "./bench/stats.js";
 import { runNaiveBaseline, type DocumentState } from "./bench/naiveBaseline.js";
 import { runFloor } from "./bench/floor.js";
+import { numberOption } from "./bench/args.js";
 import { benchFiles, measureOpen, measureSwitch, setCompletion, type FirstRecord } from "./bench/firstSuggestion.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -24,14 +25,11 @@ const quick = process.argv.includes("--quick");
 /** `--first-only`: only the first-suggestion runs (open a file, pause, type), after the model loads. */
 const firstOnly = process.argv.includes("--first-only");
 /** `--threads N` overrides the server's automatic thread count (to compare settings). */
-const threadsArg = process.argv.indexOf("--threads");
-const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : 0;
+const threads = numberOption("threads") ?? 0;
 /** `--middle-lines N` sets completion.middleLines (0: the whole prefix before the suffix, as before). */
-const middleArg = process.argv.indexOf("--middle-lines");
-const middleLines = middleArg > 0 ? Number(process.argv[middleArg + 1]) : undefined;
+const middleLines = numberOption("middle-lines");
 /** `--debounce-ms N` sets completion.debounceMs (to compare with the default). */
-const debounceArg = process.argv.indexOf("--debounce-ms");
-const debounceMs = debounceArg > 0 ? Number(process.argv[debounceArg + 1]) : undefined;
+const debounceMs = numberOption("debounce-ms");
 const completionOptions = { ...(middleLines !== undefined ? { middleLines } : {}), ...(debounceMs !== undefined ? { debounceMs } : {}) };
 /** `--no-index` turns the codebase index off, to separate its cost from the completion engine's. */
 const indexEnabled = !process.argv.includes("--no-index");

@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
 import type { CompletionMetricsResult, IndexStatusResult, ModelStatusResult } from "../server/protocol.js";
 import { ensureGeneratedModel, QWEN25_CODER_05B_SHAPE } from "./gguf/qwen2Model.js";
+import { numberOption } from "./bench/args.js";
 import { formatSummary, summarize, type Summary } from "./bench/stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -22,8 +23,8 @@ const KEYSTROKES = quick ? 8 : 20;
 /** `--index-only`: only the index part (three windows on one folder), without a model. */
 const indexOnly = process.argv.includes("--index-only");
 /** `--debounce-ms N` sets completion.debounceMs in every window (to compare with the default). */
-const debounceArg = process.argv.indexOf("--debounce-ms");
-const debounce = debounceArg > 0 ? { debounceMs: Number(process.argv[debounceArg + 1]) } : {};
+const debounceMs = numberOption("debounce-ms");
+const debounce = debounceMs !== undefined ? { debounceMs } : {};
 const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 
 /** Real source files (pinned by the lockfile), one per window, each cut to about 1k tokens. */
