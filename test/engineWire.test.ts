@@ -41,6 +41,7 @@ describe("the shared engine's wire", () => {
   it("accepts only well-formed client messages", () => {
     const key = { model: { modelPath: "/m.gguf", threads: 1, contextSize: 2048, batchSize: 64 }, chat: { contextSize: 1024 }, nextEdit: { contextSize: 2048, speculative: true } };
     expect(validClientMessage({ t: "hello", version: 1, key, label: "x" })).toBeDefined();
+    expect(validClientMessage({ t: "focus", extra: "ignored" })).toEqual({ t: "focus" });
     expect(validClientMessage({ t: "generate", id: 1, request: { prompt: [{ kind: "special", token: "fim_prefix" }, { kind: "text", text: "a" }], maxTokens: 4, maxTimeMs: 100, temperature: 0 } })).toBeDefined();
     for (const bad of [
       null,

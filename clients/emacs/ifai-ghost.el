@@ -434,6 +434,13 @@ Where the user stops moving is usually where they are about to type."
 (when (and ifai-ghost-focus-idle (not ifai-ghost--focus-timer))
   (setq ifai-ghost--focus-timer (run-with-idle-timer ifai-ghost-focus-idle t #'ifai-ghost--focus-if-moved)))
 
+(defun ifai-ghost--focus-in ()
+  "Tell the server when a frame of this Emacs gains focus from the window system.
+A shared engine then serves this Emacs before other editors' windows."
+  (when (eq (frame-focus-state (selected-frame)) t)
+    (ifai-ghost--focus)))
+
+(add-function :after after-focus-change-function #'ifai-ghost--focus-in)
 (add-hook 'window-selection-change-functions #'ifai-ghost--focus)
 (add-hook 'window-buffer-change-functions #'ifai-ghost--focus)
 

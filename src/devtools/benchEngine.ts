@@ -3,7 +3,7 @@
  * ("in-process") and in one shared engine ("shared"), on a model of the exact Qwen2.5-Coder-0.5B
  * shape. Measures, in one run: the memory of one window and of three (proportional set size, so
  * pages shared between processes count once), window A's keystroke → suggestion latency alone
- * and while window B types, and how many of three windows open on one folder index it. Prints
+ * and while window B types (side by side, then with A in front), and how many of three windows open on one folder index it. Prints
  * p50/p95 and ends with one JSON line of the figures.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -31,8 +31,11 @@ const log = (s = ""): void => void process.stdout.write(`${s}\n`);
 const SOURCES = ["vscode-jsonrpc/lib/common/linkedMap.js", "vscode-jsonrpc/lib/common/messages.js", "vscode-jsonrpc/lib/common/events.js"].map((f) =>
   path.join(root, "node_modules", f),
 );
-/** What window A types in its two series, and what window B types meanwhile (never the same text twice, so no answer comes from the cache). */
-const TYPED = ["const entry = this._map.get(key);", "let previous = entry.previous;", "if (item === undefined) return;"];
+/**
+ * What window A types alone, beside B, and beside B with A focused; what B types meanwhile (never
+ * the same text twice, so no answer comes from the cache).
+ */
+const TYPED = ["const entry = this._map.get(key);", "let previous = entry.previous;", "if (item === undefined) return;", "const next = current.next;", "while (node !== undefined) {"];
 
 class Window {
   readonly connection: MessageConnection;
@@ -93,6 +96,11 @@ class Window {
     return { ms, served: metrics.records.at(-1)?.source === "model" };
   }
 
+  /** What the project's clients send when the user brings a window to the front. */
+  focus(): Promise<void> {
+    return this.connection.sendNotification("ifai/didFocus", { textDocument: { uri: this.uri }, position: { line: this.line, character: this.column } });
+  }
+
   modelStatus(): Promise<ModelStatusResult> {
     return this.connection.sendRequest("workspace/executeCommand", { command: "ifai.modelStatus", arguments: [] }) as Promise<ModelStatusResult>;
   }
@@ -117,12 +125,15 @@ interface ModeFigures {
   oneWindowMiB: number;
   threeWindowsMiB: number;
   alone: Summary;
+  /** Neither window has said it is in front: their completions run side by side. */
   whileOtherTypes: Summary;
-  /** Window B's own keystrokes meanwhile (a keystroke in A preempts B's work in the shared engine). */
+  /** Window B's own keystrokes meanwhile. */
   otherWindow: Summary;
   /** Shares of A's and B's keystrokes answered by the model while both typed. */
   servedWhileOtherTypes: number;
   otherServed: number;
+  /** The same after A sent ifai/didFocus (as the project's clients do when a window comes to the front). */
+  focused: { whileOtherTypes: Summary; otherWindow: Summary; servedWhileOtherTypes: number; otherServed: number };
 }
 
 async function runMode(mode: "in-process" | "shared", modelPath: string, engineDir: string): Promise<ModeFigures> {
@@ -160,20 +171,28 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
   const threeWindowsMiB = await memory([a, b, c]);
 
   const alone = await typeAll(a, TYPED[0]!, KEYSTROKES);
-  let done = false;
-  const other = typeAll(b, TYPED[2]!, 10_000, () => done);
-  const withOther = await typeAll(a, TYPED[1]!, KEYSTROKES);
-  done = true;
-  const fromOther = await other;
+  /** A types while B types without pause; both series' latencies and served shares. */
+  const beside = async (typedA: string, typedB: string): Promise<{ a: { served: number[]; total: number }; b: { served: number[]; total: number } }> => {
+    let done = false;
+    const other = typeAll(b, typedB, 10_000, () => done);
+    const mine = await typeAll(a, typedA, KEYSTROKES);
+    done = true;
+    return { a: mine, b: await other };
+  };
+  const sideBySide = await beside(TYPED[1]!, TYPED[2]!);
+  await a.focus();
+  const focused = await beside(TYPED[3]!, TYPED[4]!);
   for (const w of [a, b, c]) await w.close();
+  const share = (x: { served: number[]; total: number }): number => x.served.length / Math.max(1, x.total);
   return {
     oneWindowMiB,
     threeWindowsMiB,
     alone: summarize(alone.served),
-    whileOtherTypes: summarize(withOther.served),
-    otherWindow: summarize(fromOther.served),
-    servedWhileOtherTypes: withOther.served.length / Math.max(1, withOther.total),
-    otherServed: fromOther.served.length / Math.max(1, fromOther.total),
+    whileOtherTypes: summarize(sideBySide.a.served),
+    otherWindow: summarize(sideBySide.b.served),
+    servedWhileOtherTypes: share(sideBySide.a),
+    otherServed: share(sideBySide.b),
+    focused: { whileOtherTypes: summarize(focused.a.served), otherWindow: summarize(focused.b.served), servedWhileOtherTypes: share(focused.a), otherServed: share(focused.b) },
   };
 }
 
@@ -292,6 +311,9 @@ async function main(): Promise<void> {
       log(formatSummary("  window A while window B types", f.whileOtherTypes, "ms"));
       log(formatSummary("  window B meanwhile", f.otherWindow, "ms"));
       log(`  served by the model while both typed: A ${(f.servedWhileOtherTypes * 100).toFixed(0)} %, B ${(f.otherServed * 100).toFixed(0)} % (only served keystrokes are in the latencies)`);
+      log(formatSummary("  window A in front (ifai/didFocus) while B types", f.focused.whileOtherTypes, "ms"));
+      log(formatSummary("  window B meanwhile", f.focused.otherWindow, "ms"));
+      log(`  served by the model while both typed: A ${(f.focused.servedWhileOtherTypes * 100).toFixed(0)} %, B ${(f.focused.otherServed * 100).toFixed(0)} %`);
     }
     index = await measureIndexPasses(engineDir);
     log(
@@ -309,14 +331,19 @@ async function main(): Promise<void> {
   const result = {
     bench: "engine",
     keystrokes: KEYSTROKES,
-    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes, otherWindowMs: inProcess.otherWindow, servedA: round(inProcess.servedWhileOtherTypes), servedB: round(inProcess.otherServed) },
-    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes, otherWindowMs: shared.otherWindow, servedA: round(shared.servedWhileOtherTypes), servedB: round(shared.otherServed) },
+    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes, otherWindowMs: inProcess.otherWindow, servedA: round(inProcess.servedWhileOtherTypes), servedB: round(inProcess.otherServed), focused: inProcess.focused },
+    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes, otherWindowMs: shared.otherWindow, servedA: round(shared.servedWhileOtherTypes), servedB: round(shared.otherServed), focused: shared.focused },
     /** Goal ≤ 1.2: three shared windows against one window with the model in process. */
     memoryThreeSharedVsOne: round(shared.threeWindowsMiB / inProcess.oneWindowMiB),
     memoryThreeInProcessVsOne: round(inProcess.threeWindowsMiB / inProcess.oneWindowMiB),
-    /** Goal ≤ 1.3: window A's p50 while B types, against A alone, in each mode. */
-    contentionSharedP50: round(shared.whileOtherTypes.p50 / shared.alone.p50),
-    contentionInProcessP50: round(inProcess.whileOtherTypes.p50 / inProcess.alone.p50),
+    /**
+     * Goal ≤ 1.3: window A's p50 while B types, against A alone, with A in front (it sent
+     * ifai/didFocus, as the project's clients do), in each mode; and with neither window in front.
+     */
+    contentionSharedP50: round(shared.focused.whileOtherTypes.p50 / shared.alone.p50),
+    contentionInProcessP50: round(inProcess.focused.whileOtherTypes.p50 / inProcess.alone.p50),
+    contentionSharedNoFocusP50: round(shared.whileOtherTypes.p50 / shared.alone.p50),
+    contentionInProcessNoFocusP50: round(inProcess.whileOtherTypes.p50 / inProcess.alone.p50),
     /** Goal: one index pass per folder, however many windows show it. */
     index: { files: index.files, writers: index.writers, filesRead: index.filesRead, chunksWritten: index.chunksWritten, chunks: index.chunks, readyMs: index.readyMs },
     /** Three shared windows against one shared window (the engine included in both). */

@@ -64,6 +64,8 @@ export class EngineClient implements CompletionBackend, ChatBackend {
   private disposed = false;
   /** As last reported by the engine with a generate or prefill result. */
   private slots: string[] = [];
+  /** focus() came before a connection: say it once connected. */
+  private focusOnConnect = false;
 
   /** The model as the server's commands and status line see it. */
   readonly model: ModelControl = {
@@ -167,6 +169,15 @@ export class EngineClient implements CompletionBackend, ChatBackend {
     return (await this.call({ t: "chat", request: { ...rest, stream: onText !== undefined } }, signal, onText ? { onText } : {})) as ChatResult;
   }
 
+  /**
+   * The user brought this window to the front: the engine runs its completions before other
+   * windows'. Told on connecting when there is no connection yet; never starts the engine.
+   */
+  focus(): void {
+    if (this.socket) this.send({ t: "focus" });
+    else this.focusOnConnect = true;
+  }
+
   /** New model settings: the engine moves this window to the model for them (shared when they agree). */
   configure(key: EngineKey): void {
     if (JSON.stringify(key) === JSON.stringify(this.key)) return;
@@ -252,6 +263,10 @@ export class EngineClient implements CompletionBackend, ChatBackend {
     });
     this.socket = socket;
     this.engine = welcome.engine;
+    if (this.focusOnConnect) {
+      this.focusOnConnect = false;
+      this.send({ t: "focus" });
+    }
     this.options.logger.info({ engine: welcome.engine }, "connected to the shared engine");
     this.setStatus(welcome.status);
     return socket;

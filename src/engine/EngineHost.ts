@@ -49,6 +49,8 @@ export class EngineHost {
   private readonly hosted = new Map<string, Hosted>();
   private readonly sessions = new Set<Session>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The window the user last brought to the front (`focus`); its completions go first. */
+  private focused: Session | undefined;
 
   constructor(private readonly options: EngineHostOptions) {}
 
@@ -106,6 +108,7 @@ export class EngineHost {
     this.sessions.add(session);
     clearTimeout(this.idleTimer);
     socket.on("close", () => {
+      if (this.focused === session) this.focused = undefined;
       session.detach();
       session.abortAll();
       this.sessions.delete(session);
@@ -120,6 +123,21 @@ export class EngineHost {
       if (this.sessions.size === 0) this.options.onIdle();
     }, this.options.idleMs);
     this.idleTimer.unref?.();
+  }
+
+  /** The user brought `session`'s window to the front. */
+  focus(session: Session): void {
+    this.focused = session;
+  }
+
+  /**
+   * How a completion of `session` is ordered against the other windows' now: the focused window's
+   * go first and the others' pause while one runs; with no window focused (clients that never
+   * say), all run side by side.
+   */
+  order(session: Session): "first" | "after-first" | undefined {
+    if (!this.focused) return undefined;
+    return this.focused === session ? "first" : "after-first";
   }
 
   /** A completion was asked for in `session`'s window: the other windows' background work stops. */
@@ -272,6 +290,9 @@ class Session {
       case "verdict":
         this.running.get(message.id)?.verdict?.(message.stop);
         return;
+      case "focus":
+        this.host.focus(this);
+        return;
       case "cancel": {
         const entry = this.running.get(message.id);
         entry?.controller.abort(new Error("cancelled by the client"));
@@ -295,9 +316,10 @@ class Session {
     }
     const entry: Running = { controller: new AbortController(), background: message.t === "prefill" };
     // A keystroke in one window never waits for another window's background prefill. Real
-    // completions of different windows are not preempted: when two windows type at once, taking
-    // turns (the completion lock is first in, first out) serves both, where preempting each other
-    // would starve both (measured by bench:engine).
+    // completions of different windows never cancel each other (that would starve both when two
+    // windows type at once, measured by bench:engine): they run side by side, evaluated in the
+    // same batches, or, once a window has said it is in front, the others pause between their
+    // steps while its completions run (see host.order).
     if (message.t === "generate" && message.request.task !== "nextEdit") this.host.stopBackground(this);
     this.running.set(message.id, entry);
     const { signal } = entry.controller;
@@ -326,7 +348,7 @@ class Session {
               });
           if (w.progress) request.onPromptProgress = (evaluated, total) => this.send({ t: "progress", id: message.id, evaluated, total });
           if (w.task === "nextEdit") return hosted.nextEdit.generate(request, signal, answerLater);
-          return hosted.backend.generate(request, signal, answerLater);
+          return hosted.backend.generate(request, signal, answerLater, () => this.host.order(this));
         }
         case "prefill": {
           const w = message.request;

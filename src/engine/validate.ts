@@ -51,6 +51,8 @@ export function validClientMessage(raw: unknown): ClientMessage | undefined {
       return isFiniteNumber(raw.version) && isKey(raw.key) && typeof raw.label === "string" ? (raw as ClientMessage) : undefined;
     case "configure":
       return isKey(raw.key) ? (raw as ClientMessage) : undefined;
+    case "focus":
+      return { t: "focus" };
     case "verdict":
       return isId(raw.id) && typeof raw.stop === "boolean" ? (raw as ClientMessage) : undefined;
     case "cancel":

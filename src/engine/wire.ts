@@ -10,7 +10,7 @@ import type { LocalNextEditOptions } from "../inference/local/LocalNextEditBacke
 import type { ChatRequest, ChatResult, GenerateResult, ModelStatus, PrefillResult, PromptPart } from "../inference/types.js";
 
 /** Bumped when a message changes shape; a server and an engine of different versions never talk. */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 /** The model options that travel (functions such as `freeMemory` stay behind). */
 export type EngineModelOptions = Omit<LocalModelOptions, "freeMemory">;
@@ -38,6 +38,8 @@ export type ClientMessage =
   | { t: "generate"; id: number; request: GenerateWire }
   | { t: "prefill"; id: number; request: PrefillWire }
   | { t: "verdict"; id: number; stop: boolean }
+  /** The user brought this window to the front: its completions go before other windows'. */
+  | { t: "focus" }
   | { t: "chat"; id: number; request: ChatWire }
   | { t: "tokenizer"; id: number }
   | { t: "load"; id: number }

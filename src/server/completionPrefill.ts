@@ -13,6 +13,8 @@ export interface CompletionPrefillDeps {
   documents: TextDocuments<TextDocument>;
   service: CompletionService;
   toRequest: (document: TextDocument, offset: number) => CompletionRequest;
+  /** `ifai/didFocus` came: this window is in front of the user (the shared engine serves it first). */
+  onFocus?: () => void;
 }
 
 export interface CompletionPrefillApi {
@@ -102,6 +104,8 @@ export function registerCompletionPrefill(deps: CompletionPrefillDeps): Completi
   });
 
   connection.onNotification(DidFocusNotification.method, (params: DidFocusParams | undefined) => {
+    // The window is in front even when the document is not one the server knows.
+    deps.onFocus?.();
     const uri = params?.textDocument?.uri;
     const document = typeof uri === "string" ? documents.get(uri) : undefined;
     if (!document) {

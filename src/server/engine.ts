@@ -21,6 +21,11 @@ export interface EngineApi {
   nextEdit: CompletionBackend;
   /** The documents whose KV state the model holds, most recently used first. */
   warmSlots(): string[];
+  /**
+   * The user brought this window to the front (ifai/didFocus). A shared engine runs this window's
+   * completions before other windows'; in process there is nothing to order.
+   */
+  focus(): void;
   /** The mode, the shared engine's process once connected, or why it fell back to in process. */
   info(): NonNullable<ModelStatusResult["engine"]>;
   configure(settings: Settings): Promise<void>;
@@ -105,6 +110,7 @@ export function inProcessEngine(logger: Logger, settings: Settings): EngineApi {
     chat,
     nextEdit,
     warmSlots: () => backend.warmSlots(),
+    focus: () => undefined,
     info: () => ({ mode: "in-process" }),
     configure: async (next) => {
       // A new chat context size applies from the next load (the chat context lives as long as the model).

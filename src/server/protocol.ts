@@ -37,7 +37,8 @@ export interface StatusParams {
 /**
  * `ifai/didFocus` (client → server notification): the editor shows this document to the user
  * (a window or tab got focus, or the cursor rested somewhere new). The server evaluates the
- * document's prompt in the background so the first suggestion there is fast. `position` is the
+ * document's prompt in the background so the first suggestion there is fast, and on the shared
+ * engine this window's completions go before other windows' from then on. `position` is the
  * cursor when the client knows it; without it the server assumes the top of the file.
  */
 export const DidFocusNotification = { method: "ifai/didFocus" } as const;

@@ -117,6 +117,7 @@ export function startServer(connection: Connection, bootstrapLogger: Logger): vo
       documents,
       service,
       toRequest: (document, offset) => completionRequestFor({ documents, workspace }, document, offset, "automatic"),
+      onFocus: () => engine?.focus(),
     });
     const commands = registerCommands(connection, logger, caps.window?.workDoneProgress === true);
     feedback = registerFeedbackHandlers({ connection, logger, commands, settings: () => settingsApi.current(), onQuietChange: () => sendStatus() });

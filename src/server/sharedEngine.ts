@@ -88,6 +88,9 @@ export function sharedEngine(logger: Logger, settings: Settings, label: string):
       generate: (request, signal) => run(() => client.nextEdit.generate(request, signal), (api) => api.nextEdit.generate(request, signal)),
     },
     warmSlots: () => current()?.warmSlots() ?? client.warmSlots(),
+    focus: () => {
+      if (!current()) client.focus();
+    },
     info: () => (fallback ? { mode: "in-process", fallback: fallback.reason } : { mode: "shared", ...client.info() }),
     configure: async (next) => {
       latest = next;

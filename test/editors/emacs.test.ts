@@ -261,6 +261,10 @@ function scenario(emacs: string, loadPath: string[], expected: Expectations): vo
     expect(r.rest_focus_prefills).toBe(1);
   });
 
+  it("names point again when a frame of this Emacs gets the focus back (after-focus-change-function)", () => {
+    expect(r.focus_in_prefills).toBe(1);
+  });
+
   it("shows the server's inline item as ghost text at point after typing at the end of a line", () => {
     expect(r.ghost_text).toBeTruthy();
     // The same request sent directly gets the same text (from the server's cache).

@@ -187,6 +187,8 @@ describeWithEditor("Neovim client (clients/neovim)", nvim, (nvimPath) => {
     // And about the place the cursor rested in normal mode (CursorHold), once per new place.
     expect(completion.rest_focus).toBe(true);
     expect(completion.rest_again_prefills).toBe(1);
+    // And when Neovim got the terminal's focus back (FocusGained).
+    expect(completion.regained_focus).toBe(true);
     expect(completion.metrics.promptTokens).toBeGreaterThan(0);
     for (const item of completion.items) expect(item.textEdit.newText.startsWith("val")).toBe(true);
   });

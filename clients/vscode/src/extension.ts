@@ -206,6 +206,11 @@ export function activate(context: vscode.ExtensionContext): IfaiExtensionApi {
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor) focus(editor);
     }),
+    // A window that comes to the front says so: a shared engine then serves it before other windows.
+    vscode.window.onDidChangeWindowState((state) => {
+      const editor = vscode.window.activeTextEditor;
+      if (state.focused && editor) focus(editor);
+    }),
     vscode.window.onDidChangeTextEditorSelection((event) => {
       if (restTimer) clearTimeout(restTimer);
       restTimer = setTimeout(() => {

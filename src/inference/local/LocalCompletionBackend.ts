@@ -15,6 +15,7 @@ import {
 } from "../types.js";
 import type { LoadedModel, LocalModel } from "./LocalModel.js";
 import { Mutex } from "../../util/Mutex.js";
+import { Precedence } from "./Precedence.js";
 import { generateOnSequence, prefillSequence } from "./generateOnSequence.js";
 import { SequencePool } from "./SequencePool.js";
 import { resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
@@ -46,6 +47,8 @@ export class LocalCompletionBackend implements CompletionBackend {
   /** Requests holding or waiting for each sequence, so a new slot takes an idle one. */
   private readonly users = new Map<LlamaContextSequence, number>();
   private specials: { model: LlamaModel; ids: Map<SpecialToken, Token>; stop: Set<Token> } | undefined;
+  /** Completions of the window the user looks at go first (the shared engine says which). */
+  private readonly precedence = new Precedence();
 
   constructor(
     private readonly localModel: LocalModel,
@@ -64,9 +67,18 @@ export class LocalCompletionBackend implements CompletionBackend {
 
   /**
    * `answerLater` replaces `request.shouldStop` with one that answers asynchronously: the shared
-   * engine's, which asks the language server that sent the request (src/engine).
+   * engine's, which asks the language server that sent the request (src/engine). `order` is the
+   * shared engine's too, asked before every evaluation step (the user may switch windows while a
+   * request runs): "first" for the focused window's completions, "after-first" for the other
+   * windows', which pause between steps while a first one runs (see Precedence). Without it a
+   * request neither waits nor makes others wait.
    */
-  async generate(request: GenerateRequest, signal: AbortSignal, answerLater?: (textSoFar: string) => Promise<boolean>): Promise<GenerateResult> {
+  async generate(
+    request: GenerateRequest,
+    signal: AbortSignal,
+    answerLater?: (textSoFar: string) => Promise<boolean>,
+    order?: () => "first" | "after-first" | undefined,
+  ): Promise<GenerateResult> {
     const started = performance.now();
     const aborted = (): GenerateResult => ({
       text: "",
@@ -78,7 +90,28 @@ export class LocalCompletionBackend implements CompletionBackend {
       totalMs: performance.now() - started,
     });
     try {
-      return await this.onSequence(request.slot, signal, aborted, (loaded, sequence, running) => this.run(loaded, sequence, request, running, started, answerLater));
+      return await this.onSequence(request.slot, signal, aborted, async (loaded, sequence, running) => {
+        // Only once the sequence is held: a first request still waiting for a lock must not
+        // pause the request that holds it.
+        let end = order?.() === "first" ? this.precedence.begin() : undefined;
+        const yieldTurn = !order
+          ? undefined
+          : (): Promise<void> | undefined => {
+            const now = order();
+            if (now === "first") {
+              end ??= this.precedence.begin();
+              return undefined;
+            }
+            end?.();
+            end = undefined;
+            return now === "after-first" ? this.precedence.turn(running) : undefined;
+          };
+        try {
+          return await this.run(loaded, sequence, request, running, started, answerLater, yieldTurn);
+        } finally {
+          end?.();
+        }
+      });
     } catch (error) {
       // A completion cut short by an unload is as good as superseded: the next keystroke reloads.
       if (error instanceof ModelUnloadedError) return aborted();
@@ -170,6 +203,7 @@ export class LocalCompletionBackend implements CompletionBackend {
     signal: AbortSignal,
     started: number,
     answerLater?: (textSoFar: string) => Promise<boolean>,
+    yieldTurn?: () => Promise<void> | undefined,
   ): Promise<GenerateResult> {
     const { model } = loaded;
     const specials = this.specialTokens(model);
@@ -192,6 +226,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       sampling: () => samplingFor(request.temperature),
       ...(request.onPromptProgress ? { onPromptProgress: request.onPromptProgress } : {}),
       ...(answerLater ? { onText: answerLater } : request.shouldStop ? { onText: request.shouldStop } : {}),
+      ...(yieldTurn ? { yieldTurn } : {}),
     });
     if (outcome.tokensPerSecond !== undefined) this.localModel.reportSpeed(outcome.tokensPerSecond);
     const result = resultOf(outcome, tokens.length, started);

@@ -25,6 +25,11 @@ export interface SequenceGeneration {
    * next token waits for the answer, so generation stops exactly where it would in process.
    */
   onText?: (textSoFar: string) => boolean | void | Promise<boolean>;
+  /**
+   * Before each evaluation step: a promise to wait for before taking it (another window's request
+   * comes first, see Precedence), or undefined to go on at once.
+   */
+  yieldTurn?: () => Promise<void> | undefined;
 }
 
 export interface SequenceOutcome {
@@ -69,6 +74,7 @@ async function generate(g: SequenceGeneration, counter: { evaluations: number })
   const outcome: SequenceOutcome = { text: "", reason: "aborted", reusedTokens, evaluatedTokens: 0, generatedTokens: 0 };
 
   while (tokens.length - position > g.step) {
+    await g.yieldTurn?.();
     if (signal.aborted) return outcome;
     counter.evaluations++;
     await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(position, position + g.step));
@@ -76,6 +82,7 @@ async function generate(g: SequenceGeneration, counter: { evaluations: number })
     outcome.evaluatedTokens = position - reusedTokens;
     g.onPromptProgress?.(outcome.evaluatedTokens, tokens.length - reusedTokens);
   }
+  await g.yieldTurn?.();
   if (signal.aborted) return outcome;
 
   const generated: Token[] = [];
@@ -113,6 +120,16 @@ async function generate(g: SequenceGeneration, counter: { evaluations: number })
       if (performance.now() > g.deadline) {
         reason = "max-time";
         break;
+      }
+      // The iterator decodes the next token when asked for it: waiting here takes this sequence
+      // out of the batches until the request that comes first is done.
+      const turn = g.yieldTurn?.();
+      if (turn) {
+        await turn;
+        if (signal.aborted) {
+          reason = "aborted";
+          break;
+        }
       }
     }
   } finally {

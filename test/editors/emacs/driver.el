@@ -125,7 +125,15 @@ eglot 1.9 logs messages as plists, 1.17 as JSON."
       (ifai-ghost--focus-if-moved)
       (driver-wait "the prefill of the place point rested" (lambda () (> (funcall focus-count) before)) 20)
       (ifai-ghost--focus-if-moved)
-      (driver-note 'rest_focus_prefills (- (funcall focus-count) before))))
+      (driver-note 'rest_focus_prefills (- (funcall focus-count) before)))
+    ;; A frame of this Emacs gets the window system's focus back: point is named again, though it
+    ;; stayed (a shared engine then serves this Emacs first). Focus is faked: no window system here.
+    (let ((before (funcall focus-count)))
+      (require 'cl-lib)
+      (cl-letf (((symbol-function 'frame-focus-state) (lambda (&optional _frame) t)))
+        (funcall after-focus-change-function))
+      (driver-wait "the prefill of the frame that got focus" (lambda () (> (funcall focus-count) before)) 20)
+      (driver-note 'focus_in_prefills (- (funcall focus-count) before))))
   ;; Typing the colon at the end of a line: post-command-hook, the delay's timer, the request.
   ;; (The tiny model's greedy answer there is non-empty and has a word and a non-word.)
   (goto-char (point-max))

@@ -207,10 +207,22 @@ local function main()
     -- Resting again where it already was names nothing new.
     vim.cmd('doautocmd <nomodeline> CursorHold')
     local after_same = focus_count()
+    -- Neovim gets the terminal's focus back: the plugin names the buffer again, though the
+    -- cursor stayed (a shared engine then serves this window first).
+    vim.cmd('doautocmd <nomodeline> FocusGained')
+    local regained = false
+    for _ = 1, 400 do
+      if focus_count() > after_same then
+        regained = true
+        break
+      end
+      vim.wait(50)
+    end
     return {
       focus_prefills = focus_prefills,
       rest_focus = rested,
       rest_again_prefills = after_same - before_rest,
+      regained_focus = regained,
       position = params.position,
       isIncomplete = response.result.isIncomplete,
       items = response.result.items,

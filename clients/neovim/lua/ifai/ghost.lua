@@ -408,8 +408,9 @@ function M.attach(client, bufnr)
     M.on_change(bufnr)
   end)
   -- The server evaluates the prompt of the buffer in front of the user ahead of the first
-  -- keystroke: when the buffer is entered, and when the cursor rests somewhere new in normal mode
-  -- (CursorHold, after 'updatetime'), where the user is about to type.
+  -- keystroke: when the buffer is entered or its Neovim gains the terminal's focus (FocusGained:
+  -- a shared engine then serves this window before other editors'), and when the cursor rests
+  -- somewhere new in normal mode (CursorHold, after 'updatetime'), where the user is about to type.
   local focused_at
   local function focus(event)
     local row, col = unpack(api.nvim_win_get_cursor(0))
@@ -423,7 +424,7 @@ function M.attach(client, bufnr)
       position = { line = row - 1, character = util.line_length(line:sub(1, col), client.offset_encoding) },
     })
   end
-  util.autocmd(group, bufnr, { 'BufEnter', 'CursorHold' }, function(args)
+  util.autocmd(group, bufnr, { 'BufEnter', 'FocusGained', 'CursorHold' }, function(args)
     focus(args.event)
   end)
   -- Leaving insert mode with ghost text shown dismisses it.
