@@ -121,6 +121,12 @@ function pssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/** Resident set size in MiB. */
+function rssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
 interface ModeFigures {
   oneWindowMiB: number;
   threeWindowsMiB: number;
@@ -132,6 +138,8 @@ interface ModeFigures {
   /** Shares of A's and B's keystrokes answered by the model while both typed. */
   servedWhileOtherTypes: number;
   otherServed: number;
+  /** RSS of the process holding the model after the series (the engine, or window A's server). */
+  modelProcessRssMiB: number;
   /** The same after A sent ifai/didFocus (as the project's clients do when a window comes to the front). */
   focused: { whileOtherTypes: Summary; otherWindow: Summary; servedWhileOtherTypes: number; otherServed: number };
 }
@@ -182,6 +190,10 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
   const sideBySide = await beside(TYPED[1]!, TYPED[2]!);
   await a.focus();
   const focused = await beside(TYPED[3]!, TYPED[4]!);
+  // The resident size of the process that holds the model after all the typing (the figure
+  // compared with llama-server's): the engine's when shared, window A's server's in process.
+  const holder = mode === "shared" ? ((await a.modelStatus()).engine?.pid ?? a.proc.pid!) : a.proc.pid!;
+  const modelProcessRssMiB = rssMiB(holder);
   for (const w of [a, b, c]) await w.close();
   const share = (x: { served: number[]; total: number }): number => x.served.length / Math.max(1, x.total);
   return {
@@ -192,6 +204,7 @@ async function runMode(mode: "in-process" | "shared", modelPath: string, engineD
     otherWindow: summarize(sideBySide.b.served),
     servedWhileOtherTypes: share(sideBySide.a),
     otherServed: share(sideBySide.b),
+    modelProcessRssMiB,
     focused: { whileOtherTypes: summarize(focused.a.served), otherWindow: summarize(focused.b.served), servedWhileOtherTypes: share(focused.a), otherServed: share(focused.b) },
   };
 }
@@ -306,7 +319,7 @@ async function main(): Promise<void> {
     for (const mode of indexOnly ? [] : (["in-process", "shared"] as const)) {
       const f = await runMode(mode, modelPath, engineDir);
       figures[mode] = f;
-      log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB`);
+      log(`\n${mode}: memory (PSS) one window ${f.oneWindowMiB.toFixed(0)} MiB, three windows ${f.threeWindowsMiB.toFixed(0)} MiB; RSS of the process holding the model after the typing ${f.modelProcessRssMiB.toFixed(0)} MiB`);
       log(formatSummary("  window A alone, keystroke → suggestion", f.alone, "ms"));
       log(formatSummary("  window A while window B types", f.whileOtherTypes, "ms"));
       log(formatSummary("  window B meanwhile", f.otherWindow, "ms"));
@@ -331,8 +344,8 @@ async function main(): Promise<void> {
   const result = {
     bench: "engine",
     keystrokes: KEYSTROKES,
-    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes, otherWindowMs: inProcess.otherWindow, servedA: round(inProcess.servedWhileOtherTypes), servedB: round(inProcess.otherServed), focused: inProcess.focused },
-    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes, otherWindowMs: shared.otherWindow, servedA: round(shared.servedWhileOtherTypes), servedB: round(shared.otherServed), focused: shared.focused },
+    inProcess: { oneWindowMiB: Math.round(inProcess.oneWindowMiB), threeWindowsMiB: Math.round(inProcess.threeWindowsMiB), aloneMs: inProcess.alone, whileOtherTypesMs: inProcess.whileOtherTypes, otherWindowMs: inProcess.otherWindow, servedA: round(inProcess.servedWhileOtherTypes), servedB: round(inProcess.otherServed), focused: inProcess.focused, modelProcessRssMiB: Math.round(inProcess.modelProcessRssMiB) },
+    shared: { oneWindowMiB: Math.round(shared.oneWindowMiB), threeWindowsMiB: Math.round(shared.threeWindowsMiB), aloneMs: shared.alone, whileOtherTypesMs: shared.whileOtherTypes, otherWindowMs: shared.otherWindow, servedA: round(shared.servedWhileOtherTypes), servedB: round(shared.otherServed), focused: shared.focused, modelProcessRssMiB: Math.round(shared.modelProcessRssMiB) },
     /** Goal ≤ 1.2: three shared windows against one window with the model in process. */
     memoryThreeSharedVsOne: round(shared.threeWindowsMiB / inProcess.oneWindowMiB),
     memoryThreeInProcessVsOne: round(inProcess.threeWindowsMiB / inProcess.oneWindowMiB),

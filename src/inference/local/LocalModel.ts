@@ -273,7 +273,9 @@ export class LocalModel {
           contextSize: Math.min(plan.contextSize, model.trainContextSize || plan.contextSize),
           sequences: sequenceCount(options),
           threads: options.threads,
-          batchSize: Math.max(options.batchSize, 512),
+          // Completions evaluate prompts in model.batchSize steps, so a larger batch would only
+          // size llama.cpp's compute buffers for decodes that never come.
+          batchSize: options.batchSize,
         });
       } catch (error) {
         await model.dispose();
