@@ -1,6 +1,6 @@
 import net from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EngineHost } from "../src/engine/EngineHost.js";
 import { encode, LineReader, WIRE_VERSION, type ClientMessage, type EngineKey, type EngineMessage } from "../src/engine/wire.js";
 import type { PromptPart } from "../src/inference/types.js";
@@ -116,6 +116,17 @@ async function race(a: Window, b: Window, holdB = true, beforeA?: () => Promise<
   return { aTokens: aTexts.length, bWhileA, bTokens: bAll.length };
 }
 
+const windows: Window[] = [];
+/** Two windows connected to the engine, closed after the test. */
+async function pair(sequences = 4): Promise<[Window, Window]> {
+  const socket = path.join(folder.path, "engine.sock");
+  const a = new Window(socket, key(sequences));
+  const b = new Window(socket, key(sequences));
+  windows.push(a, b);
+  await Promise.all([a.welcomed, b.welcomed]);
+  return [a, b];
+}
+
 beforeAll(async () => {
   const modelPath = await tinyModel();
   key = (sequences) => ({
@@ -126,6 +137,9 @@ beforeAll(async () => {
   host = new EngineHost({ socketPath: path.join(folder.path, "engine.sock"), logger: silentLogger(), idleMs: 60_000, onIdle: () => undefined });
   expect(await host.start()).toBe("listening");
 });
+afterEach(() => {
+  for (const w of windows.splice(0)) w.close();
+});
 afterAll(async () => {
   await host.close();
   folder.cleanup();
@@ -133,25 +147,17 @@ afterAll(async () => {
 
 describe("the window in front goes first in the shared engine", () => {
   it("without a focused window, two windows' completions run side by side", async () => {
-    const socket = path.join(folder.path, "engine.sock");
-    const a = new Window(socket, key(4));
-    const b = new Window(socket, key(4));
-    await Promise.all([a.welcomed, b.welcomed]);
+    const [a, b] = await pair();
     const { aTokens, bWhileA, bTokens } = await race(a, b);
     // Both must run long enough for the comparison to mean something.
     expect(aTokens).toBe(16);
     expect(bTokens).toBe(48);
     // Evaluated in the same batches, B's tokens keep coming while A's do.
     expect(bWhileA).toBeGreaterThanOrEqual(2);
-    a.close();
-    b.close();
   });
 
   it("the focused window's completion runs alone: the other window's pauses, then finishes", async () => {
-    const socket = path.join(folder.path, "engine.sock");
-    const a = new Window(socket, key(4));
-    const b = new Window(socket, key(4));
-    await Promise.all([a.welcomed, b.welcomed]);
+    const [a, b] = await pair();
     await b.focus();
     await a.focus();
     const { aTokens, bWhileA, bTokens } = await race(a, b);
@@ -160,38 +166,26 @@ describe("the window in front goes first in the shared engine", () => {
     expect(bWhileA).toBeLessThanOrEqual(1);
     // Paused, not cancelled: B's answer is whole.
     expect(bTokens).toBe(48);
-    a.close();
-    b.close();
   });
 
   it("a window that loses the focus while its completion runs gives way from its next step", async () => {
-    const socket = path.join(folder.path, "engine.sock");
-    const a = new Window(socket, key(4));
-    const b = new Window(socket, key(4));
-    await Promise.all([a.welcomed, b.welcomed]);
+    const [a, b] = await pair();
     await b.focus();
     // B's completion starts first; the user switches to A before A's completion comes.
     const { aTokens, bWhileA, bTokens } = await race(a, b, true, () => a.focus());
     expect(aTokens).toBe(16);
     expect(bWhileA).toBeLessThanOrEqual(1);
     expect(bTokens).toBe(48);
-    a.close();
-    b.close();
   });
 
   it("a focused window whose request needs the sequence a paused one holds gets it, without a deadlock", async () => {
-    const socket = path.join(folder.path, "engine.sock");
     // One sequence: A must wait for B's lock, and B must not wait for A meanwhile.
-    const a = new Window(socket, key(1));
-    const b = new Window(socket, key(1));
-    await Promise.all([a.welcomed, b.welcomed]);
+    const [a, b] = await pair(1);
     await a.focus();
     // B cannot wait for A's first token here: A waits for B's sequence.
     const { aTokens, bTokens } = await race(a, b, false);
     expect(aTokens).toBe(16);
     expect(bTokens).toBe(48);
-    a.close();
-    b.close();
   });
 
   it("a focused window that closes gives the others their turn back", async () => {
@@ -202,12 +196,8 @@ describe("the window in front goes first in the shared engine", () => {
     gone.close();
     // The host learns of the close on its own socket's event: wait for it, a turn at a time.
     while (host.info().clients > 0) await new Promise((resolve) => setImmediate(resolve));
-    const a = new Window(socket, key(4));
-    const b = new Window(socket, key(4));
-    await Promise.all([a.welcomed, b.welcomed]);
+    const [a, b] = await pair();
     const { bWhileA } = await race(a, b);
     expect(bWhileA).toBeGreaterThanOrEqual(2);
-    a.close();
-    b.close();
   });
 });

@@ -191,33 +191,29 @@ local function main()
       end
       return n
     end
+    -- Whether the focus prefills grow past `count` within 20 s.
+    -- (No vim.wait around focus_count: it waits itself, and vim.wait does not nest.)
+    local function grows_past(count)
+      for _ = 1, 400 do
+        if focus_count() > count then
+          return true
+        end
+        vim.wait(50)
+      end
+      return false
+    end
     local before_rest = focus_count()
     -- (Not the first line: entering the buffer named that one already.)
     api.nvim_win_set_cursor(0, { row + 1, 0 })
     vim.cmd('doautocmd <nomodeline> CursorHold')
-    -- (No vim.wait around focus_count: it waits itself, and vim.wait does not nest.)
-    local rested = false
-    for _ = 1, 400 do
-      if focus_count() > before_rest then
-        rested = true
-        break
-      end
-      vim.wait(50)
-    end
+    local rested = grows_past(before_rest)
     -- Resting again where it already was names nothing new.
     vim.cmd('doautocmd <nomodeline> CursorHold')
     local after_same = focus_count()
     -- Neovim gets the terminal's focus back: the plugin names the buffer again, though the
     -- cursor stayed (a shared engine then serves this window first).
     vim.cmd('doautocmd <nomodeline> FocusGained')
-    local regained = false
-    for _ = 1, 400 do
-      if focus_count() > after_same then
-        regained = true
-        break
-      end
-      vim.wait(50)
-    end
+    local regained = grows_past(after_same)
     return {
       focus_prefills = focus_prefills,
       rest_focus = rested,
