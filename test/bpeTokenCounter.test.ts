@@ -5,6 +5,8 @@ import type { LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BpeTokenCounter } from "../src/inference/tokenizer/BpeTokenCounter.js";
 import { readGgufVocabulary } from "../src/inference/tokenizer/ggufVocabulary.js";
+import { cachedTokenCounter } from "../src/inference/tokenizer/counterCache.js";
+import { MergeTable } from "../src/inference/tokenizer/MergeTable.js";
 import { tempDir, tinyModel } from "./helpers/models.js";
 
 // The JavaScript counter against llama.cpp's own tokenizer on the same GGUF: the counts must be
@@ -90,6 +92,36 @@ describe("token counts in JavaScript on a generated model", () => {
     await expect(readGgufVocabulary(cut)).rejects.toThrow(/ends early/);
     expect(BpeTokenCounter.forVocabulary({ model: "gpt2", pre: "llama3", merges: [] })).toBeUndefined();
     expect(BpeTokenCounter.forVocabulary({ model: "llama", pre: "qwen2", merges: [] })).toBeUndefined();
+  });
+
+  it("stores the counter's table once and reads it back with the same counts; a damaged table is rebuilt", async () => {
+    // Qwen's 151k merges where the real vocabulary is here; the test model has no merges to speak of.
+    const modelPath = hasQwen ? QWEN_VOCAB : await tinyModel();
+    const folder = path.join(dir.path, "tokenizers");
+    const built = (await cachedTokenCounter(modelPath, folder))!;
+    const files = fs.readdirSync(folder);
+    expect(files).toHaveLength(1);
+    const stored = path.join(folder, files[0]!);
+    const read = (await cachedTokenCounter(modelPath, folder))!;
+    expect(read.table).not.toBe(built.table);
+    const llama = await llamaVocab(modelPath);
+    for (const text of sourceSlices(8)) {
+      const count = llama.tokenize(text, false).length;
+      expect(read.countTokens(text)).toBe(count);
+      expect(built.countTokens(text)).toBe(count);
+    }
+    // Damaged tables never load (and one with no empty slot would never end a probe).
+    const bytes = fs.readFileSync(stored);
+    expect(MergeTable.fromBytes(bytes)).toBeDefined();
+    expect(MergeTable.fromBytes(bytes.subarray(0, bytes.length - 4))).toBeUndefined();
+    expect(MergeTable.fromBytes(Buffer.from("not a table at all!!"))).toBeUndefined();
+    const full = new Int32Array(new Uint8Array(bytes).buffer.slice(0));
+    for (let at = 4; at < full.length; at += 4) if (full[at] === 0) full.set([1, 1, 1, 1], at);
+    expect(MergeTable.fromBytes(new Uint8Array(full.buffer))).toBeUndefined();
+    fs.writeFileSync(stored, "garbage");
+    const rebuilt = (await cachedTokenCounter(modelPath, folder))!;
+    expect(rebuilt.countTokens("function total(values) {")).toBe(llama.tokenize("function total(values) {", false).length);
+    expect(MergeTable.fromBytes(fs.readFileSync(stored))).toBeDefined();
   });
 
   it("counts a megabyte word and a megabyte of line breaks (each word's work is bounded)", async () => {

@@ -40,7 +40,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   {
     name: "IFAI_CACHE_DIR",
     precedence: "only",
-    description: "The cache folder (default `$XDG_CACHE_HOME/ifai-lsp` or `~/.cache/ifai-lsp`): models in `<cache>/models`, the index in `<cache>/index`.",
+    description: "The cache folder (default `$XDG_CACHE_HOME/ifai-lsp` or `~/.cache/ifai-lsp`): models in `<cache>/models`, the index in `<cache>/index`, the token counter's tables in `<cache>/tokenizers`.",
   },
   {
     name: "IFAI_ENGINE",

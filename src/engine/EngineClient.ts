@@ -7,8 +7,9 @@
 import net from "node:net";
 import type { LlamaModel } from "node-llama-cpp";
 import { getLlamaRuntime } from "../inference/local/llamaRuntime.js";
-import { BpeTokenCounter } from "../inference/tokenizer/BpeTokenCounter.js";
-import { readGgufVocabulary } from "../inference/tokenizer/ggufVocabulary.js";
+import path from "node:path";
+import { cacheDir } from "../config/paths.js";
+import { cachedTokenCounter } from "../inference/tokenizer/counterCache.js";
 import {
   ModelUnavailableError,
   ModelUnloadedError,
@@ -339,7 +340,8 @@ export class EngineClient implements CompletionBackend, ChatBackend {
       this.dropVocabulary();
       const entry: NonNullable<typeof this.vocab> = { modelPath, counter: Promise.resolve({ countTokens: () => 0 }) };
       entry.counter = (async (): Promise<Tokenizer> => {
-        const counter = BpeTokenCounter.forVocabulary(await readGgufVocabulary(modelPath));
+        // Stored beside the other caches: the first window builds it, the others read 4 MB.
+        const counter = await cachedTokenCounter(modelPath, path.join(cacheDir(), "tokenizers"));
         if (counter) return counter;
         this.options.logger.info({ modelPath }, "this model's tokenizer is counted with llama.cpp's vocabulary (no JavaScript counter for it)");
         const llama = await getLlamaRuntime("cpu", 1, this.options.logger);

@@ -3,13 +3,14 @@
  * pre-tokenizers it knows (Qwen2 and Qwen2.5-Coder's), in plain JavaScript. A language server
  * whose model runs in the shared engine needs exact-enough counts for its prompt windows on every
  * keystroke, synchronously; llama.cpp's own vocabulary costs about 190 MB per process for Qwen's
- * 151k tokens, this about a tenth of that.
+ * 151k tokens, this about 4 MB (MergeTable).
  *
  * It counts; it never produces ids (the engine tokenizes the prompt it runs). Text is tokenized as
  * plain text (special-token markers in it are ordinary characters), as prompts tokenize user text.
  */
 import type { Tokenizer } from "../types.js";
 import type { GgufVocabulary } from "./ggufVocabulary.js";
+import { MergeTable } from "./MergeTable.js";
 
 /**
  * The pre-tokenizer of llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2 (the regular expression Qwen2's
@@ -18,8 +19,8 @@ import type { GgufVocabulary } from "./ggufVocabulary.js";
  */
 const QWEN2_SPLIT = /(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
 
-/** Pre-tokenizers this counter reproduces; any other falls back to llama.cpp's vocabulary. */
-const SPLITTERS: Record<string, RegExp> = { qwen2: QWEN2_SPLIT };
+/** Pre-tokenizers this counter reproduces, by GGUF name, with the id a stored table names them by; any other falls back to llama.cpp's vocabulary. */
+const SPLITTERS: Record<string, { id: number; split: RegExp }> = { qwen2: { id: 1, split: QWEN2_SPLIT } };
 
 /** GPT-2's byte → printable character table: the alphabet merges are written in. */
 function byteAlphabet(): string[] {
@@ -39,25 +40,26 @@ const MEMO_LIMIT = 50_000;
 const LONGEST_PIECE = 256;
 
 export class BpeTokenCounter implements Tokenizer {
-  private readonly ranks = new Map<string, number>();
   private readonly memo = new Map<string, number>();
-  private readonly bytes = byteAlphabet();
   private readonly encoder = new TextEncoder();
 
   private constructor(
-    merges: readonly string[],
+    /** The merges, over symbols numbered from the bytes (a byte's symbol is its value). */
+    readonly table: MergeTable,
     private readonly split: RegExp,
-  ) {
-    merges.forEach((merge, rank) => {
-      if (!this.ranks.has(merge)) this.ranks.set(merge, rank);
-    });
-  }
+  ) {}
 
   /** A counter for this vocabulary, or undefined when its tokenizer is not one this reproduces. */
   static forVocabulary(vocabulary: GgufVocabulary): BpeTokenCounter | undefined {
-    const split = SPLITTERS[vocabulary.pre];
-    if (vocabulary.model !== "gpt2" || !split) return undefined;
-    return new BpeTokenCounter(vocabulary.merges, split);
+    const splitter = SPLITTERS[vocabulary.pre];
+    if (vocabulary.model !== "gpt2" || !splitter) return undefined;
+    return new BpeTokenCounter(MergeTable.build(vocabulary.merges, byteAlphabet(), splitter.id), splitter.split);
+  }
+
+  /** A counter from a table built earlier (see counterCache.ts), or undefined for a splitter this version does not know. */
+  static fromTable(table: MergeTable): BpeTokenCounter | undefined {
+    const splitter = Object.values(SPLITTERS).find((s) => s.id === table.splitter);
+    return splitter ? new BpeTokenCounter(table, splitter.split) : undefined;
   }
 
   countTokens(text: string): number {
@@ -82,19 +84,19 @@ export class BpeTokenCounter implements Tokenizer {
 
   /** Applies merges lowest rank first (leftmost on ties) until none applies; returns the symbols left. */
   private merge(bytes: Uint8Array): number {
-    const symbols: string[] = Array.from(bytes, (b) => this.bytes[b]!);
+    const symbols: number[] = Array.from(bytes);
     for (;;) {
       let best = -1;
       let bestRank = Infinity;
       for (let i = 0; i < symbols.length - 1; i++) {
-        const rank = this.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
+        const rank = this.table.rank(symbols[i]!, symbols[i + 1]!);
+        if (rank >= 0 && rank < bestRank) {
           bestRank = rank;
           best = i;
         }
       }
       if (best < 0) return symbols.length;
-      symbols.splice(best, 2, symbols[best]! + symbols[best + 1]!);
+      symbols.splice(best, 2, this.table.merged(symbols[best]!, symbols[best + 1]!));
     }
   }
 }
