@@ -3,8 +3,8 @@
  * ("in-process") and in one shared engine ("shared"), on a model of the exact Qwen2.5-Coder-0.5B
  * shape. Measures, in one run: the memory of one window and of three (proportional set size, so
  * pages shared between processes count once), window A's keystroke → suggestion latency alone
- * and while window B types (side by side, then with A in front), and how many of three windows open on one folder index it. Prints
- * p50/p95 and ends with one JSON line of the figures.
+ * and while window B types (side by side, then with A in front), and how many of three windows
+ * open on one folder index it. Prints p50/p95 and ends with one JSON line of the figures.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";

@@ -5,10 +5,10 @@
  * requests in flight fail once with ModelUnavailableError and the next request starts it again.
  */
 import net from "node:net";
-import type { LlamaModel } from "node-llama-cpp";
-import { getLlamaRuntime } from "../inference/local/llamaRuntime.js";
 import path from "node:path";
+import type { LlamaModel } from "node-llama-cpp";
 import { cacheDir } from "../config/paths.js";
+import { getLlamaRuntime } from "../inference/local/llamaRuntime.js";
 import { cachedTokenCounter } from "../inference/tokenizer/counterCache.js";
 import {
   ModelUnavailableError,

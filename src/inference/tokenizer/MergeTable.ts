@@ -4,8 +4,9 @@
  * here: the 256 bytes first, then each merge's parts and result as they first appear.
  *
  * Every language server window on the shared engine counts tokens with one of these, so its size
- * matters: 4 MB for Qwen's 151k merges, where a Map of "a b" strings held about 13 MB of heap. It is also what the counter cache stores (counterCache.ts): a window that finds it reads
- * one file instead of parsing 151k strings, and never grows its heap for them.
+ * matters: 4 MB for Qwen's 151k merges, where a Map of "a b" strings held about 13 MB of heap. It
+ * is also what the counter cache stores (counterCache.ts): a window that finds it reads one file
+ * instead of parsing 151k strings, and never grows its heap for them.
  */
 
 const MAGIC = 0x4d524731; // "MRG1"
