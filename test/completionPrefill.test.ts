@@ -5,6 +5,7 @@ import { topWindowEnd } from "../src/features/completion/contextWindow.js";
 import type { SnippetSource } from "../src/features/completion/snippets.js";
 import { completionRequest } from "./helpers/completionRequest.js";
 import type { CompletionBackend, PrefillRequest, PromptPart } from "../src/inference/types.js";
+import { PREFILL_FIRST_STEP, PREFILL_STEP } from "../src/inference/local/LocalCompletionBackend.js";
 import { SequencePool } from "../src/inference/local/SequencePool.js";
 import { completionSettings } from "../src/server/server.js";
 import { silentLogger } from "../src/util/logger.js";
@@ -106,6 +107,22 @@ describe("background prefill on the tiny model", () => {
     // (at most its budget) and the FIM markers were evaluated.
     expect(outcome.metrics.reusedTokens).toBeGreaterThanOrEqual(at);
     expect(outcome.metrics.evaluatedTokens).toBeLessThanOrEqual("\nexport const x".length + settings.maxSuffixTokens + 3);
+  });
+
+  it("starts with short steps and doubles them up to the most, so a keystroke after a short pause waits for a short step", async () => {
+    await engine.backend.tokenizer(never);
+    const service = new CompletionService(backend, settings, silentLogger());
+    const text = moduleText("s", 10);
+    const seen: number[] = [];
+    onProgress = (evaluated) => seen.push(evaluated);
+    const record = await service.prefill(request("file:///p/steps.ts", text, 0), "open", "top");
+    onProgress = undefined;
+    expect(record.state).toBe("done");
+    const steps = seen.map((n, i) => n - (seen[i - 1] ?? 0));
+    expect(steps.slice(0, 4)).toEqual([PREFILL_FIRST_STEP, PREFILL_FIRST_STEP * 2, PREFILL_FIRST_STEP * 4, PREFILL_FIRST_STEP * 8]);
+    expect(steps.slice(4, -1).every((n) => n === PREFILL_STEP)).toBe(true);
+    expect(steps.at(-1)).toBeLessThanOrEqual(PREFILL_STEP);
+    expect(seen.at(-1)).toBe(record.evaluatedTokens);
   });
 
   it("yields to a real request at once, and keeps what it evaluated for the next prefill", async () => {

@@ -208,7 +208,8 @@ async function main(): Promise<void> {
 
   const joined = sent.map((s, i) => ({ ...s, r: records[i]! }));
   if (process.env.IFAI_BENCH_DUMP) {
-    fs.writeFileSync(process.env.IFAI_BENCH_DUMP, joined.map((j) => JSON.stringify({ event: j.event, clientMs: j.clientMs, ...j.r, uri: undefined })).join("\n"));
+    const lines = [...joined.map((j) => JSON.stringify({ event: j.event, clientMs: j.clientMs, ...j.r, uri: undefined })), ...(result.prefills ?? []).map((p) => JSON.stringify({ prefill: true, ...p, uri: undefined }))];
+    fs.writeFileSync(process.env.IFAI_BENCH_DUMP, lines.join("\n"));
   }
   const warm = (j: { r: CompletionMetricsRecord; midLine: boolean }): boolean =>
     j.r.source === "model" && !j.midLine && j.r.reusedTokens >= j.r.promptTokens / 2;
@@ -220,6 +221,10 @@ async function main(): Promise<void> {
   const superseded = trace0.filter((j) => j.r.source === "superseded").length;
 
   const firstToken = summarize(modelServed.map((j) => j.r.firstTokenMs ?? Number.NaN).filter(Number.isFinite));
+  // The wait for the sequence (the request before this one ending its evaluation step) and what
+  // follows it (tokenizing, the changed tokens, one decode): the floor compares with the second.
+  const waited = summarize(modelServed.map((j) => j.r.waitMs ?? Number.NaN).filter(Number.isFinite));
+  const afterWait = summarize(modelServed.map((j) => (j.r.firstTokenMs ?? Number.NaN) - (j.r.waitMs ?? Number.NaN)).filter(Number.isFinite));
   const complete = summarize(modelServed.map((j) => j.clientMs ?? Number.NaN).filter(Number.isFinite));
   const evaluated = summarize(modelServed.map((j) => j.r.evaluatedTokens), 0);
   const through = summarize(typedThroughRuns.map((j) => j.clientMs ?? Number.NaN).filter(Number.isFinite), 2);
@@ -231,6 +236,8 @@ async function main(): Promise<void> {
   log(`  answered by the model ${bySource("model")}, cache ${bySource("cache")}, typed-through ${bySource("typed-through")}, cancelled by the client ${bySource("cancelled")}, superseded ${superseded}`);
   log(`initialize answered in ${initializeMs.toFixed(0)} ms; first (cold) suggestion ${coldMs.toFixed(0)} ms`);
   log(formatSummary("warm keystroke → first suggestion token", firstToken, "ms"));
+  log(formatSummary("  of which waiting for the sequence", waited, "ms"));
+  log(formatSummary("  of which after it (prompt, evaluation, decode)", afterWait, "ms"));
   log(formatSummary("warm keystroke → complete suggestion", complete, "ms"));
   log(formatSummary("prompt tokens evaluated per keystroke", evaluated, "tok"));
   log(formatSummary("typed-through keystroke → suggestion", through, "ms"));
@@ -296,6 +303,8 @@ async function main(): Promise<void> {
     initializeMs: Math.round(initializeMs),
     coldFirstSuggestionMs: Math.round(coldMs),
     warmFirstTokenMs: firstToken,
+    warmWaitMs: waited,
+    warmAfterWaitMs: afterWait,
     warmCompleteMs: complete,
     evaluatedTokensPerKeystroke: evaluated,
     typedThroughMs: through,

@@ -156,6 +156,12 @@ export interface GenerateResult {
   generatedTokens: number;
   /** Milliseconds from the start of generate() to the first generated token; absent when none came. */
   firstTokenMs?: number;
+  /**
+   * Local model only: milliseconds from the start of generate() until the request held its KV
+   * sequence, that is until the request before it on that sequence stopped (a cancelled one ends
+   * the evaluation step it is in).
+   */
+  heldMs?: number;
   totalMs: number;
   /** Which backend served the request ("local", or "cloud:<provider>"), set by routing backends. */
   backend?: string;

@@ -77,6 +77,8 @@ export interface CompletionMetricsRecord {
   mode?: "single-line" | "multi-line";
   totalMs: number;
   firstTokenMs?: number;
+  /** Of firstTokenMs, the wait for the local model's sequence (the request before it ending its evaluation step). */
+  waitMs?: number;
   promptTokens: number;
   reusedTokens: number;
   evaluatedTokens: number;

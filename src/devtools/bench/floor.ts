@@ -81,7 +81,7 @@ async function measureSteps(model: LlamaModel, sequence: LlamaContextSequence, t
   const tokens = model.tokenize(text, false).slice(0, 512);
   if (tokens.length < 512) return [];
   const out: Array<{ step: number; tokensPerSecond: number }> = [];
-  for (const step of [16, 32, 64, 128, 512]) {
+  for (const step of [4, 8, 16, 32, 64, 128, 512]) {
     let best = Number.POSITIVE_INFINITY;
     for (let run = 0; run < 2; run++) {
       await sequence.clearHistory();

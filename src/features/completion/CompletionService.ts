@@ -8,6 +8,7 @@ import { cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } fr
 import { topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
+import { TokenCounts } from "./tokenCounts.js";
 import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane } from "./types.js";
 
 export interface CompletionSettings {
@@ -66,6 +67,7 @@ export class CompletionService {
   private settings: CompletionSettings;
   private readonly cache: CompletionCache;
   private readonly prompts: CompletionPrompts;
+  private readonly counts = new TokenCounts();
   private inflight: AbortController | undefined;
   /** Model work of requests still running, superseded ones included (they stop within a step). */
   private modelRuns = 0;
@@ -228,7 +230,7 @@ export class CompletionService {
       if (request.document.text.slice(Math.max(0, offset - CONTEXT_CHARS), offset + CONTEXT_CHARS).includes("\u0000")) return finish("skipped", "binary content");
       const tokenizer = await this.backend.tokenizer(controller.signal);
       if (controller.signal.aborted) return finish("aborted");
-      const count = (text: string): number => tokenizer.countTokens(text);
+      const count = this.counts.for(tokenizer);
       // Without a cursor, the window from the top of the file: it serves every cursor in its reach.
       const at = where === "top" ? topWindowEnd(normalizeLineEndings(request.document.text, 0).value, this.settings.maxPrefixTokens, count) : offset;
       const cursor = where === "top" ? restoreOffset(request.document.text, at) : at;
@@ -297,7 +299,7 @@ export class CompletionService {
       throw error;
     }
     if (signal.aborted) throw new SupersededError();
-    const count = (text: string): number => tokenizer.countTokens(text);
+    const count = this.counts.for(tokenizer);
     const { document } = request;
     const s = this.settings;
     const { full, chosen } = this.prompts.choose(request, offset, count);
@@ -355,7 +357,9 @@ export class CompletionService {
     metrics.evaluatedTokens = result.evaluatedTokens;
     metrics.generatedTokens = result.generatedTokens;
     metrics.stopReason = result.stopReason;
-    if (result.firstTokenMs !== undefined) metrics.firstTokenMs = result.firstTokenMs + (performance.now() - started - result.totalMs);
+    const before = performance.now() - started - result.totalMs;
+    if (result.firstTokenMs !== undefined) metrics.firstTokenMs = result.firstTokenMs + before;
+    if (result.heldMs !== undefined) metrics.waitMs = result.heldMs + before;
     if (result.stopReason === "aborted") {
       if (signal.aborted) throw new SupersededError();
       // The backend stopped on its own (the model was unloaded or reloaded under this request):

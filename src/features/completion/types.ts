@@ -55,6 +55,8 @@ export interface CompletionMetrics {
   totalMs: number;
   /** Milliseconds from the request reaching the feature to the first generated token. */
   firstTokenMs?: number;
+  /** Milliseconds from the request reaching the feature until the local model's sequence was free (the request before it stopped). */
+  waitMs?: number;
   promptTokens: number;
   reusedTokens: number;
   evaluatedTokens: number;

@@ -18,7 +18,7 @@ import { Mutex } from "../../util/Mutex.js";
 import { Precedence } from "./Precedence.js";
 import { generateOnSequence, prefillSequence } from "./generateOnSequence.js";
 import { SequencePool } from "./SequencePool.js";
-import { resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
+import { keptTextTokens, resultOf, samplingFor, tokenizeParts } from "./promptTokens.js";
 
 /** What to configure when the model lacks a token the completion prompt needs. */
 const FIX = "use a Qwen2.5-Coder GGUF";
@@ -26,10 +26,13 @@ const FIX = "use a Qwen2.5-Coder GGUF";
 /** The slot of requests that name none. */
 const DEFAULT_SLOT = "";
 /**
- * Prompt tokens per background prefill step. A real request waits for the step in flight (about
- * 4 ms per token for the 0.5B model on 2 CPU cores), so steps are short; 32 tokens still run at
- * most of the speed of larger batches.
+ * Prompt tokens per background prefill step: the first step's, and the most. A real request waits
+ * for the step in flight (for the 0.5B model on 2 CPU cores about 35 ms a step plus 4 ms a token),
+ * and a prefill mostly runs in a pause between keystrokes, so its steps start short and double up
+ * to 32 tokens, which still run at most of the speed of larger batches (bench:completion prints
+ * the speed by step size).
  */
+export const PREFILL_FIRST_STEP = 4;
 export const PREFILL_STEP = 32;
 
 /**
@@ -40,13 +43,22 @@ export const PREFILL_STEP = 32;
  * only the new tokens plus the short suffix); the prompt is evaluated in small steps so a
  * superseded request stops within one step; and only one request uses the sequence at a time.
  */
+/** What the backend keeps per loaded model for turning prompts into tokens. */
+interface ModelTokens {
+  model: LlamaModel;
+  ids: Map<SpecialToken, Token>;
+  stop: Set<Token>;
+  textTokens: (text: string) => Token[];
+  tokenizer: Tokenizer;
+}
+
 export class LocalCompletionBackend implements CompletionBackend {
   private readonly pool = new SequencePool<LlamaContextSequence>();
   /** One lock per sequence: requests on different sequences run at once (see onSequence). */
   private readonly locks = new WeakMap<LlamaContextSequence, Mutex>();
   /** Requests holding or waiting for each sequence, so a new slot takes an idle one. */
   private readonly users = new Map<LlamaContextSequence, number>();
-  private specials: { model: LlamaModel; ids: Map<SpecialToken, Token>; stop: Set<Token> } | undefined;
+  private specials: ModelTokens | undefined;
   /** Completions of the window the user looks at go first (the shared engine says which). */
   private readonly precedence = new Precedence();
 
@@ -61,8 +73,8 @@ export class LocalCompletionBackend implements CompletionBackend {
 
   async tokenizer(signal: AbortSignal): Promise<Tokenizer> {
     const loaded = await this.localModel.load(signal);
-    this.specialTokens(loaded.model);
-    return { countTokens: (text) => (text ? loaded.model.tokenize(text, false).length : 0) };
+    // The same object for as long as the model stays loaded: callers keep counts per tokenizer.
+    return this.specialTokens(loaded.model).tokenizer;
   }
 
   /**
@@ -91,6 +103,7 @@ export class LocalCompletionBackend implements CompletionBackend {
     });
     try {
       return await this.onSequence(request.slot, signal, aborted, async (loaded, sequence, running) => {
+        const heldMs = performance.now() - started;
         // Only once the sequence is held: a first request still waiting for a lock must not
         // pause the request that holds it.
         let end = order?.() === "first" ? this.precedence.begin() : undefined;
@@ -107,7 +120,7 @@ export class LocalCompletionBackend implements CompletionBackend {
             return now === "after-first" ? this.precedence.turn(running) : undefined;
           };
         try {
-          return await this.run(loaded, sequence, request, running, started, answerLater, yieldTurn);
+          return { ...(await this.run(loaded, sequence, request, running, started, answerLater, yieldTurn)), heldMs };
         } finally {
           end?.();
         }
@@ -137,9 +150,9 @@ export class LocalCompletionBackend implements CompletionBackend {
     try {
       return await this.onSequence(request.slot, signal, () => result("aborted"), async (loaded, sequence, running) => {
         const specials = this.specialTokens(loaded.model);
-        const tokens = tokenizeParts(loaded.model, specials.ids, request.prompt, FIX);
+        const tokens = tokenizeParts(specials.textTokens, specials.ids, request.prompt, FIX);
         if (tokens.length === 0 || tokens.length >= sequence.contextSize) return result("skipped", tokens.length);
-        const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
+        const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, firstStep: PREFILL_FIRST_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
         this.logger.debug({ slot: request.slot, promptTokens: tokens.length, reused: outcome.reusedTokens, evaluated: outcome.evaluatedTokens, aborted: outcome.aborted }, "prompt prefilled");
         return result(outcome.aborted ? "aborted" : "done", tokens.length, outcome.reusedTokens, outcome.evaluatedTokens);
       });
@@ -207,7 +220,7 @@ export class LocalCompletionBackend implements CompletionBackend {
   ): Promise<GenerateResult> {
     const { model } = loaded;
     const specials = this.specialTokens(model);
-    const tokens = tokenizeParts(model, specials.ids, request.prompt, FIX);
+    const tokens = tokenizeParts(specials.textTokens, specials.ids, request.prompt, FIX);
     const room = sequence.contextSize - request.maxTokens - 1;
     if (tokens.length > room) {
       throw new Error(`prompt of ${tokens.length} tokens does not fit the ${sequence.contextSize}-token context; lower the completion budgets`);
@@ -245,7 +258,7 @@ export class LocalCompletionBackend implements CompletionBackend {
   }
 
   /** Looks up the Qwen special tokens once per loaded model; a model without FIM tokens cannot complete. */
-  private specialTokens(model: LlamaModel): { ids: Map<SpecialToken, Token>; stop: Set<Token> } {
+  private specialTokens(model: LlamaModel): ModelTokens {
     if (this.specials?.model === model) return this.specials;
     const ids = new Map<SpecialToken, Token>();
     for (const [name, text] of Object.entries(SPECIAL_TOKEN_TEXT) as [SpecialToken, string][]) {
@@ -261,7 +274,10 @@ export class LocalCompletionBackend implements CompletionBackend {
     }
     // Every Qwen special token ends a completion: a small model that starts a new file or turn is done.
     const stop = new Set<Token>(ids.values());
-    this.specials = { model, ids, stop };
+    // Prompts repeat most of the previous keystroke's text: its line blocks are tokenized once.
+    const textTokens = keptTextTokens(model);
+    const tokenizer: Tokenizer = { countTokens: (text) => (text ? model.tokenize(text, false).length : 0) };
+    this.specials = { model, ids, stop, textTokens, tokenizer };
     return this.specials;
   }
 }

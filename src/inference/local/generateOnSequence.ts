@@ -148,8 +148,14 @@ export interface SequencePrefill {
   model: LlamaModel;
   sequence: LlamaContextSequence;
   tokens: Token[];
-  /** Tokens per evaluation step: the most a request that preempts the prefill waits for. */
+  /** Most tokens per evaluation step: the most a request that preempts the prefill waits for. */
   step: number;
+  /**
+   * Tokens in the first step (default `step`); each later step doubles up to `step`. A step then
+   * never takes much longer than the prefill has run so far: a keystroke that ends a short pause
+   * waits for a short step, and a long pause still reaches the speed of the larger steps.
+   */
+  firstStep?: number;
   signal: AbortSignal;
   onProgress?: (evaluated: number, total: number) => void;
 }
@@ -167,9 +173,12 @@ export async function prefillSequence(p: SequencePrefill): Promise<{ reusedToken
     await sequence.adaptStateToTokens(tokens, false);
     const reusedTokens = Math.min(sequence.nextTokenIndex, tokens.length);
     let position = reusedTokens;
+    const most = Math.max(1, p.step);
+    let step = Math.max(1, Math.min(p.firstStep ?? most, most));
     while (position < tokens.length) {
       if (signal.aborted) return { reusedTokens, evaluatedTokens: position - reusedTokens, aborted: true };
-      const chunk = tokens.slice(position, position + Math.max(1, p.step));
+      const chunk = tokens.slice(position, position + step);
+      step = Math.min(step * 2, most);
       evaluations++;
       await sequence.evaluateWithoutGeneratingNewTokens(chunk);
       position += chunk.length;

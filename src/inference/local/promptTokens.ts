@@ -4,6 +4,7 @@
  */
 import type { LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import { ModelUnavailableError, SPECIAL_TOKEN_TEXT, type GenerateResult, type PromptPart, type SpecialToken } from "../types.js";
+import { keptByLineBlocks } from "../../util/lineBlocks.js";
 import type { SequenceOutcome } from "./generateOnSequence.js";
 
 /**
@@ -11,7 +12,13 @@ import type { SequenceOutcome } from "./generateOnSequence.js";
  * a control token; a special token the model lacks is a model that cannot serve (`fix` says what to
  * configure).
  */
-export function tokenizeParts(model: LlamaModel, ids: ReadonlyMap<SpecialToken, Token>, parts: readonly PromptPart[], fix: string): Token[] {
+export function tokenizeParts(
+  textTokens: LlamaModel | ((text: string) => readonly Token[]),
+  ids: ReadonlyMap<SpecialToken, Token>,
+  parts: readonly PromptPart[],
+  fix: string,
+): Token[] {
+  const tokenize = typeof textTokens === "function" ? textTokens : (text: string): readonly Token[] => textTokens.tokenize(text, false);
   const out: Token[] = [];
   for (const part of parts) {
     if (part.kind === "special") {
@@ -19,10 +26,23 @@ export function tokenizeParts(model: LlamaModel, ids: ReadonlyMap<SpecialToken, 
       if (id === undefined) throw new ModelUnavailableError(`the model has no ${SPECIAL_TOKEN_TEXT[part.token]} token; ${fix}`);
       out.push(id);
     } else if (part.text) {
-      for (const t of model.tokenize(part.text, false)) out.push(t);
+      for (const t of tokenize(part.text)) out.push(t);
     }
   }
   return out;
+}
+
+/** Line blocks whose tokens are kept: about the prompts of a few documents. */
+const KEPT_BLOCKS = 256;
+
+/**
+ * The model's tokens of a text (no special tokens parsed), computed by line blocks and with each
+ * block's tokens kept (see lineBlocks: the blocks' tokens, joined, are the text's), so a prompt
+ * that differs from the previous keystroke's in its last lines costs only those.
+ */
+export function keptTextTokens(model: LlamaModel): (text: string) => Token[] {
+  const blocks = keptByLineBlocks((block) => model.tokenize(block, false), KEPT_BLOCKS);
+  return (text) => (text ? blocks(text).flat() : []);
 }
 
 /** Greedy at temperature 0; otherwise top-k 40 and top-p 0.95, as completions and next edits sample. */
