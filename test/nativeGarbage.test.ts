@@ -35,6 +35,20 @@ describe("NativeGarbage", () => {
     expect(garbage.pendingBytes()).toBe(0);
   });
 
+  it("waits for running model work before an idle collection", () => {
+    vi.useFakeTimers();
+    const calls: string[] = [];
+    const garbage = new NativeGarbage((o) => calls.push(o?.flavor ?? "?"), 400);
+    garbage.noteEvaluations(qwen, 20); // 36 MB: due at the next pause
+    const done = garbage.working(); // a long generation starts before the pause is over
+    vi.advanceTimersByTime(1500);
+    expect(calls).toEqual([]);
+    done();
+    done(); // ending twice counts once
+    vi.advanceTimersByTime(400);
+    expect(calls).toEqual(["regular"]);
+  });
+
   it("collects at once past the hard limit, even without a pause", () => {
     const calls: string[] = [];
     const garbage = new NativeGarbage((o) => calls.push(o?.flavor ?? "?"), 60_000);

@@ -53,9 +53,11 @@ export interface SequenceOutcome {
  */
 export async function generateOnSequence(g: SequenceGeneration): Promise<SequenceOutcome> {
   const counter = { evaluations: 0 };
+  const done = nativeGarbage.working();
   try {
     return await generate(g, counter);
   } finally {
+    done();
     // Every evaluation call leaves a sampler whose native buffer only a collection frees.
     nativeGarbage.noteEvaluations(g.model, counter.evaluations);
   }
@@ -169,6 +171,7 @@ export interface SequencePrefill {
 export async function prefillSequence(p: SequencePrefill): Promise<{ reusedTokens: number; evaluatedTokens: number; aborted: boolean }> {
   const { sequence, tokens, signal } = p;
   let evaluations = 0;
+  const done = nativeGarbage.working();
   try {
     await sequence.adaptStateToTokens(tokens, false);
     const reusedTokens = Math.min(sequence.nextTokenIndex, tokens.length);
@@ -186,6 +189,7 @@ export async function prefillSequence(p: SequencePrefill): Promise<{ reusedToken
     }
     return { reusedTokens, evaluatedTokens: position - reusedTokens, aborted: false };
   } finally {
+    done();
     nativeGarbage.noteEvaluations(p.model, evaluations);
   }
 }

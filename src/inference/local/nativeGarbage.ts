@@ -29,6 +29,8 @@ type Collect = (options?: { type: "major"; execution: "sync"; flavor: "regular" 
 
 export class NativeGarbage {
   private pending = 0;
+  /** Generations and prefills running now: an idle collection waits for them to end. */
+  private running = 0;
   /** Whether the next collection should also give V8's emptied heap pages back (slower: ~50 ms). */
   private shrink = false;
   private timer: NodeJS.Timeout | undefined;
@@ -38,6 +40,22 @@ export class NativeGarbage {
     private readonly collect: Collect | null = exposedGc(),
     private readonly idleMs = IDLE_MS,
   ) {}
+
+  /**
+   * Marks model work as running until the returned function is called. A collection due at a
+   * pause waits while any runs: a full collection stops the main thread for 40–60 ms on the
+   * server's heap, and the pause timer alone (set when the last generation ended) fired in the
+   * middle of the next, longer one.
+   */
+  working(): () => void {
+    this.running++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.running--;
+    };
+  }
 
   /** Records `evaluations` sampler-creating calls on `model` that just finished. */
   noteEvaluations(model: LlamaModel, evaluations: number): void {
@@ -64,8 +82,12 @@ export class NativeGarbage {
     }
     if (this.pending < IDLE_THRESHOLD) return;
     // Each new generation postpones the collection, so it lands in a pause in typing.
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.run(), this.idleMs);
+    this.timer = setTimeout(() => (this.running > 0 ? this.schedule() : this.run()), this.idleMs);
     this.timer.unref();
   }
 
