@@ -58,7 +58,7 @@ export class LocalCompletionBackend implements CompletionBackend {
   private readonly locks = new WeakMap<LlamaContextSequence, Mutex>();
   /** Requests holding or waiting for each sequence, so a new slot takes an idle one. */
   private readonly users = new Map<LlamaContextSequence, number>();
-  private specials: ModelTokens | undefined;
+  private perModel: ModelTokens | undefined;
   /** Completions of the window the user looks at go first (the shared engine says which). */
   private readonly precedence = new Precedence();
 
@@ -74,7 +74,7 @@ export class LocalCompletionBackend implements CompletionBackend {
   async tokenizer(signal: AbortSignal): Promise<Tokenizer> {
     const loaded = await this.localModel.load(signal);
     // The same object for as long as the model stays loaded: callers keep counts per tokenizer.
-    return this.specialTokens(loaded.model).tokenizer;
+    return this.modelTokens(loaded.model).tokenizer;
   }
 
   /**
@@ -149,8 +149,8 @@ export class LocalCompletionBackend implements CompletionBackend {
     if (this.localModel.status().state !== "ready") return result("skipped");
     try {
       return await this.onSequence(request.slot, signal, () => result("aborted"), async (loaded, sequence, running) => {
-        const specials = this.specialTokens(loaded.model);
-        const tokens = tokenizeParts(specials.textTokens, specials.ids, request.prompt, FIX);
+        const tokensOf = this.modelTokens(loaded.model);
+        const tokens = tokenizeParts(tokensOf.textTokens, tokensOf.ids, request.prompt, FIX);
         if (tokens.length === 0 || tokens.length >= sequence.contextSize) return result("skipped", tokens.length);
         const outcome = await prefillSequence({ model: loaded.model, sequence, tokens, step: PREFILL_STEP, firstStep: PREFILL_FIRST_STEP, signal: running, ...(request.onProgress ? { onProgress: request.onProgress } : {}) });
         this.logger.debug({ slot: request.slot, promptTokens: tokens.length, reused: outcome.reusedTokens, evaluated: outcome.evaluatedTokens, aborted: outcome.aborted }, "prompt prefilled");
@@ -219,8 +219,8 @@ export class LocalCompletionBackend implements CompletionBackend {
     yieldTurn?: () => Promise<void> | undefined,
   ): Promise<GenerateResult> {
     const { model } = loaded;
-    const specials = this.specialTokens(model);
-    const tokens = tokenizeParts(specials.textTokens, specials.ids, request.prompt, FIX);
+    const tokensOf = this.modelTokens(model);
+    const tokens = tokenizeParts(tokensOf.textTokens, tokensOf.ids, request.prompt, FIX);
     const room = sequence.contextSize - request.maxTokens - 1;
     if (tokens.length > room) {
       throw new Error(`prompt of ${tokens.length} tokens does not fit the ${sequence.contextSize}-token context; lower the completion budgets`);
@@ -231,7 +231,7 @@ export class LocalCompletionBackend implements CompletionBackend {
       sequence,
       tokens,
       step: loaded.options.batchSize,
-      stopTokens: specials.stop,
+      stopTokens: tokensOf.stop,
       maxTokens: request.maxTokens,
       started,
       deadline: started + request.maxTimeMs,
@@ -257,9 +257,9 @@ export class LocalCompletionBackend implements CompletionBackend {
     return result;
   }
 
-  /** Looks up the Qwen special tokens once per loaded model; a model without FIM tokens cannot complete. */
-  private specialTokens(model: LlamaModel): ModelTokens {
-    if (this.specials?.model === model) return this.specials;
+  /** The Qwen special tokens, the tokenizer and kept prompt tokens, once per loaded model; a model without FIM tokens cannot complete. */
+  private modelTokens(model: LlamaModel): ModelTokens {
+    if (this.perModel?.model === model) return this.perModel;
     const ids = new Map<SpecialToken, Token>();
     for (const [name, text] of Object.entries(SPECIAL_TOKEN_TEXT) as [SpecialToken, string][]) {
       const tokens = model.tokenize(text, true);
@@ -277,7 +277,7 @@ export class LocalCompletionBackend implements CompletionBackend {
     // Prompts repeat most of the previous keystroke's text: its line blocks are tokenized once.
     const textTokens = keptTextTokens(model);
     const tokenizer: Tokenizer = { countTokens: (text) => (text ? model.tokenize(text, false).length : 0) };
-    this.specials = { model, ids, stop, textTokens, tokenizer };
-    return this.specials;
+    this.perModel = { model, ids, stop, textTokens, tokenizer };
+    return this.perModel;
   }
 }
