@@ -1,3 +1,5 @@
+import { RunCount } from "../../util/RunCount.js";
+
 /**
  * Which completions go first when several editor windows share one model (the shared engine).
  *
@@ -9,8 +11,12 @@
  * first one for longer than the step it has in flight.
  */
 export class Precedence {
-  private running = 0;
   private readonly waiting = new Set<() => void>();
+  private readonly first = new RunCount(() => {
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const resume of waiting) resume();
+  });
 
   /**
    * A request that comes first starts running; the result ends it (idempotent). Call it only once
@@ -18,22 +24,12 @@ export class Precedence {
    * waits for.
    */
   begin(): () => void {
-    this.running++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.running--;
-      if (this.running > 0) return;
-      const waiting = [...this.waiting];
-      this.waiting.clear();
-      for (const resume of waiting) resume();
-    };
+    return this.first.begin();
   }
 
   /** Whether a request that comes first is running now. */
   busy(): boolean {
-    return this.running > 0;
+    return this.first.running > 0;
   }
 
   /**
@@ -41,7 +37,7 @@ export class Precedence {
    * on now, else a promise that resolves once no first request runs or `signal` aborts.
    */
   turn(signal: AbortSignal): Promise<void> | undefined {
-    if (this.running === 0 || signal.aborted) return undefined;
+    if (this.first.running === 0 || signal.aborted) return undefined;
     return new Promise<void>((resolve) => {
       const resume = (): void => {
         this.waiting.delete(resume);

@@ -1,6 +1,7 @@
 import type { LlamaModel } from "node-llama-cpp";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { RunCount } from "../../util/RunCount.js";
 
 /**
  * Native memory that only a V8 garbage collection frees, and a collection run when it is worth it.
@@ -30,7 +31,7 @@ type Collect = (options?: { type: "major"; execution: "sync"; flavor: "regular" 
 export class NativeGarbage {
   private pending = 0;
   /** Generations and prefills running now: an idle collection waits for them to end. */
-  private running = 0;
+  private readonly work = new RunCount();
   /** Whether the next collection should also give V8's emptied heap pages back (slower: ~50 ms). */
   private shrink = false;
   private timer: NodeJS.Timeout | undefined;
@@ -48,13 +49,7 @@ export class NativeGarbage {
    * middle of the next, longer one.
    */
   working(): () => void {
-    this.running++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.running--;
-    };
+    return this.work.begin();
   }
 
   /** Records `evaluations` sampler-creating calls on `model` that just finished. */
@@ -87,7 +82,7 @@ export class NativeGarbage {
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => (this.running > 0 ? this.schedule() : this.run()), this.idleMs);
+    this.timer = setTimeout(() => (this.work.running > 0 ? this.schedule() : this.run()), this.idleMs);
     this.timer.unref();
   }
 
