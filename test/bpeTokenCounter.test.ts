@@ -8,6 +8,7 @@ import { readGgufVocabulary } from "../src/inference/tokenizer/ggufVocabulary.js
 import { cachedTokenCounter } from "../src/inference/tokenizer/counterCache.js";
 import { MergeTable } from "../src/inference/tokenizer/MergeTable.js";
 import { tempDir, tinyModel } from "./helpers/models.js";
+import { sourceSlices } from "./helpers/sourceSlices.js";
 
 // The JavaScript counter against llama.cpp's own tokenizer on the same GGUF: the counts must be
 // equal, text for text. The real Qwen2.5 vocabulary comes from ../shared/models when present.
@@ -21,22 +22,6 @@ async function llamaVocab(modelPath: string): Promise<LlamaModel> {
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, build: "never", maxThreads: 1, logLevel: LlamaLogLevel.error, logger: () => undefined });
   return llama.loadModel({ modelPath, vocabOnly: true, useMmap: false });
-}
-
-/** Deterministic slices of real sources that ship with the dependencies (pinned by the lockfile). */
-function sourceSlices(count: number): string[] {
-  const files = ["node_modules/vscode-jsonrpc/lib/common/connection.js", "node_modules/typescript/lib/lib.es5.d.ts", "README.md", "docs/configuration.md", "src/server/server.ts"];
-  const out: string[] = [];
-  let seed = 12345;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  for (const file of files) {
-    const text = fs.readFileSync(path.join(root, file), "utf8");
-    for (let i = 0; i < count; i++) {
-      const start = Math.floor(next() * Math.max(1, text.length - 1500));
-      out.push(text.slice(start, start + Math.floor(next() * 1500)));
-    }
-  }
-  return out;
 }
 
 afterAll(() => dir.cleanup());

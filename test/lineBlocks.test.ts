@@ -1,13 +1,12 @@
-import fs from "node:fs";
-import path from "node:path";
 import fc from "fast-check";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keptCounts } from "../src/features/completion/tokenCounts.js";
 import { keptTextTokens } from "../src/inference/local/promptTokens.js";
 import { lineBlocks } from "../src/util/lineBlocks.js";
-import { hasSharedVocab, projectRoot, sharedVocab } from "./helpers/paths.js";
+import { hasSharedVocab, sharedVocab } from "./helpers/paths.js";
 import { tinyModel } from "./helpers/models.js";
+import { sourceSlices } from "./helpers/sourceSlices.js";
 
 // Prompts are counted and tokenized by line blocks so a keystroke costs only the block it changed:
 // the blocks must join to the text, and their tokens to the text's tokens, on the real tokenizer.
@@ -20,21 +19,8 @@ const codeLike = fc
   )
   .map((parts) => parts.join(""));
 
-/** Deterministic slices of real sources that ship with the dependencies (pinned by the lockfile). */
-function sourceSlices(count: number): string[] {
-  const files = ["node_modules/vscode-jsonrpc/lib/common/connection.js", "node_modules/typescript/lib/lib.es5.d.ts", "README.md", "src/server/server.ts"];
-  const out: string[] = [];
-  let seed = 4242;
-  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  for (const file of files) {
-    const text = fs.readFileSync(path.join(projectRoot, file), "utf8");
-    for (let i = 0; i < count; i++) {
-      const start = Math.floor(next() * Math.max(1, text.length - 6000));
-      out.push(text.slice(start, start + Math.floor(next() * 6000)));
-    }
-  }
-  return out;
-}
+/** Longer slices than the tokenizer tests use: a prefix window is a few thousand characters. */
+const slices = (count: number): string[] => sourceSlices(count, { seed: 4242, maxChars: 6000 });
 
 describe("line blocks", () => {
   it("join to the text, are at least the minimum long, and end after a line break before a visible character", () => {
@@ -97,7 +83,7 @@ describe.skipIf(!hasSharedVocab)("line blocks on llama.cpp's Qwen2.5 tokenizer",
   });
 
   it("give the same tokens as the whole text, on real sources", () => {
-    for (const text of sourceSlices(12)) for (const min of [1, 64, 512]) expectAdditive(model, text, min);
+    for (const text of slices(12)) for (const min of [1, 64, 512]) expectAdditive(model, text, min);
   });
 
   it("give the same tokens as the whole text, on generated code", () => {
@@ -120,7 +106,7 @@ describe("kept counts and tokens on the generated test model", () => {
   it("count and tokenize as the model does", () => {
     const count = keptCounts((t) => model.tokenize(t, false).length);
     const tokens = keptTextTokens(model);
-    for (const text of [...sourceSlices(3), "", "x", "a\n\n  b\r\n c"]) {
+    for (const text of [...slices(3), "", "x", "a\n\n  b\r\n c"]) {
       expect(count(text)).toBe(model.tokenize(text, false).length);
       expect(tokens(text)).toEqual(model.tokenize(text, false));
     }
@@ -132,7 +118,7 @@ describe("kept counts and tokens on the generated test model", () => {
       counted.push(t);
       return model.tokenize(t, false).length;
     });
-    const text = sourceSlices(1).find((t) => t.length > 4000)!;
+    const text = slices(1).find((t) => t.length > 4000)!;
     const first = count(text);
     expect(first).toBe(model.tokenize(text, false).length);
     const all = counted.join("").length;
