@@ -107,6 +107,12 @@ function startInNamespace(env: NodeJS.ProcessEnv, withCloud: boolean): Run {
       ...process.env,
       IFAI_LOG_LEVEL: "debug",
       IFAI_CACHE_DIR: path.join(dir.path, `cache-${n}`),
+      // An engine of this run's own, started inside the namespace so strace records its connects
+      // too, and gone soon after the server: with the suite's shared engine the server sometimes
+      // found one already running outside (untraced), and otherwise the traced run lasted the
+      // engine's 10 s linger after every shutdown.
+      IFAI_ENGINE_DIR: path.join(dir.path, `engine-${n}`),
+      IFAI_ENGINE_IDLE_MS: "300",
       IFAI_LOCAL_ONLY: "",
       OPENAI_API_KEY: KEY,
       IFAI_TEST_KEY: KEY,
