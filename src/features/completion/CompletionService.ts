@@ -8,6 +8,7 @@ import { cutAtJunk, normalizeLineEndings, restoreLineEndings, restoreOffset } fr
 import { topWindowEnd } from "./contextWindow.js";
 import { postprocessCompletion } from "./postprocess.js";
 import { OpenDocumentSnippets, type SnippetSource } from "./snippets.js";
+import { stopRule } from "./stopRule.js";
 import { TokenCounts } from "./tokenCounts.js";
 import type { CompletionMetrics, CompletionOutcome, CompletionRequest, CompletionSource, PromptLane } from "./types.js";
 
@@ -30,7 +31,6 @@ export interface CompletionSettings {
   middleLines: number;
 }
 
-
 /** One background prefill, for `ifai/completionMetrics` and tests. */
 export interface PrefillRecord {
   uri: string;
@@ -45,7 +45,6 @@ export interface PrefillRecord {
   totalMs: number;
   detail?: string;
 }
-
 
 /** How many recent requests' metrics are kept for `ifai/completionMetrics` and benchmarks. */
 const METRICS_KEPT = 500;
@@ -313,12 +312,7 @@ export class CompletionService {
     const maxTokens = mode === "single-line" ? s.maxTokens : s.maxMultilineTokens;
     const post = (completion: string): string =>
       postprocessCompletion({ prefix: nearPrefix, suffix: nearSuffix, languageId: document.languageId, mode, completion });
-    // A control character ends the useful part (a replacement character may be half of a
-    // multi-byte character still being generated, so only the final text is cut at one).
-    const shouldStop =
-      mode === "single-line"
-        ? (soFar: string): boolean => /\S[^\n]*\n/.test(soFar) || CONTROL.test(soFar)
-        : (soFar: string): boolean => CONTROL.test(soFar) || blockEnded(soFar, post);
+    const shouldStop = stopRule(mode, post);
     // The router needs the context size: a cheap upper bound from the budgets (exact counting
     // costs about a millisecond per keystroke), with the exact count on demand.
     const contextTokens =
@@ -372,27 +366,11 @@ export class CompletionService {
   }
 }
 
-/**
- * A multi-line suggestion is finished once post-processing drops the line the model just
- * completed: the block ended, or the model started repeating the suffix. Stopping then saves the
- * tokens that would be thrown away. (Comparing lengths would not do: post-processing also trims
- * leading blank lines and overlaps, which do not mean the block ended.)
- */
-function blockEnded(soFar: string, post: (completion: string) => string): boolean {
-  if (!soFar.endsWith("\n")) return false;
-  const complete = soFar.slice(0, -1);
-  const lastLine = complete.slice(complete.lastIndexOf("\n") + 1).trim();
-  if (!lastLine) return false;
-  return !post(complete).trimEnd().endsWith(lastLine);
-}
-
 class SupersededError extends Error {
   constructor() {
     super("superseded by a newer completion request");
   }
 }
-
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return ms <= 0 ? Promise.resolve() : abortableDelay(ms, signal);

@@ -276,7 +276,9 @@ export class LocalCompletionBackend implements CompletionBackend {
     const stop = new Set<Token>(ids.values());
     // Prompts repeat most of the previous keystroke's text: its line blocks are tokenized once.
     const textTokens = keptTextTokens(model);
-    const tokenizer: Tokenizer = { countTokens: (text) => (text ? model.tokenize(text, false).length : 0) };
+    // Counts go through the same kept blocks: a block a prompt adds is tokenized once, for its
+    // count while the prompt is built and for its tokens when it is evaluated.
+    const tokenizer: Tokenizer = { countTokens: (text) => textTokens(text).length };
     this.perModel = { model, ids, stop, textTokens, tokenizer };
     return this.perModel;
   }

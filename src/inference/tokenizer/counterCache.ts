@@ -33,14 +33,15 @@ export async function cachedTokenCounter(modelPath: string, folder: string): Pro
   if (counter) return counter;
   const built = BpeTokenCounter.forVocabulary(await readGgufVocabulary(modelPath));
   if (!built) return undefined;
+  // Written aside and renamed: a window reading meanwhile sees the old file or the whole new one.
+  const temporary = `${file}.${process.pid}.tmp`;
   try {
     await fs.promises.mkdir(folder, { recursive: true });
-    // Written aside and renamed: a window reading meanwhile sees the old file or the whole new one.
-    const temporary = `${file}.${process.pid}.tmp`;
     await fs.promises.writeFile(temporary, built.table.toBytes());
     await fs.promises.rename(temporary, file);
   } catch {
-    // A read-only cache folder: every window builds its own.
+    // A read-only cache folder: every window builds its own. Nothing half-written is left.
+    await fs.promises.rm(temporary, { force: true }).catch(() => undefined);
   }
   return built;
 }
